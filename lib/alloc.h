@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The extent allocator (gen_pool analogue): a buddy allocator over page
+ * offsets [0, npages). It hands out 2^order pages at an offset aligned to
+ * 2^order, coalesces buddies on free, and is safe to call from any thread.
+ * It lives in DRAM; the on-media format persists which pages are used (its
+ * bitmap) and rebuilds the allocator at mount through pgdax_alloc_add_free().
+ * Memory grows with the number of free fragments, not with device size.
+ */
+#ifndef PGDAX_ALLOC_H
+#define PGDAX_ALLOC_H
+
+#include <stdint.h>
+
+struct pgdax_alloc;
+
+#define PGDAX_ALLOC_MAX_ORDER 30
+
+/* Allocation policy hints for pgdax_alloc_get(). */
+struct pgdax_alloc_hint {
+	uint64_t near;		/* prefer offsets at/after this page (contiguity) */
+	unsigned align_order;	/* prefer results aligned to 2^align_order (device alignment) */
+};
+
+/* Starts with nothing free; add ranges with pgdax_alloc_add_free(). */
+int pgdax_alloc_new(uint64_t npages, struct pgdax_alloc **out);
+void pgdax_alloc_delete(struct pgdax_alloc **alloc);
+
+/* Give [pgoff, pgoff+npages) to the allocator (any alignment). */
+int pgdax_alloc_add_free(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
+/* An aligned 2^order extent; 0 and *pgoff, or -ENOSPC. hint may be NULL. */
+int pgdax_alloc_get(struct pgdax_alloc *a, unsigned order,
+		    const struct pgdax_alloc_hint *hint, uint64_t *pgoff);
+/* Take a specific range out of the free pool (bad blocks, quarantine);
+ * -EBUSY if any page of it is not free. */
+int pgdax_alloc_reserve(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
+/* Return an extent; aborts if it was not allocated (double free is a bug). */
+void pgdax_alloc_put(struct pgdax_alloc *a, uint64_t pgoff, unsigned order);
+/* Return an arbitrary range (any alignment), e.g. the tail of an extent. */
+void pgdax_alloc_put_range(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
+
+uint64_t pgdax_alloc_free_pages(struct pgdax_alloc *a);
+uint64_t pgdax_alloc_npages(struct pgdax_alloc *a);
+/* Largest order that could be allocated right now (-1 if none). */
+int pgdax_alloc_max_free_order(struct pgdax_alloc *a);
+
+#endif /* PGDAX_ALLOC_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pgmap and its folios: the userspace analogue of the kernel's
+ * dev_pagemap and pgmap_request_folio() (DESIGN.md section 3). The rules and
+ * why they are safe are written once, at the top of lib/folio.c; the live
+ * reference (percpu_ref analogue) is in lib/pgmap.c. Nothing else in the
+ * project changes a reference count.
+ *
+ * Names keep their kernel spelling so a reader can map them onto the seeds.
+ */
+#ifndef PGDAX_PGMAP_H
+#define PGDAX_PGMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pgdax_dev;
+struct pgdax_pgmap;
+struct pgdax_folio;
+
+enum pgmap_state {
+	PGMAP_LIVE = 0,		/* requests succeed */
+	PGMAP_DYING = 1,	/* killed: new references fail with -ENXIO */
+	PGMAP_DRAINED = 2,	/* killed and every reference gone */
+	PGMAP_RELEASED = 3,	/* device unmapped */
+};
+
+struct pgmap_ops {
+	/*
+	 * Called once per successful request, on the 1 -> 0 transition, while
+	 * the extent is FREEING (nobody can re-activate it). Must not take
+	 * locks that a holder of a folio reference may hold while calling
+	 * folio_put(), and must do no allocator or journal work inline: hand
+	 * such work to a worker. May be NULL.
+	 */
+	void (*page_free)(struct pgdax_pgmap *pgmap, uint64_t pgoff,
+			  unsigned order, void *owner, void *arg);
+};
+
+/*
+ * A pgmap over @dev covering pages [0, npages) of (1 << page_shift) bytes.
+ * The pgmap takes ownership of @dev: pgmap_release() closes it, and only
+ * after the drained event. Returns 0 or a negative errno.
+ */
+int pgmap_new(struct pgdax_dev *dev, unsigned page_shift, uint64_t npages,
+	      const struct pgmap_ops *ops, void *arg, struct pgdax_pgmap **out);
+
+/* Live reference: percpu_ref life cycle (init at 1 -> kill -> drained). */
+bool pgmap_tryget_live(struct pgdax_pgmap *pgmap, uint64_t nr);
+void pgmap_put_live(struct pgdax_pgmap *pgmap, uint64_t nr);
+/*
+ * Mark dying, wait a grace period so no thread is still inside a tryget
+ * that saw "alive", fold the per-thread shards into one count and drop the
+ * initial unit. Idempotent. After it returns every request fails -ENXIO.
+ */
+void pgmap_kill(struct pgdax_pgmap *pgmap);
+/* Wait for the drained event; timeout_ms < 0 waits forever. 0 or -ETIMEDOUT. */
+int pgmap_drain(struct pgdax_pgmap *pgmap, int timeout_ms);
+/* Unmap and close the device; -EBUSY (and nothing done) unless drained. */
+int pgmap_release(struct pgdax_pgmap **pgmap);
+enum pgmap_state pgmap_state(const struct pgdax_pgmap *pgmap);
+/* Exact after kill; a racy snapshot (sum of shards) before. */
+int64_t pgmap_live_count(struct pgdax_pgmap *pgmap);
+struct pgdax_dev *pgmap_dev(const struct pgdax_pgmap *pgmap);
+unsigned pgmap_page_shift(const struct pgdax_pgmap *pgmap);
+uint64_t pgmap_npages(const struct pgdax_pgmap *pgmap);
+/* Address of page @pgoff in the device mapping. */
+void *pgmap_page_addr(const struct pgdax_pgmap *pgmap, uint64_t pgoff);
+
+/*
+ * Folios. @owner is an opaque cookie (the inode) handed back to page_free.
+ *
+ * pgmap_request_folio: the only 0 -> 1. -EINVAL for a bad range/alignment
+ * or a tail/overlapping offset, -ENXIO once dying, -EBUSY if not idle (and
+ * then nothing changed).
+ */
+int pgmap_request_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff,
+			unsigned order, void *owner, struct pgdax_folio **out);
+/* A new holder: try_get, else request, retrying; never a spurious -EBUSY. */
+int pgmap_get_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
+		    void *owner, struct pgdax_folio **out);
+/* Caller already holds a reference. Aborts on a folio at zero. */
+void folio_get(struct pgdax_folio *folio);
+/* Increment unless zero or FREEING, and only while the pgmap is live. */
+bool folio_try_get(struct pgdax_folio *folio);
+/* Drop one; 1 -> 0 runs page_free. Aborts on a folio at zero. */
+void folio_put(struct pgdax_folio *folio);
+
+uint64_t folio_pgoff(const struct pgdax_folio *folio);
+unsigned folio_order(const struct pgdax_folio *folio);
+void *folio_addr(const struct pgdax_folio *folio);
+/* Current count of the extent at @pgoff (0 when idle); for status/tests. */
+uint32_t pgmap_folio_refcount(struct pgdax_pgmap *pgmap, uint64_t pgoff);
+/* Number of active (refcount > 0) extents. */
+uint64_t pgmap_active_folios(struct pgdax_pgmap *pgmap);
+
+/*
+ * Sleep until the extent containing/at @pgoff is idle. timeout_ms < 0 waits
+ * forever. @interrupted (may be NULL) is polled at least every 100 ms so a
+ * FUSE interrupt can end the wait. 0, -ETIMEDOUT or -EINTR.
+ */
+int pgmap_wait_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff, int timeout_ms,
+		    bool (*interrupted)(void *arg), void *arg);
+
+#endif /* PGDAX_PGMAP_H */

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The volume: a formatted device, mounted by one process (the daemon). This
+ * is the filesystem proper: inodes, directories, extent maps, xattrs and
+ * orphans on the medium (lib/format.h), crash-consistent through the
+ * journal (lib/journal.c), data reached through the refcount core
+ * (lib/pgmap.h). The FUSE daemon (fs/) is a thin layer over this API.
+ *
+ * Conventions: every call returns 0 (or a byte count) or a negative errno.
+ * Inode numbers are the on-media ones and match FUSE's: the root is 1.
+ * Every call that acknowledges a change returns only once that change,
+ * data and metadata, is persistent (DESIGN.md section 6): the daemon replies
+ * to FUSE after the call returns, and so is synchronous.
+ *
+ * Inode references: calls that return a new entry (lookup, mknod, mkdir,
+ * symlink, link, create) take one reference on the inode for the caller,
+ * matching the kernel's lookup count; pgdax_vol_iput() drops n of them
+ * (FUSE FORGET). Open files hold a reference through their pgdax_vol_file.
+ * An inode whose link count reaches 0 while referenced is an orphan (on the
+ * medium's orphan list) until its last reference goes; a mount reclaims
+ * orphans left by a crash.
+ */
+#ifndef PGDAX_VOL_H
+#define PGDAX_VOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+struct pgdax_vol;
+struct pgdax_vol_file;
+struct pgdax_pgmap;
+
+#define PGDAX_ROOT_INO 1
+
+struct pgdax_vol_opts {
+	unsigned flags;			/* PGDAX_VOL_* */
+	int break_timeout_ms;		/* truncate/punch waiting on pinned extents (-1 forever) */
+	uint64_t align_override;	/* 0, or emulated device alignment */
+};
+#define PGDAX_VOL_RDONLY	(1u << 0)
+
+/* The caller of a request (from the FUSE request context). */
+struct pgdax_cred {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	/* an interrupted request makes waits return -EINTR; may be NULL */
+	bool (*interrupted)(void *arg);
+	void *interrupted_arg;
+};
+
+/* setattr mask bits: equal to FUSE_SET_ATTR_* so the daemon passes them on */
+#define PGDAX_SET_MODE		(1 << 0)
+#define PGDAX_SET_UID		(1 << 1)
+#define PGDAX_SET_GID		(1 << 2)
+#define PGDAX_SET_SIZE		(1 << 3)
+#define PGDAX_SET_ATIME		(1 << 4)
+#define PGDAX_SET_MTIME		(1 << 5)
+#define PGDAX_SET_ATIME_NOW	(1 << 7)
+#define PGDAX_SET_MTIME_NOW	(1 << 8)
+#define PGDAX_SET_CTIME		(1 << 10)
+#define PGDAX_SET_KILL_SUIDGID	(1 << 11)
+
+/* Mount: open (exclusive lock), validate, replay the journal, reclaim orphans. */
+int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
+		    struct pgdax_vol **out);
+/* Block new references (pgmap kill). Idempotent. */
+void pgdax_vol_kill(struct pgdax_vol *vol);
+/* Wait until every extent reference is gone; 0 or -ETIMEDOUT. */
+int pgdax_vol_drain(struct pgdax_vol *vol, int timeout_ms);
+/* Mark clean, release the device (after kill+drain; does both if needed). */
+int pgdax_vol_unmount(struct pgdax_vol **vol);
+struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol);
+
+/* Inodes */
+int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st);
+int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     struct stat *st);
+void pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino);	/* +1 reference (readdirplus) */
+void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n);
+int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
+		      int valid, const struct pgdax_cred *cred, struct stat *out);
+
+/* Namespace: each returns the new entry's attributes with a reference. */
+int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st);
+int pgdax_vol_mkdir(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		    mode_t mode, const struct pgdax_cred *cred, struct stat *st);
+int pgdax_vol_symlink(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      const char *target, const struct pgdax_cred *cred, struct stat *st);
+int pgdax_vol_link(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
+		   const char *newname, struct stat *st);
+int pgdax_vol_unlink(struct pgdax_vol *vol, uint64_t dir, const char *name);
+int pgdax_vol_rmdir(struct pgdax_vol *vol, uint64_t dir, const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (others -EINVAL) */
+int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     uint64_t newdir, const char *newname, unsigned flags);
+int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size);
+
+/*
+ * Directory listing from @off (0 = start; offsets are stable positions, so
+ * concurrent changes neither repeat nor skip entries that stay). @fill gets
+ * each entry with the offset of the next one and returns nonzero to stop
+ * (reply buffer full); that entry then counts as not returned.
+ */
+typedef int (*pgdax_filldir_t)(void *ctx, const char *name, const struct stat *st,
+			       uint64_t next_off);
+int pgdax_vol_readdir(struct pgdax_vol *vol, uint64_t dir, uint64_t off, bool plus,
+		      pgdax_filldir_t fill, void *ctx);
+
+/* Open files. O_TRUNC is applied by open; access checks are the kernel's. */
+int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
+		   const struct pgdax_cred *cred, struct pgdax_vol_file **f);
+/* mknod+open in one step; -EEXIST if the name exists (O_EXCL is the kernel's) */
+int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     mode_t mode, int flags, const struct pgdax_cred *cred,
+		     struct stat *st, struct pgdax_vol_file **f);
+/* Last close of an open file (FUSE RELEASE): drops its pins and its inode ref. */
+void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **f);
+uint64_t pgdax_vol_file_ino(const struct pgdax_vol_file *f);
+
+/*
+ * Reads map the device in place: the iovecs point into device memory (or a
+ * shared zero buffer for holes), and the extents stay referenced until
+ * pgdax_vol_io_done(), so the daemon can hand them to fuse_reply_iov() and
+ * the kernel copies straight from the device. Returns bytes mapped (short at
+ * EOF, 0 past it).
+ */
+struct pgdax_io {
+	int nfolios;
+	struct pgdax_folio *folios[64];
+};
+ssize_t pgdax_vol_read_map(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			   uint64_t off, size_t size, struct iovec *iov,
+			   int maxiov, int *niov, struct pgdax_io *io);
+void pgdax_vol_io_done(struct pgdax_vol *vol, struct pgdax_io *io);
+/* Copy @size bytes into the file (allocating as needed), persist, and update
+ * size/mtime/ctime; clears setuid/setgid as Linux does on write by a
+ * non-owner. O_APPEND files write at EOF. Returns bytes written. */
+ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			uint64_t off, const void *buf, size_t size,
+			const struct pgdax_cred *cred);
+/* fallocate(2) modes: 0, FALLOC_FL_KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE */
+int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
+			uint64_t off, uint64_t len, const struct pgdax_cred *cred);
+/* SEEK_DATA / SEEK_HOLE (others -EINVAL); -ENXIO past EOF as lseek(2). */
+int pgdax_vol_lseek(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whence,
+		    uint64_t *result);
+ssize_t pgdax_vol_copy_range(struct pgdax_vol *vol, uint64_t ino_in, uint64_t off_in,
+			     uint64_t ino_out, uint64_t off_out, size_t len,
+			     const struct pgdax_cred *cred);
+/* Everything is persistent on return of each call; this only orders. */
+int pgdax_vol_fsync(struct pgdax_vol *vol, uint64_t ino, bool datasync);
+int pgdax_vol_statfs(struct pgdax_vol *vol, struct statvfs *st);
+
+/* Extended attributes; flags XATTR_CREATE / XATTR_REPLACE. size 0 asks the size. */
+int pgdax_vol_setxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+		       const void *value, size_t size, int flags);
+ssize_t pgdax_vol_getxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+			   void *buf, size_t size);
+ssize_t pgdax_vol_listxattr(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size);
+int pgdax_vol_removexattr(struct pgdax_vol *vol, uint64_t ino, const char *name);
+
+/* Counters for status (pgdaxctl status) and tests. */
+struct pgdax_vol_stats {
+	uint64_t blocks, free_blocks, block_size;
+	uint64_t inodes, free_inodes;
+	uint64_t active_extents;	/* folios with refcount > 0 */
+	uint64_t inflight_io;		/* transient I/O references held now */
+	uint64_t pins, pinned_extents;
+	uint64_t orphans;
+	uint64_t quarantined_pages;
+	int pgmap_state;		/* enum pgmap_state */
+	int64_t live_count;
+};
+void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
+
+#endif /* PGDAX_VOL_H */
