@@ -44,4 +44,11 @@ uint64_t pgdax_alloc_npages(struct pgdax_alloc *a);
 /* Largest order that could be allocated right now (-1 if none). */
 int pgdax_alloc_max_free_order(struct pgdax_alloc *a);
 
+/* Calls fn(pgoff, order, arg) for every free block, in offset order, under
+ * the allocator's lock (fn must not call back into this allocator); stops
+ * at and returns the first non-zero value fn returns, else 0. For fsck,
+ * persisting the free map, and tests. Cost: O(free fragments). */
+int pgdax_alloc_for_each_free(struct pgdax_alloc *a,
+			      int (*fn)(uint64_t pgoff, unsigned order, void *arg), void *arg);
+
 #endif /* PGDAX_ALLOC_H */

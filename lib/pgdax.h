@@ -1,9 +1,79 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libpgdax public API.
+ * libpgdax public API: direct (DAX) access to files on a pgdaxfs mount.
+ *
+ * A file on pgdaxfs lives in device memory (a devdax device or an emulated
+ * device file). pgdax_map() maps a range of a file straight from the device
+ * into the caller: loads and stores, no copy, no upcall to the daemon.
+ *
+ * How it works and what it costs
+ *   pgdax_map(fd, ...) asks the daemon, through an ioctl on @fd, to *pin*
+ *   the extents of the range: the daemon takes one reference per extent
+ *   (DESIGN.md section 3), so those device bytes are neither freed, nor
+ *   reused for another file, nor released at unmount while the pin exists.
+ *   The library then opens the device itself (the kernel's permission on
+ *   the device node decides who may map device memory; the daemon never
+ *   passes a descriptor out) and maps each extent into one contiguous
+ *   virtual area. Extents are aligned to the device alignment (4 KiB, 2 MiB
+ *   or 1 GiB) and belong to this file alone, so a mapping never exposes a
+ *   byte of another file. The mapped range is the requested one rounded out
+ *   to that alignment; the returned address points at @offset. Pinning a
+ *   small file may move its data to an aligned extent (one alignment unit
+ *   of device space, e.g. 2 MiB).
+ *
+ * Lifetime
+ *   The pin lives on the *open file* (the open file description of @fd):
+ *   the library keeps its own close-on-exec duplicate of @fd from map to
+ *   unmap, so the caller may close @fd. The pins end at pgdax_unmap() /
+ *   pgdax_unpin(), or when the process exits (the kernel closes the
+ *   duplicate, FUSE sends RELEASE and the daemon drops every pin of that
+ *   open file).
+ *
+ * fork()
+ *   Device mappings are marked MADV_DONTFORK: a child does not inherit
+ *   them (accessing the range in the child faults) and holds no pin. A
+ *   child that needs the data calls pgdax_map() itself. The duplicate
+ *   descriptor is close-on-exec but is inherited across a plain fork();
+ *   the pins stay until the parent unmaps (the child's copy of the handle
+ *   is not usable by the child: struct pgdax_mapping is per process).
+ *
+ * Visibility and durability (exactly)
+ *   - Stores through a writable mapping are in device memory at once:
+ *     other pgdax mappings of the same range (in any process) see them
+ *     immediately, as with any shared memory.
+ *   - They are *durable* (survive a crash / power cut of the device) only
+ *     after pgdax_sync() or pgdax_unmap() of a range covering them returns
+ *     0 (libpmem2 persist: CPU cache flush on devdax, msync on an emulated
+ *     device).
+ *   - They are *visible to read(2) and to kernel mmap()* of the file on the
+ *     mount no later than pgdax_sync()/pgdax_unmap() returns: those ask the
+ *     daemon to drop the kernel's cached pages of the range. The kernel may
+ *     serve read(2) from pages it cached earlier until then. Pinning a range
+ *     also drops them, so a new mapping starts coherent with earlier write(2)s.
+ *   - write(2) through the mount to a pinned range is written through to
+ *     device memory before write(2) returns; mappings see it immediately.
+ *   - A writable pin over a hole or past end-of-file allocates first (like a
+ *     write fault) and extends the file size to cover the requested range.
+ *
+ * Layout breaks (the lease-break analogue)
+ *   truncate(2)/fallocate(PUNCH_HOLE) over a pinned range do not pull memory
+ *   from under a mapping: new pins in the range are refused (-EBUSY), the
+ *   holders are notified (poll(2) on the file descriptor reports POLLPRI:
+ *   see pgdax_mapping_fd()) and the truncate waits for the pins to go, up to
+ *   the break_timeout mount option; then it fails with EBUSY and changes
+ *   nothing. A holder that sees POLLPRI should unmap.
+ *
+ * Conventions: functions return 0 or a negative errno (and leave errno
+ * alone); a mapping handle is freed by pgdax_unmap(), which NULLs it.
+ * Thread safety: distinct handles may be used concurrently; one handle must
+ * not be unmapped while another thread uses it.
  */
 #ifndef PGDAX_H
 #define PGDAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,6 +85,82 @@ extern "C" {
 
 /* The library version, "MAJOR.MINOR.PATCH". */
 const char *pgdax_version(void);
+
+struct pgdax_mapping;
+
+/*
+ * Map [offset, offset+length) of the file open as @fd on a pgdaxfs mount.
+ * @prot is PROT_READ or PROT_READ|PROT_WRITE (writable needs @fd open for
+ * writing). Returns 0 and a handle in *out, or:
+ *   -EINVAL  bad arguments (length 0, overflow, unknown prot bits)
+ *   -ENOTTY  @fd is not on a pgdaxfs mount
+ *   -EBADF   @fd is not open (for writing, when PROT_WRITE)
+ *   -EACCES  the caller may not open the device node with that access
+ *   -EBUSY   the range's layout is being broken (truncate/punch waiting)
+ *   -ENXIO   the filesystem is being unmounted (no new pins)
+ *   -ENOSPC  a writable pin needed space (or an aligned extent) it could not get
+ *   or another errno from the daemon, open(2) or mmap(2).
+ */
+int pgdax_map(int fd, off_t offset, size_t length, int prot,
+	      struct pgdax_mapping **out);
+/* Address of byte @offset of the file (the offset given to pgdax_map). */
+void *pgdax_mapping_addr(const struct pgdax_mapping *m);
+/* Length given to pgdax_map(). */
+size_t pgdax_mapping_length(const struct pgdax_mapping *m);
+/*
+ * The library's descriptor of the file behind @m (close-on-exec; do not
+ * close it): poll(2) it for POLLPRI to learn of a layout break.
+ */
+int pgdax_mapping_fd(const struct pgdax_mapping *m);
+/*
+ * Make [offset, offset+length) of the mapping (offsets relative to the
+ * address returned by pgdax_mapping_addr; length 0 = to the end) durable,
+ * then visible to read(2) through the mount. 0 or a negative errno.
+ */
+int pgdax_mapping_sync(struct pgdax_mapping *m, size_t offset, size_t length);
+/*
+ * Persist (if writable), unmap and unpin; NULLs *m. NULL-safe. Returns 0,
+ * or a negative errno if persisting or unpinning reported an error (the
+ * mapping is gone either way).
+ */
+int pgdax_unmap(struct pgdax_mapping **m);
+
+/*
+ * Make file range [offset, offset+length) of @fd (length 0 = to EOF)
+ * visible to read(2) through the mount after DAX stores: the daemon drops
+ * the kernel's cached pages of the range. It does not flush CPU caches:
+ * use pgdax_mapping_sync() for durability of stores made through a mapping.
+ */
+int pgdax_sync(int fd, off_t offset, size_t length);
+
+/* Pins without mapping, for engines that map the device themselves. */
+struct pgdax_pin;
+
+struct pgdax_pin_extent {
+	uint64_t file_off;	/* multiple of the device alignment */
+	uint64_t dev_off;	/* offset in the device; 0 for a hole */
+	uint64_t len;		/* multiple of the device alignment */
+	unsigned hole;		/* 1: no device memory (read-only pin), reads as zeros */
+};
+
+/* Pin writable: the file range is allocated and the file extended first. */
+#define PGDAX_PIN_RW	(1u << 0)
+
+/*
+ * Pin [offset, offset+length) of @fd (rounded out to the device alignment).
+ * Errors as pgdax_map(). The pin holds a duplicate of @fd as a map does.
+ */
+int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
+	      struct pgdax_pin **out);
+/* The extents, in file order; valid until pgdax_unpin(). */
+const struct pgdax_pin_extent *pgdax_pin_extents(const struct pgdax_pin *p,
+					     unsigned *count);
+/* Device path (to open and map yourself), alignment and pinned range. */
+const char *pgdax_pin_device(const struct pgdax_pin *p);
+uint64_t pgdax_pin_align(const struct pgdax_pin *p);
+void pgdax_pin_range(const struct pgdax_pin *p, uint64_t *file_off, uint64_t *len);
+/* Drop the pin; NULLs *p; NULL-safe. 0 or a negative errno. */
+int pgdax_unpin(struct pgdax_pin **p);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the kernel holds: lookup counts (one per LOOKUP/CREATE/MKNOD/...
+ * reply and readdirplus entry, returned by FORGET) and open files (returned
+ * by RELEASE). The volume counts the same references; the daemon keeps its
+ * own tally only so that, when the kernel drops the connection without
+ * returning them (umount -l, then the last user goes; or a signal-driven
+ * exit while files are open), teardown can give every one back
+ * (fs_handles_drop_all) before the volume is released.
+ *
+ * Cost: one mutex and a hash probe per lookup/forget, negligible next to the
+ * FUSE round trip. A negative count is a protocol bug and aborts, as
+ * passthrough_ll's forget_one does.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fs.h"
+#include "log.h"
+
+struct icount_ent {
+	uint64_t ino;
+	uint64_t n;
+	struct icount_ent *next;
+};
+
+struct fs_icount {
+	size_t nbuckets;		/* power of two */
+	size_t nents;
+	struct icount_ent **b;
+};
+
+static size_t bucket(const struct fs_icount *t, uint64_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 17) & (t->nbuckets - 1);
+}
+
+int fs_handles_init(struct fs *fs)
+{
+	struct fs_icount *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->nbuckets = 1024;
+	t->b = calloc(t->nbuckets, sizeof(*t->b));
+	if (!t->b) {
+		free(t);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->files.next = fs->files.prev = &fs->files;
+	fs->icount = t;
+	return 0;
+}
+
+void fs_handles_fini(struct fs *fs)
+{
+	struct fs_icount *t = fs->icount;
+
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct icount_ent *e = t->b[i], *n;
+
+		for (; e; e = n) {
+			n = e->next;
+			free(e);
+		}
+	}
+	free(t->b);
+	free(t);
+	fs->icount = NULL;
+	pthread_mutex_destroy(&fs->lock);
+}
+
+/* Double the table when it gets dense; failure just keeps chains longer. */
+static void grow_locked(struct fs_icount *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct icount_ent **b = calloc(nb, sizeof(*b));
+	struct fs_icount nt = { .nbuckets = nb, .b = b };
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct icount_ent *e = t->b[i], *n;
+
+		for (; e; e = n) {
+			size_t k = bucket(&nt, e->ino);
+
+			n = e->next;
+			e->next = b[k];
+			b[k] = e;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nbuckets = nb;
+}
+
+void fs_icount_add(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct fs_icount *t = fs->icount;
+	struct icount_ent *e;
+
+	pthread_mutex_lock(&fs->lock);
+	for (e = t->b[bucket(t, ino)]; e; e = e->next)
+		if (e->ino == ino)
+			break;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			/* Only teardown bookkeeping is lost: the volume still
+			 * counts the reference and FORGET will return it. */
+			pthread_mutex_unlock(&fs->lock);
+			pgdax_warn("out of memory tracking inode %llu", (unsigned long long)ino);
+			return;
+		}
+		e->ino = ino;
+		e->next = t->b[bucket(t, ino)];
+		t->b[bucket(t, ino)] = e;
+		if (++t->nents > t->nbuckets * 2)
+			grow_locked(t);
+	}
+	e->n += n;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct fs_icount *t = fs->icount;
+	struct icount_ent **pp, *e;
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &t->b[bucket(t, ino)]; (e = *pp); pp = &e->next)
+		if (e->ino == ino)
+			break;
+	if (!e || e->n < n) {
+		pgdax_err("kernel forgot %llu lookups of inode %llu but held %llu",
+			  (unsigned long long)n, (unsigned long long)ino,
+			  (unsigned long long)(e ? e->n : 0));
+		abort();
+	}
+	e->n -= n;
+	if (e->n == 0) {
+		*pp = e->next;
+		t->nents--;
+		free(e);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_file_link(struct fs *fs, struct fs_file *f)
+{
+	pthread_mutex_lock(&fs->lock);
+	f->next = &fs->files;
+	f->prev = fs->files.prev;
+	fs->files.prev->next = f;
+	fs->files.prev = f;
+	fs->nfiles++;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_file_unlink(struct fs *fs, struct fs_file *f)
+{
+	pthread_mutex_lock(&fs->lock);
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	f->next = f->prev = f;
+	fs->nfiles--;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_handles_drop_all(struct fs *fs, uint64_t *files, uint64_t *inodes)
+{
+	struct fs_icount *t = fs->icount;
+	uint64_t nf = 0, ni = 0;
+
+	/* No lock held across lib calls: the session loop has stopped. */
+	while (fs->files.next != &fs->files) {
+		struct fs_file *f = fs->files.next;
+
+		fs_file_unlink(fs, f);
+		pgdax_vol_release(fs->vol, &f->vf);
+		free(f);
+		nf++;
+	}
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct icount_ent *e;
+
+		while ((e = t->b[i])) {
+			t->b[i] = e->next;
+			t->nents--;
+			pgdax_vol_iput(fs->vol, e->ino, e->n);
+			ni++;
+			free(e);
+		}
+	}
+	if (files)
+		*files = nf;
+	if (inodes)
+		*inodes = ni;
+}
+
+void fs_handles_report(struct fs *fs)
+{
+	struct fs_file *f;
+	unsigned shown = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	pgdax_notice("%llu file(s) still open", (unsigned long long)fs->nfiles);
+	for (f = fs->files.next; f != &fs->files && shown < 32; f = f->next, shown++)
+		pgdax_notice("  inode %llu opened by pid %d", (unsigned long long)f->ino,
+			     (int)f->pid);
+	pthread_mutex_unlock(&fs->lock);
+}

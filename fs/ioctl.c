@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DAX pin ioctls and poll (DESIGN.md section 5; ABI in lib/pgdax_ioctl.h).
+ *
+ * The daemon holds no pin state or refcount logic here: every command is
+ * validated for its transport (sizes, file vs root directory) and handed to
+ * lib/pin.c, which validates the contents and keeps the books. This file
+ * only adds what needs FUSE: the caller's credentials and groups, the poll
+ * handles, and invalidation of the kernel's cached pages.
+ *
+ * Invalidation (fuse_lowlevel_notify_inval_inode) is called with no daemon
+ * or volume lock held. For SYNC it runs in the handler *before* the reply,
+ * because pgdax_sync() promises that read(2) sees DAX stores once it
+ * returns. That is safe for FUSE_IOCTL: the kernel sends it holding neither
+ * the inode lock nor a page lock (fuse_do_ioctl), so the invalidation waits
+ * on nothing this request holds; dirty kernel pages (kernel mmap writers)
+ * are laundered through WRITE requests served by other worker threads (the
+ * daemon runs the multi-threaded loop). For PIN and UNPIN it runs after the
+ * reply: nothing waits for it, so the client does not pay for it.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "ioctl.h"
+#include "log.h"
+#include "pgdax_ioctl.h"
+#include "pin.h"
+
+#define FS_MAX_GROUPS	1024
+
+static void notify_poll(void *handle)
+{
+	fuse_lowlevel_notify_poll((struct fuse_pollhandle *)handle);
+}
+
+static void destroy_poll(void *handle)
+{
+	fuse_pollhandle_destroy((struct fuse_pollhandle *)handle);
+}
+
+static const struct pgdax_pintab_poll_ops poll_ops = {
+	.notify = notify_poll,
+	.destroy = destroy_poll,
+};
+
+static void inval(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	int r;
+
+	if (!len)
+		return;
+	if (off > INT64_MAX)
+		return;
+	if (len > (uint64_t)INT64_MAX - off)
+		len = 0;	/* to the end */
+	r = fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)off, (off_t)len);
+	if (r < 0 && r != -ENOENT)
+		pgdax_dbg("invalidate ino %llu: %s", (unsigned long long)ino, strerror(-r));
+}
+
+/* The open regular file behind a request, or NULL (directory, no handle). */
+static struct fs_file *file_of(struct fuse_file_info *fi, unsigned flags)
+{
+	if (!fi || (flags & FUSE_IOCTL_DIR) || !fi->fh)
+		return NULL;
+	return fs_file_of(fi);
+}
+
+static void do_info(fuse_req_t req, struct fs *fs, fuse_ino_t ino, size_t out_bufsz)
+{
+	struct pgdax_ioc_info info;
+
+	if (out_bufsz < sizeof(info)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pgdax_pintab_info(fs->vol, ino, &info);
+	if (atomic_load(&fs->dying))
+		info.flags |= PGDAX_INFO_DYING;
+	fuse_reply_ioctl(req, 0, &info, sizeof(info));
+}
+
+static void do_status(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned flags,
+		      const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pgdax_ioc_status *st;
+	int r;
+
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (in_bufsz != sizeof(*st) || out_bufsz < sizeof(*st)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	st = malloc(sizeof(*st));
+	if (!st) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(st, in_buf, sizeof(*st));
+	r = pgdax_pintab_status(fs->vol, st);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		st->daemon_pid = (int32_t)getpid();
+		if (atomic_load(&fs->dying))
+			st->flags |= PGDAX_INFO_DYING;
+		fuse_reply_ioctl(req, 0, st, sizeof(*st));
+	}
+	free(st);
+}
+
+/* Caller identity for a pin: uid/gid/pid plus supplementary groups. */
+static int caller_of(fuse_req_t req, struct pgdax_pin_caller *c,
+		     gid_t *groups)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->pid = ctx->pid;
+	n = fuse_req_getgroups(req, FS_MAX_GROUPS, groups);
+	if (n < 0) {
+		/* no /proc (or the caller is gone): primary group only */
+		n = 0;
+	} else if (n > FS_MAX_GROUPS) {
+		n = FS_MAX_GROUPS;	/* more groups than we look at: fewer rights */
+	}
+	c->groups = groups;
+	c->ngroups = n;
+	return 0;
+}
+
+static void do_pin(fuse_req_t req, struct fs *fs, struct fs_file *f,
+		   const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pgdax_ioc_pin p;
+	struct pgdax_pin_caller c;
+	gid_t *groups;
+	int r;
+
+	if (in_bufsz != sizeof(p) || out_bufsz < sizeof(p)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (atomic_load(&fs->dying)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	groups = malloc(FS_MAX_GROUPS * sizeof(*groups));
+	if (!groups) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(&p, in_buf, sizeof(p));
+	caller_of(req, &c, groups);
+	r = pgdax_pintab_create(fs->vol, f->vf, &c, &p);
+	free(groups);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (fuse_reply_ioctl(req, 0, &p, sizeof(p)) < 0) {
+		/* the caller never learnt the id: drop the pin now */
+		struct pgdax_ioc_unpin u = { .pin_id = p.pin_id };
+
+		pgdax_pintab_drop(fs->vol, f->vf, &u, NULL, NULL);
+		return;
+	}
+	inval(fs, f->ino, p.map_offset, p.map_length);
+}
+
+static void do_pin_extents(fuse_req_t req, struct fs *fs, struct fs_file *f,
+			   const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pgdax_ioc_pin_extents *x;
+	int r;
+
+	if (in_bufsz != sizeof(*x) || out_bufsz < sizeof(*x)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	x = malloc(sizeof(*x));
+	if (!x) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(x, in_buf, sizeof(*x));
+	r = pgdax_pintab_extents(fs->vol, f->vf, x);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_ioctl(req, 0, x, sizeof(*x));
+	free(x);
+}
+
+static void do_unpin(fuse_req_t req, struct fs *fs, struct fs_file *f,
+		     const void *in_buf, size_t in_bufsz)
+{
+	struct pgdax_ioc_unpin u;
+	uint64_t off = 0, len = 0;
+	int r;
+
+	if (in_bufsz != sizeof(u)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&u, in_buf, sizeof(u));
+	r = pgdax_pintab_drop(fs->vol, f->vf, &u, &off, &len);
+	fuse_reply_ioctl(req, r < 0 ? r : 0, NULL, 0);
+	if (r == 0)
+		inval(fs, f->ino, off, len);
+}
+
+static void do_sync(fuse_req_t req, struct fs *fs, struct fs_file *f,
+		    const void *in_buf, size_t in_bufsz)
+{
+	struct pgdax_ioc_sync s;
+	uint64_t off = 0, len = 0;
+	int r;
+
+	if (in_bufsz != sizeof(s)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&s, in_buf, sizeof(s));
+	r = pgdax_pintab_sync_range(fs->vol, f->vf, &s, &off, &len);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* before the reply: see the top comment */
+	inval(fs, f->ino, off, len);
+	fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	      size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_file *f;
+
+	(void)arg;
+	if (flags & FUSE_IOCTL_UNRESTRICTED) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (_IOC_TYPE(cmd) != PGDAX_IOC_MAGIC) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (in_bufsz && !in_buf) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	switch (cmd) {
+	case PGDAX_IOC_INFO:
+		do_info(req, fs, ino, out_bufsz);
+		return;
+	case PGDAX_IOC_STATUS:
+		do_status(req, fs, ino, flags, in_buf, in_bufsz, out_bufsz);
+		return;
+	case PGDAX_IOC_PIN:
+	case PGDAX_IOC_PIN_EXTENTS:
+	case PGDAX_IOC_UNPIN:
+	case PGDAX_IOC_SYNC:
+		break;
+	default:
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	f = file_of(fi, flags);
+	if (!f) {
+		/* pins live on open regular files only */
+		fuse_reply_err(req, (flags & FUSE_IOCTL_DIR) ? EISDIR : EBADF);
+		return;
+	}
+	switch (cmd) {
+	case PGDAX_IOC_PIN:
+		do_pin(req, fs, f, in_buf, in_bufsz, out_bufsz);
+		break;
+	case PGDAX_IOC_PIN_EXTENTS:
+		do_pin_extents(req, fs, f, in_buf, in_bufsz, out_bufsz);
+		break;
+	case PGDAX_IOC_UNPIN:
+		do_unpin(req, fs, f, in_buf, in_bufsz);
+		break;
+	case PGDAX_IOC_SYNC:
+		do_sync(req, fs, f, in_buf, in_bufsz);
+		break;
+	}
+}
+
+/*
+ * poll(2) on a file reports POLLPRI while a layout break concerns one of
+ * its pins (the lease-break analogue), and the ordinary readiness
+ * otherwise (a regular file is always readable and writable). The handle
+ * is kept per open file by lib/pin.c and notified when a break starts.
+ */
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	     struct fuse_pollhandle *ph)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_file *f = fi && fi->fh ? fs_file_of(fi) : NULL;
+	unsigned mask = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+
+	(void)ino;
+	if (!f) {
+		/* directories: nothing to report */
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, mask);
+		return;
+	}
+	pgdax_pintab_set_poll_ops(fs->vol, &poll_ops);
+	mask |= pgdax_pintab_poll(fs->vol, f->vf, ph);
+	fuse_reply_poll(req, mask);
+}

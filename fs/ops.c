@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE low-level operations: one fs_<op> handler per op, wired in one
+ * table (fs_ops, at the bottom). Each handler calls into lib/vol.h and
+ * replies exactly once; helpers never reply.
+ *
+ * Synchronous: every vol call that acknowledges a change returns only once
+ * it is persistent, and the reply is sent after it, so nothing is pending in
+ * the daemon between requests. Hence flush has nothing to do, and opens set
+ * noflush so close(2) costs no round trip.
+ *
+ * Locks (flock/fcntl) are not implemented here on purpose: without
+ * getlk/setlk/flock ops the kernel keeps them itself, which is exact for a
+ * filesystem that only one host mounts.
+ *
+ * Reference accounting: every reply that hands the kernel an entry (lookup,
+ * mknod, mkdir, symlink, link, create, readdirplus entries other than . and
+ * ..) carries one volume inode reference, recorded in fs_icount so teardown
+ * can return what the kernel never FORGETs. If the reply cannot be delivered
+ * (the caller was interrupted, -ENOENT from /dev/fuse) the kernel never saw
+ * the entry and the reference is dropped at once.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "ioctl.h"
+#include "log.h"
+
+static bool req_interrupted(void *arg)
+{
+	return fuse_req_interrupted((fuse_req_t)arg);
+}
+
+void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	cred->uid = ctx->uid;
+	cred->gid = ctx->gid;
+	cred->pid = ctx->pid;
+	cred->interrupted = req_interrupted;
+	cred->interrupted_arg = req;
+}
+
+static bool dying(struct fs *fs)
+{
+	return atomic_load(&fs->dying);
+}
+
+/* errno for the kernel from a negative vol return */
+static int err_of(long r)
+{
+	return r < 0 ? (int)-r : EIO;
+}
+
+static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = st->st_ino;
+	e->generation = 0;
+	e->attr = *st;
+	e->attr_timeout = FS_ATTR_TIMEOUT;
+	e->entry_timeout = FS_ENTRY_TIMEOUT;
+}
+
+/* Reply with an entry that carries one vol reference (taken by the caller). */
+static void reply_entry_ref(fuse_req_t req, struct fs *fs, const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	fill_entry(&e, st);
+	fs_icount_add(fs, st->st_ino, 1);
+	if (fuse_reply_entry(req, &e) < 0) {
+		/* the kernel never saw it: give the reference back */
+		fs_icount_sub(fs, st->st_ino, 1);
+		pgdax_vol_iput(fs->vol, st->st_ino, 1);
+	}
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	conn->max_write = FS_MAX_IO;
+	conn->max_read = FS_MAX_IO;	/* must equal -o max_read */
+	conn->time_gran = 1;
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Write-through: shared writable mmap works and the kernel page cache
+	 * stays coherent with what the daemon has persisted. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Data is copied once, device <-> request buffer, by the kernel
+	 * (reads: writev from device memory) or by the volume (writes); a pipe
+	 * would add a copy. */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/* Let the kernel clear setuid/setgid itself (it sends a SETATTR), the
+	 * same rule as every local filesystem. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* No POSIX ACLs: the volume stores xattrs but does not interpret
+	 * system.posix_acl_*, so the kernel must not rely on them. */
+	conn->want &= ~FUSE_CAP_POSIX_ACL;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+
+	/* Mounted and serving: release the waiting parent. */
+	fs_ready(fs);
+	pgdax_info("%s mounted on %s", fs->opts.device, fs->opts.mountpoint);
+}
+
+static void fs_destroy(void *userdata)
+{
+	/* Teardown runs in main() after the loop: nothing to do here. */
+	(void)userdata;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int r;
+
+	if (strcmp(name, ".") == 0) {
+		/* NFS export asks for "."; the volume resolves "..". */
+		r = pgdax_vol_getattr(fs->vol, parent, &st);
+		if (r == 0)
+			pgdax_vol_iget(fs->vol, parent);
+	} else {
+		r = pgdax_vol_lookup(fs->vol, parent, name, &st);
+	}
+	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0) {
+		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
+
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	reply_entry_ref(req, fs, &st);
+}
+
+static void forget_one(struct fs *fs, fuse_ino_t ino, uint64_t n)
+{
+	fs_icount_sub(fs, ino, n);
+	pgdax_vol_iput(fs->vol, ino, n);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
+
+	(void)fi;
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
+}
+
+/* FUSE_SET_ATTR_* and PGDAX_SET_* are the same bits (vol.h); pass the ones
+ * the volume knows. */
+#define SETATTR_KNOWN (PGDAX_SET_MODE | PGDAX_SET_UID | PGDAX_SET_GID | PGDAX_SET_SIZE | \
+		       PGDAX_SET_ATIME | PGDAX_SET_MTIME | PGDAX_SET_ATIME_NOW | \
+		       PGDAX_SET_MTIME_NOW | PGDAX_SET_CTIME | PGDAX_SET_KILL_SUIDGID)
+_Static_assert(FUSE_SET_ATTR_MODE == PGDAX_SET_MODE && FUSE_SET_ATTR_UID == PGDAX_SET_UID &&
+	       FUSE_SET_ATTR_GID == PGDAX_SET_GID && FUSE_SET_ATTR_SIZE == PGDAX_SET_SIZE &&
+	       FUSE_SET_ATTR_ATIME == PGDAX_SET_ATIME && FUSE_SET_ATTR_MTIME == PGDAX_SET_MTIME &&
+	       FUSE_SET_ATTR_ATIME_NOW == PGDAX_SET_ATIME_NOW &&
+	       FUSE_SET_ATTR_MTIME_NOW == PGDAX_SET_MTIME_NOW &&
+	       FUSE_SET_ATTR_CTIME == PGDAX_SET_CTIME, "FUSE setattr bits differ from vol.h");
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	struct stat out;
+	int r;
+
+	(void)fi;
+	fs_cred(req, &cred);
+	r = pgdax_vol_setattr(fs->vol, ino, attr, valid & SETATTR_KNOWN, &cred, &out);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_attr(req, &out, FS_ATTR_TIMEOUT);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int r = pgdax_vol_readlink(fs_of(req)->vol, ino, buf, sizeof(buf));
+
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	if ((size_t)r >= sizeof(buf))
+		r = sizeof(buf) - 1;
+	buf[r] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	struct stat st;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_mknod(fs->vol, parent, name, mode, rdev, &cred, &st);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		reply_entry_ref(req, fs, &st);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	struct stat st;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_mkdir(fs->vol, parent, name, mode, &cred, &st);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		reply_entry_ref(req, fs, &st);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -pgdax_vol_unlink(fs_of(req)->vol, parent, name));
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -pgdax_vol_rmdir(fs_of(req)->vol, parent, name));
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	struct stat st;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_symlink(fs->vol, parent, name, link, &cred, &st);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		reply_entry_ref(req, fs, &st);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, -pgdax_vol_rename(fs_of(req)->vol, parent, name, newparent,
+					      newname, flags));
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	r = pgdax_vol_link(fs->vol, ino, newparent, newname, &st);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		reply_entry_ref(req, fs, &st);
+}
+
+/* Wrap a vol file in a daemon handle and set the open flags. */
+static struct fs_file *file_new(struct fs *fs, struct pgdax_vol_file *vf, uint64_t ino,
+				fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->vf = vf;
+	f->ino = ino;
+	f->pid = fuse_req_ctx(req)->pid;
+	fi->fh = (uintptr_t)f;
+	/* Write-through: the kernel's cached pages are always what the
+	 * daemon persisted (DAX stores are invalidated by the pin code). */
+	fi->keep_cache = 1;
+	/* Nothing is pending in the daemon between requests. */
+	fi->noflush = 1;
+	return f;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_vol_file *vf = NULL;
+	struct pgdax_cred cred;
+	struct fs_file *f;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_open(fs->vol, ino, fi->flags, &cred, &vf);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	f = file_new(fs, vf, ino, req, fi);
+	if (!f) {
+		pgdax_vol_release(fs->vol, &vf);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_file_link(fs, f);
+	if (fuse_reply_open(req, fi) < 0) {
+		/* interrupted open: the kernel will send no RELEASE */
+		fs_file_unlink(fs, f);
+		pgdax_vol_release(fs->vol, &f->vf);
+		free(f);
+	}
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_vol_file *vf = NULL;
+	struct fuse_entry_param e;
+	struct pgdax_cred cred;
+	struct fs_file *f;
+	struct stat st;
+	int r;
+
+	if (dying(fs)) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	f = file_new(fs, vf, st.st_ino, req, fi);
+	if (!f) {
+		pgdax_vol_release(fs->vol, &vf);
+		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_file_link(fs, f);
+	fs_icount_add(fs, st.st_ino, 1);
+	fill_entry(&e, &st);
+	if (fuse_reply_create(req, &e, fi) < 0) {
+		fs_file_unlink(fs, f);
+		pgdax_vol_release(fs->vol, &f->vf);
+		free(f);
+		fs_icount_sub(fs, st.st_ino, 1);
+		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+	}
+}
+
+/*
+ * Reads: map the range in place and let the kernel copy straight out of
+ * device memory (fuse_reply_iov -> writev on /dev/fuse); the extents stay
+ * referenced until the reply has been written, then io_done drops them.
+ * One pgdax_io holds at most 64 extents, so a large read over small extents
+ * maps in rounds: a short FUSE reply would read as EOF to the kernel, so
+ * the handler keeps mapping until the size is reached or a round maps 0.
+ * If the device memory cannot be read (media error, or the emulated file
+ * truncated), the kernel's copy fails and it ends the request with EIO; the
+ * daemon never touches the bytes itself, so it cannot take the SIGBUS.
+ */
+#define READ_ROUNDS	8
+#define READ_MAXIOV	((int)(2 * (FS_MAX_IO / 4096) + 8))
+
+struct read_ctx {
+	struct iovec iov[READ_MAXIOV];
+	struct pgdax_io io[READ_ROUNDS];
+};
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
+	struct read_ctx *c;
+	size_t done = 0;
+	int niov = 0, rounds = 0;
+	ssize_t r = 0;
+
+	(void)ino;
+	if (size > FS_MAX_IO)
+		size = FS_MAX_IO;
+	c = malloc(sizeof(*c));
+	if (!c) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	while (done < size && rounds < READ_ROUNDS && niov < READ_MAXIOV) {
+		int n = 0;
+
+		c->io[rounds].nfolios = 0;
+		r = pgdax_vol_read_map(fs->vol, f->vf, (uint64_t)off + done, size - done,
+				       c->iov + niov, READ_MAXIOV - niov, &n, &c->io[rounds]);
+		rounds++;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+		niov += n;
+	}
+	if (r < 0 && done == 0) {
+		for (int i = 0; i < rounds; i++)
+			pgdax_vol_io_done(fs->vol, &c->io[i]);
+		fuse_reply_err(req, err_of(r));
+		free(c);
+		return;
+	}
+	/* A later round's error shortens the read: the bytes before it are
+	 * good, and the kernel will ask again for the rest. */
+	fuse_reply_iov(req, c->iov, niov);
+	for (int i = 0; i < rounds; i++)
+		pgdax_vol_io_done(fs->vol, &c->io[i]);
+	free(c);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	ssize_t r;
+
+	(void)ino;
+	fs_cred(req, &cred);
+	r = pgdax_vol_write(fs->vol, fs_file_of(fi)->vf, (uint64_t)off, buf, size, &cred);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Synchronous filesystem: nothing is pending in the daemon. */
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
+
+	(void)ino;
+	fs_file_unlink(fs, f);
+	pgdax_vol_release(fs->vol, &f->vf);
+	free(f);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, -pgdax_vol_fsync(fs_of(req)->vol, ino, datasync != 0));
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Directories need no handle: readdir offsets are stable positions
+	 * and the kernel's lookup reference keeps the inode. */
+	(void)ino;
+	fi->fh = 0;
+	fi->keep_cache = 0;
+	fi->cache_readdir = 0;
+	fuse_reply_open(req, fi);
+}
+
+struct dir_ctx {
+	fuse_req_t req;
+	struct fs *fs;
+	bool plus;
+	char *buf;
+	size_t size, used;
+	uint64_t *refs;		/* inodes referenced for plus entries */
+	size_t nrefs, maxrefs;
+	int err;
+};
+
+static bool dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static int fill_dir(void *arg, const char *name, const struct stat *st, uint64_t next_off)
+{
+	struct dir_ctx *d = arg;
+	size_t rem = d->size - d->used, ent;
+
+	if (!d->plus) {
+		ent = fuse_add_direntry(d->req, d->buf + d->used, rem, name, st, (off_t)next_off);
+		if (ent > rem)
+			return 1;
+		d->used += ent;
+		return 0;
+	}
+	if (dot_or_dotdot(name)) {
+		/* ino 0 tells the kernel not to instantiate it: no reference */
+		struct fuse_entry_param e = { .ino = 0 };
+
+		e.attr.st_ino = st->st_ino;
+		e.attr.st_mode = st->st_mode & S_IFMT;
+		ent = fuse_add_direntry_plus(d->req, d->buf + d->used, rem, name, &e,
+					     (off_t)next_off);
+		if (ent > rem)
+			return 1;
+		d->used += ent;
+		return 0;
+	}
+	if (d->nrefs == d->maxrefs) {
+		size_t n = d->maxrefs ? 2 * d->maxrefs : 64;
+		uint64_t *p = realloc(d->refs, n * sizeof(*p));
+
+		if (!p) {
+			d->err = ENOMEM;
+			return 1;
+		}
+		d->refs = p;
+		d->maxrefs = n;
+	}
+	{
+		struct fuse_entry_param e;
+
+		fill_entry(&e, st);
+		ent = fuse_add_direntry_plus(d->req, d->buf + d->used, rem, name, &e,
+					     (off_t)next_off);
+		if (ent > rem)
+			return 1;
+	}
+	/* The entry is in the reply: it carries the reference the volume
+	 * took for it (pgdax_vol_readdir with plus takes one per entry other
+	 * than . and .., and drops it itself when fill returns nonzero). */
+	d->refs[d->nrefs++] = st->st_ino;
+	d->used += ent;
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_ctx d = { .req = req, .fs = fs, .plus = plus, .size = size };
+	int r;
+
+	d.buf = malloc(size ? size : 1);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pgdax_vol_readdir(fs->vol, ino, (uint64_t)off, plus, fill_dir, &d);
+	if (r >= 0 && d.err && d.used == 0)
+		r = -d.err;
+	if (r < 0 && d.used == 0) {
+		fuse_reply_err(req, err_of(r));
+	} else {
+		for (size_t i = 0; i < d.nrefs; i++)
+			fs_icount_add(fs, d.refs[i], 1);
+		if (fuse_reply_buf(req, d.buf, d.used) < 0) {
+			for (size_t i = 0; i < d.nrefs; i++) {
+				fs_icount_sub(fs, d.refs[i], 1);
+				pgdax_vol_iput(fs->vol, d.refs[i], 1);
+			}
+		}
+		d.nrefs = 0;
+	}
+	/* on an error reply no entry was delivered */
+	for (size_t i = 0; i < d.nrefs; i++)
+		pgdax_vol_iput(fs->vol, d.refs[i], 1);
+	free(d.refs);
+	free(d.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, -pgdax_vol_fsync(fs_of(req)->vol, ino, datasync != 0));
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int r = pgdax_vol_statfs(fs_of(req)->vol, &sv);
+
+	(void)ino;
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/*
+ * Namespaces the kernel passes to FUSE unchecked: refuse unknown prefixes
+ * as local filesystems do (EOPNOTSUPP), before the volume stores them.
+ * system.* is left to the kernel (POSIX ACLs are not enabled, so it
+ * refuses them itself).
+ */
+static bool xattr_ns_ok(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strncmp(name, "security.", 9);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	if (!xattr_ns_ok(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	fuse_reply_err(req, -pgdax_vol_setxattr(fs_of(req)->vol, ino, name, value, size, flags));
+}
+
+/* getxattr/listxattr: size 0 asks for the length. */
+static void reply_xattr(fuse_req_t req, ssize_t r, const char *buf, size_t size)
+{
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *buf;
+	ssize_t r;
+
+	if (!xattr_ns_ok(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pgdax_vol_getxattr(fs_of(req)->vol, ino, name, buf, size);
+	reply_xattr(req, r, buf, size);
+	free(buf);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t r;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = pgdax_vol_listxattr(fs_of(req)->vol, ino, buf, size);
+	reply_xattr(req, r, buf, size);
+	free(buf);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	if (!xattr_ns_ok(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	fuse_reply_err(req, -pgdax_vol_removexattr(fs_of(req)->vol, ino, name));
+}
+
+/*
+ * With default_permissions (always on) the kernel checks permissions itself
+ * and sends no ACCESS; this answers only if it ever does (e.g. a kernel that
+ * asks for access(2) with X_OK on a directory), with the classic mode-bit
+ * rules. Supplementary groups are not visible in the request, so a check
+ * that would need them errs towards EACCES.
+ */
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+	int r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
+	mode_t bits;
+
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	if (mask == F_OK) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (ctx->uid == 0) {
+		/* root: anything but executing a file with no x bit at all */
+		bool nox = (mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111);
+
+		fuse_reply_err(req, nox ? EACCES : 0);
+		return;
+	}
+	if (ctx->uid == st.st_uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (ctx->gid == st.st_gid)
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	fuse_reply_err(req, ((unsigned)mask & ~bits & 7) ? EACCES : 0);
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	struct pgdax_cred cred;
+
+	(void)fi;
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fs_cred(req, &cred);
+	fuse_reply_err(req, -pgdax_vol_fallocate(fs_of(req)->vol, ino, mode, (uint64_t)offset,
+						 (uint64_t)length, &cred));
+}
+
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	uint64_t res = 0;
+	int r;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	r = pgdax_vol_lseek(fs_of(req)->vol, ino, (uint64_t)off, whence, &res);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_lseek(req, (off_t)res);
+}
+
+static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct pgdax_cred cred;
+	ssize_t r;
+
+	(void)fi_in;
+	(void)fi_out;
+	if (flags != 0 || off_in < 0 || off_out < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_copy_range(fs_of(req)->vol, ino_in, (uint64_t)off_in, ino_out,
+				 (uint64_t)off_out, len, &cred);
+	if (r < 0)
+		fuse_reply_err(req, err_of(r));
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init		= fs_init,
+	.destroy	= fs_destroy,
+	.lookup		= fs_lookup,
+	.forget		= fs_forget,
+	.forget_multi	= fs_forget_multi,
+	.getattr	= fs_getattr,
+	.setattr	= fs_setattr,
+	.readlink	= fs_readlink,
+	.mknod		= fs_mknod,
+	.mkdir		= fs_mkdir,
+	.unlink		= fs_unlink,
+	.rmdir		= fs_rmdir,
+	.symlink	= fs_symlink,
+	.rename		= fs_rename,
+	.link		= fs_link,
+	.open		= fs_open,
+	.create		= fs_create,
+	.read		= fs_read,
+	.write		= fs_write,
+	.flush		= fs_flush,
+	.release	= fs_release,
+	.fsync		= fs_fsync,
+	.opendir	= fs_opendir,
+	.readdir	= fs_readdir,
+	.readdirplus	= fs_readdirplus,
+	.releasedir	= fs_releasedir,
+	.fsyncdir	= fs_fsyncdir,
+	.statfs		= fs_statfs,
+	.setxattr	= fs_setxattr,
+	.getxattr	= fs_getxattr,
+	.listxattr	= fs_listxattr,
+	.removexattr	= fs_removexattr,
+	.access		= fs_access,
+	.fallocate	= fs_fallocate,
+	.lseek		= fs_lseek,
+	.copy_file_range = fs_copy_file_range,
+	.ioctl		= fs_ioctl,
+	.poll		= fs_poll,
+	/* no getlk/setlk/flock: locks stay in the kernel (single host) */
+};

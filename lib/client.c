@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DAX client API (lib/pgdax.h): runs inside applications.
+ *
+ * A pin is taken through an ioctl on a private close-on-exec duplicate of
+ * the caller's descriptor: the daemon ties pins to the FUSE open file, and
+ * the duplicate keeps that open file (and so the pin) alive after the
+ * caller closes its descriptor, and lets the kernel end the pin by sending
+ * RELEASE when the process dies.
+ *
+ * A mapping opens the device node itself, with the access the mapping
+ * needs, so the kernel's permission check on the node is the authority on
+ * who may touch device memory (the daemon re-checks the same rule before
+ * pinning, so a pin cannot be used to hold extents without that right).
+ * Each device range is mapped MAP_SHARED|MAP_FIXED into one reserved
+ * virtual area aligned to the device alignment (devdax refuses misaligned
+ * mappings), marked MADV_DONTFORK (a child must not inherit memory it holds
+ * no pin for), and covered by an OFD read lock: after an unclean end of the
+ * daemon, the next daemon finds those locks and keeps the ranges out of its
+ * allocator while this process still maps them (lib/quarantine.c). The
+ * lock goes with the device descriptor, which is closed after munmap().
+ *
+ * Every answer from the daemon is checked (alignment, bounds, contiguity)
+ * before it is used to map anything.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpmem2.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgdax.h"
+#include "pgdax_ioctl.h"
+
+struct pgdax_pin {
+	int fd;				/* our close-on-exec duplicate */
+	uint64_t id;
+	unsigned flags;			/* PGDAX_PIN_RW */
+	uint64_t map_off, map_len;	/* pinned file range (aligned) */
+	struct pgdax_ioc_info info;
+	unsigned nr;
+	struct pgdax_pin_extent *ext;
+};
+
+struct pgdax_mapping {
+	struct pgdax_pin *pin;
+	int devfd;			/* holds the OFD read locks */
+	bool emulated;
+	int prot;
+	char *area;			/* reserved area = pinned range */
+	size_t area_len;
+	uint64_t offset;		/* caller's offset and length */
+	size_t length;
+	struct pmem2_map **pmaps;	/* devdax: one per mapped extent (persist) */
+	unsigned npmaps;
+	pmem2_persist_fn persist;
+};
+
+static int ioctl_err(void)
+{
+	/* A descriptor on another filesystem answers ENOTTY (or EINVAL for
+	 * some, e.g. sockets/pipes); keep the kernel's answer. */
+	return errno ? -errno : -EIO;
+}
+
+/* libpmem2 returns -errno or its own PMEM2_E_* codes (far below -4095). */
+static int pmem2_errno(int r)
+{
+	return r < 0 && r > -4096 ? r : -EIO;
+}
+
+static bool range_ok(uint64_t off, uint64_t len)
+{
+	return len > 0 && off <= (uint64_t)INT64_MAX && len <= (uint64_t)INT64_MAX - off;
+}
+
+static int check_extents(const struct pgdax_pin *p)
+{
+	uint64_t align = p->info.dev_align, expect = p->map_off;
+	bool writable = p->flags & PGDAX_PIN_RW;
+
+	for (unsigned i = 0; i < p->nr; i++) {
+		const struct pgdax_pin_extent *e = &p->ext[i];
+
+		if (e->file_off != expect || e->len == 0 || e->len % align ||
+		    e->file_off % align)
+			return -EPROTO;
+		if (e->hole) {
+			if (writable)
+				return -EPROTO;
+		} else if (e->dev_off % align || e->dev_off > p->info.dev_size ||
+			   e->len > p->info.dev_size - e->dev_off) {
+			return -EPROTO;
+		}
+		expect += e->len;
+	}
+	return expect == p->map_off + p->map_len ? 0 : -EPROTO;
+}
+
+static int fetch_extents(struct pgdax_pin *p)
+{
+	struct pgdax_ioc_pin_extents *req;
+	unsigned cursor = 0;
+	int ret = 0;
+
+	p->ext = calloc(p->nr ? p->nr : 1, sizeof(*p->ext));
+	req = malloc(sizeof(*req));
+	if (!p->ext || !req) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (cursor < p->nr) {
+		memset(req, 0, sizeof(*req));
+		req->pin_id = p->id;
+		req->cursor = cursor;
+		if (ioctl(p->fd, PGDAX_IOC_PIN_EXTENTS, req) < 0) {
+			ret = ioctl_err();
+			goto out;
+		}
+		if (req->count == 0 || req->count > PGDAX_IOC_EXTENTS_BATCH ||
+		    req->count > p->nr - cursor || req->next != cursor + req->count) {
+			ret = -EPROTO;
+			goto out;
+		}
+		for (unsigned i = 0; i < req->count; i++) {
+			struct pgdax_pin_extent *e = &p->ext[cursor + i];
+
+			e->file_off = req->ext[i].file_off;
+			e->dev_off = req->ext[i].dev_off;
+			e->len = req->ext[i].len;
+			e->hole = !!(req->ext[i].flags & PGDAX_EXTENT_HOLE);
+		}
+		cursor = req->next;
+	}
+	ret = check_extents(p);
+out:
+	free(req);
+	return ret;
+}
+
+static int get_info(int fd, struct pgdax_ioc_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (ioctl(fd, PGDAX_IOC_INFO, info) < 0)
+		return ioctl_err();
+	if (info->version != PGDAX_IOC_VERSION)
+		return -EPROTO;
+	info->dev_path[sizeof(info->dev_path) - 1] = '\0';
+	if (!info->dev_align || (info->dev_align & (info->dev_align - 1)) ||
+	    !info->dev_path[0])
+		return -EPROTO;
+	return 0;
+}
+
+static void unpin_id(int fd, uint64_t id)
+{
+	struct pgdax_ioc_unpin u = { .pin_id = id };
+
+	(void)ioctl(fd, PGDAX_IOC_UNPIN, &u);
+}
+
+/* Pin through an already duplicated @dupfd whose INFO is known; on
+ * success the pin owns dupfd. */
+static int do_pin(int dupfd, const struct pgdax_ioc_info *info, uint64_t off,
+		  uint64_t len, unsigned flags, struct pgdax_pin **out)
+{
+	struct pgdax_ioc_pin req = {
+		.offset = off,
+		.length = len,
+		.flags = (flags & PGDAX_PIN_RW) ? PGDAX_PIN_WRITE : 0,
+	};
+	struct pgdax_pin *p;
+	int ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	if (ioctl(dupfd, PGDAX_IOC_PIN, &req) < 0) {
+		ret = ioctl_err();
+		free(p);
+		return ret;
+	}
+	p->fd = dupfd;
+	p->id = req.pin_id;
+	p->flags = flags;
+	p->map_off = req.map_offset;
+	p->map_len = req.map_length;
+	p->info = *info;
+	p->nr = req.nr_extents;
+	if (p->map_off > off || !range_ok(p->map_off, p->map_len) ||
+	    p->map_off + p->map_len < off + len || p->map_len % info->dev_align ||
+	    p->map_off % info->dev_align || p->nr == 0 ||
+	    p->nr > p->map_len / info->dev_align) {
+		ret = -EPROTO;
+		goto fail;
+	}
+	ret = fetch_extents(p);
+	if (ret)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	unpin_id(dupfd, p->id);
+	free(p->ext);
+	free(p);
+	return ret;
+}
+
+PGDAX_EXPORT int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
+			   struct pgdax_pin **out)
+{
+	struct pgdax_ioc_info info;
+	int dupfd, ret, saved = errno;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (offset < 0 || !range_ok((uint64_t)offset, length) || (flags & ~PGDAX_PIN_RW))
+		return -EINVAL;
+	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dupfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = get_info(dupfd, &info);
+	if (!ret)
+		ret = do_pin(dupfd, &info, (uint64_t)offset, length, flags, out);
+	if (ret)
+		close(dupfd);
+out:
+	errno = saved;
+	return ret;
+}
+
+PGDAX_EXPORT const struct pgdax_pin_extent *pgdax_pin_extents(const struct pgdax_pin *p,
+							  unsigned *count)
+{
+	if (count)
+		*count = p ? p->nr : 0;
+	return p ? p->ext : NULL;
+}
+
+PGDAX_EXPORT const char *pgdax_pin_device(const struct pgdax_pin *p)
+{
+	return p ? p->info.dev_path : NULL;
+}
+
+PGDAX_EXPORT uint64_t pgdax_pin_align(const struct pgdax_pin *p)
+{
+	return p ? p->info.dev_align : 0;
+}
+
+PGDAX_EXPORT void pgdax_pin_range(const struct pgdax_pin *p, uint64_t *file_off,
+				  uint64_t *len)
+{
+	if (file_off)
+		*file_off = p ? p->map_off : 0;
+	if (len)
+		*len = p ? p->map_len : 0;
+}
+
+PGDAX_EXPORT int pgdax_unpin(struct pgdax_pin **pp)
+{
+	struct pgdax_ioc_unpin u;
+	struct pgdax_pin *p;
+	int ret = 0, saved = errno;
+
+	if (!pp || !*pp)
+		return 0;
+	p = *pp;
+	*pp = NULL;
+	memset(&u, 0, sizeof(u));
+	u.pin_id = p->id;
+	if (ioctl(p->fd, PGDAX_IOC_UNPIN, &u) < 0)
+		ret = ioctl_err();
+	close(p->fd);
+	free(p->ext);
+	free(p);
+	errno = saved;
+	return ret;
+}
+
+/* Reserve map_len bytes of address space aligned to @align. */
+static char *reserve_area(size_t len, uint64_t align)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t slack = align > page ? align - page : 0;
+	char *raw, *start;
+
+	if (len > SIZE_MAX - slack)
+		return NULL;
+	raw = mmap(NULL, len + slack, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	if (start > raw)
+		munmap(raw, (size_t)(start - raw));
+	if (start + len < raw + len + slack)
+		munmap(start + len, (size_t)(raw + len + slack - (start + len)));
+	return start;
+}
+
+static int map_extent(struct pgdax_mapping *m, const struct pgdax_pin_extent *e,
+		      struct pmem2_source *src)
+{
+	char *addr = m->area + (e->file_off - m->pin->map_off);
+	struct flock fl = {
+		.l_type = F_RDLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)e->dev_off,
+		.l_len = (off_t)e->len,
+	};
+	void *p;
+
+	if (e->hole) {
+		p = mmap(addr, e->len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			 -1, 0);
+		return p == MAP_FAILED ? -errno : 0;
+	}
+	/* Lock before mapping: a daemon probing for clients must never see
+	 * a mapped range without its lock. */
+	if (fcntl(m->devfd, F_OFD_SETLK, &fl) < 0)
+		return -errno;
+	p = mmap(addr, e->len, m->prot, MAP_SHARED | MAP_FIXED, m->devfd,
+		 (off_t)e->dev_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (madvise(addr, e->len, MADV_DONTFORK) < 0)
+		return -errno;
+	if (src) {
+		struct pmem2_map *pm;
+		int r = pmem2_map_from_existing(&pm, src, addr, e->len,
+						PMEM2_GRANULARITY_CACHE_LINE);
+
+		if (r)
+			return pmem2_errno(r);
+		m->pmaps[m->npmaps++] = pm;
+		m->persist = pmem2_get_persist_fn(pm);
+	}
+	return 0;
+}
+
+static void mapping_free(struct pgdax_mapping *m)
+{
+	for (unsigned i = 0; i < m->npmaps; i++)
+		pmem2_map_delete(&m->pmaps[i]);
+	free(m->pmaps);
+	if (m->area)
+		munmap(m->area, m->area_len);
+	/* closing the device drops the OFD locks: only after munmap */
+	if (m->devfd >= 0)
+		close(m->devfd);
+	pgdax_unpin(&m->pin);
+	free(m);
+}
+
+PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
+			   struct pgdax_mapping **out)
+{
+	struct pmem2_source *src = NULL;
+	struct pgdax_ioc_info info;
+	struct pgdax_mapping *m = NULL;
+	struct stat st;
+	int dupfd = -1, ret, saved = errno;
+	bool writable;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (offset < 0 || !range_ok((uint64_t)offset, length) ||
+	    (prot & ~(PROT_READ | PROT_WRITE)) || !(prot & PROT_READ))
+		return -EINVAL;
+	writable = prot & PROT_WRITE;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->devfd = -1;
+	m->prot = prot;
+	m->offset = (uint64_t)offset;
+	m->length = length;
+
+	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dupfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = get_info(dupfd, &info);
+	if (ret)
+		goto fail;
+	/* The kernel decides who may map device memory. */
+	m->devfd = open(info.dev_path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (m->devfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (fstat(m->devfd, &st) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	m->emulated = S_ISREG(st.st_mode);
+	ret = do_pin(dupfd, &info, m->offset, length, writable ? PGDAX_PIN_RW : 0,
+		     &m->pin);
+	if (ret)
+		goto fail;
+	dupfd = -1;	/* owned by the pin now */
+	if (m->pin->map_len > SIZE_MAX) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	m->area_len = (size_t)m->pin->map_len;
+	m->area = reserve_area(m->area_len, info.dev_align);
+	if (!m->area) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (!m->emulated) {
+		m->pmaps = calloc(m->pin->nr, sizeof(*m->pmaps));
+		if (!m->pmaps) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ret = pmem2_source_from_fd(&src, m->devfd);
+		if (ret) {
+			ret = pmem2_errno(ret);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < m->pin->nr; i++) {
+		ret = map_extent(m, &m->pin->ext[i], src);
+		if (ret)
+			goto fail;
+	}
+	if (src)
+		pmem2_source_delete(&src);
+	*out = m;
+	errno = saved;
+	return 0;
+fail:
+	if (src)
+		pmem2_source_delete(&src);
+	if (dupfd >= 0)
+		close(dupfd);
+	mapping_free(m);
+	errno = saved;
+	return ret;
+}
+
+PGDAX_EXPORT void *pgdax_mapping_addr(const struct pgdax_mapping *m)
+{
+	return m ? m->area + (m->offset - m->pin->map_off) : NULL;
+}
+
+PGDAX_EXPORT size_t pgdax_mapping_length(const struct pgdax_mapping *m)
+{
+	return m ? m->length : 0;
+}
+
+PGDAX_EXPORT int pgdax_mapping_fd(const struct pgdax_mapping *m)
+{
+	return m ? m->pin->fd : -EINVAL;
+}
+
+/* Persist [lo, hi) of the area (offsets in the area), extent by extent. */
+static int persist_area(struct pgdax_mapping *m, uint64_t lo, uint64_t hi)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	for (unsigned i = 0; i < m->pin->nr; i++) {
+		const struct pgdax_pin_extent *e = &m->pin->ext[i];
+		uint64_t s = e->file_off - m->pin->map_off, t = s + e->len;
+
+		if (e->hole || t <= lo || s >= hi)
+			continue;
+		if (s < lo)
+			s = lo;
+		if (t > hi)
+			t = hi;
+		if (m->emulated) {
+			uint64_t a = s & ~(uint64_t)(page - 1);
+
+			if (msync(m->area + a, (size_t)(t - a), MS_SYNC) < 0)
+				return -errno;
+		} else if (m->persist) {
+			m->persist(m->area + s, (size_t)(t - s));
+		}
+	}
+	return 0;
+}
+
+static int sync_ioctl(int fd, uint64_t off, uint64_t len)
+{
+	struct pgdax_ioc_sync s = { .offset = off, .length = len };
+
+	if (ioctl(fd, PGDAX_IOC_SYNC, &s) < 0)
+		return ioctl_err();
+	return 0;
+}
+
+PGDAX_EXPORT int pgdax_mapping_sync(struct pgdax_mapping *m, size_t offset,
+				    size_t length)
+{
+	uint64_t lo, hi, start;
+	int ret, saved = errno;
+
+	if (!m)
+		return -EINVAL;
+	if (offset > m->length || length > m->length - offset)
+		return -EINVAL;
+	if (!length)
+		length = m->length - offset;
+	if (!length)
+		return 0;
+	start = m->offset - m->pin->map_off;	/* caller's byte 0 in the area */
+	lo = start + offset;
+	hi = lo + length;
+	ret = 0;
+	if (m->prot & PROT_WRITE)
+		ret = persist_area(m, lo, hi);
+	if (!ret)
+		ret = sync_ioctl(m->pin->fd, m->offset + offset, length);
+	errno = saved;
+	return ret;
+}
+
+PGDAX_EXPORT int pgdax_sync(int fd, off_t offset, size_t length)
+{
+	int ret, saved = errno;
+
+	if (offset < 0 || (length && !range_ok((uint64_t)offset, length)))
+		return -EINVAL;
+	ret = sync_ioctl(fd, (uint64_t)offset, length);
+	errno = saved;
+	return ret;
+}
+
+PGDAX_EXPORT int pgdax_unmap(struct pgdax_mapping **mp)
+{
+	struct pgdax_mapping *m;
+	struct pgdax_ioc_unpin u;
+	int ret = 0, r, saved = errno;
+
+	if (!mp || !*mp)
+		return 0;
+	m = *mp;
+	*mp = NULL;
+	if (m->prot & PROT_WRITE) {
+		ret = persist_area(m, 0, m->area_len);
+		/* visibility to read(2): the pinned range, up to the daemon */
+		r = sync_ioctl(m->pin->fd, m->pin->map_off, m->pin->map_len);
+		if (!ret)
+			ret = r;
+	}
+	for (unsigned i = 0; i < m->npmaps; i++)
+		pmem2_map_delete(&m->pmaps[i]);
+	m->npmaps = 0;
+	munmap(m->area, m->area_len);
+	m->area = NULL;
+	close(m->devfd);
+	m->devfd = -1;
+	memset(&u, 0, sizeof(u));
+	u.pin_id = m->pin->id;
+	if (ioctl(m->pin->fd, PGDAX_IOC_UNPIN, &u) < 0 && !ret)
+		ret = ioctl_err();
+	close(m->pin->fd);
+	free(m->pin->ext);
+	free(m->pin);
+	m->pin = NULL;
+	mapping_free(m);
+	errno = saved;
+	return ret;
+}

@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File data: read_map / write / fallocate / lseek / copy_range / truncate.
+ *
+ * Every access to file data holds a folio reference on each extent it
+ * touches (pgmap_get_folio with the extent's order from the extent map),
+ * for the duration of the copy (writes) or until pgdax_vol_io_done
+ * (reads handed to the kernel). Truncate/punch/zero first wait for every
+ * affected extent to be idle (pgmap_wait_idle, bounded by the mount's
+ * break timeout), holding the inode lock for writing so no new I/O
+ * reference appears, and change nothing if the wait fails.
+ *
+ * Data is never journaled. Ordering for a write into a hole:
+ *   (1) take blocks from the DRAM allocator (not yet used on the medium),
+ *   (2) zero the parts of the new extent the write does not cover and
+ *       copy the data in, persisted (pgdax_dev_copy_guarded / memset),
+ *   (3) one transaction marks the blocks used and inserts the extent,
+ *   (4) i_size (8-byte store) and mtime/ctime, persisted.
+ * A crash before (3) leaves the blocks free; before (4) an allocated
+ * extent past EOF (invisible; its bytes past EOF are written ones).
+ * Invariant: bytes of allocated extents beyond i_size are zero, so growing
+ * the size never exposes old data (truncate down zeroes the tail of the
+ * last block; new extents are zero-filled where not written).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pin.h"
+#include "vol_internal.h"
+
+#define MAX_FILE_BYTES	(1ULL << 60)
+
+static uint64_t ext_pages(const struct ext *e)
+{
+	return 1ULL << e->order;
+}
+
+/* ---- waiting for extents to be idle (layout break) ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until every extent overlapping file pages [first, end) is idle.
+ * ip->lock is held for writing, so no new I/O reference can appear; the
+ * loop re-checks everything after each wait. 0, -EBUSY (timeout) or -EINTR.
+ */
+static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
+			   uint64_t end, const struct pgdax_cred *cred, bool forever);
+
+/* [pin hook, lib/pin.h] A layout break: while the range's extents are
+ * waited for, new pins in it are refused and the open files pinning it
+ * are notified (poll reports POLLPRI) so their clients can let go. */
+static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
+		      uint64_t end, const struct pgdax_cred *cred, bool forever)
+{
+	int rc;
+
+	if (end <= first)
+		return 0;
+	pgdax_pin_break_layout(vol, ip->ino, first, end - first);
+	rc = wait_range_idle(vol, ip, first, end, cred, forever);
+	pgdax_pin_break_done(vol, ip->ino, first, end - first);
+	return rc;
+}
+
+static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
+			   uint64_t end, const struct pgdax_cred *cred, bool forever)
+{
+	int timeout = forever ? -1 : vol->opts.break_timeout_ms;
+	int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
+	bool (*intr)(void *) = (!forever && cred) ? cred->interrupted : NULL;
+	void *arg = cred ? cred->interrupted_arg : NULL;
+	struct extmap *m = &ip->map;
+
+	for (;;) {
+		bool busy = false;
+		size_t i;
+		if (extmap_find(m, first, &i) >= 0)
+			i = (size_t)extmap_find(m, first, NULL);
+		for (; i < m->n && m->v[i].fpage < end; i++) {
+			struct ext *e = &m->v[i];
+			if (pgmap_folio_refcount(vol->pgmap, e->dblk) == 0)
+				continue;
+			busy = true;
+			int left = deadline < 0 ? -1 : (int)(deadline - now_ms());
+			if (deadline >= 0 && left <= 0)
+				return -EBUSY;
+			int rc = pgmap_wait_idle(vol->pgmap, e->dblk, left, intr, arg);
+			if (rc == -ETIMEDOUT)
+				return -EBUSY;
+			if (rc)
+				return rc;
+		}
+		if (!busy)
+			return 0;
+	}
+}
+
+/* Insert aligned power-of-two pieces of file pages [a, b) of extent @e. */
+static int keep_pieces(struct jtx *tx, struct inode *ip, const struct ext *e,
+		       uint64_t a, uint64_t b)
+{
+	while (a < b) {
+		unsigned o = 0;
+		while (o < e->order && !(a & ((2ULL << o) - 1)) && a + (2ULL << o) <= b)
+			o++;
+		int rc = extmap_insert(tx, ip, a, e->dblk + (a - e->fpage), o);
+		if (rc)
+			return rc;
+		a += 1ULL << o;
+	}
+	return 0;
+}
+
+/*
+ * Free the blocks of file pages [first, end) (extents split at the edges).
+ * The range must be idle (wait_range). Chunked: each transaction frees a
+ * bounded number of extents and leaves a consistent file.
+ */
+static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, uint64_t end)
+{
+	struct extmap *m = &ip->map;
+	int rc = 0;
+
+	for (;;) {
+		/* last extent overlapping the range: free from the end backwards */
+		size_t next;
+		ssize_t hit = extmap_find(m, end - 1, &next);
+		size_t i = hit >= 0 ? (size_t)hit + 1 : next;
+		if (i == 0 || m->v[i - 1].fpage + ext_pages(&m->v[i - 1]) <= first)
+			return 0;
+		struct jtx *tx = jtx_begin(vol);
+		for (int n = 0; n < 128 && i > 0 && jtx_room(tx) > 64 * 1024; n++) {
+			struct ext e = m->v[i - 1];
+			if (e.fpage + ext_pages(&e) <= first)
+				break;
+			uint64_t a = e.fpage > first ? e.fpage : first;
+			uint64_t b = e.fpage + ext_pages(&e) < end ? e.fpage + ext_pages(&e) : end;
+			rc = extmap_remove(tx, ip, i - 1);
+			if (!rc)
+				rc = blk_free(tx, e.dblk + (a - e.fpage), b - a);
+			if (!rc)
+				rc = keep_pieces(tx, ip, &e, e.fpage, a);
+			if (!rc)
+				rc = keep_pieces(tx, ip, &e, b, e.fpage + ext_pages(&e));
+			if (rc)
+				break;
+			/* continue with the extents before e (pieces at >= e.fpage
+			 * lie outside [first, end)) */
+			size_t nx;
+			ssize_t h = extmap_find(m, e.fpage, &nx);
+			i = h >= 0 ? (size_t)h : nx;
+		}
+		if (rc) {
+			jtx_abort(tx);
+			return rc;
+		}
+		rc = jtx_commit(tx);
+		if (rc)
+			return rc;
+		rc = extmap_load(vol, ip);	/* (no-op unless an abort dropped it) */
+		if (rc)
+			return rc;
+	}
+}
+
+/* A file without extents gives its extent blocks back (st_blocks 0). */
+static int drop_empty_chain(struct pgdax_vol *vol, struct inode *ip)
+{
+	if (ip->map.n || !ip->d->i_extent_head)
+		return 0;
+	struct jtx *tx = jtx_begin(vol);
+	int rc = extmap_free_chain(tx, ip);
+	if (rc) {
+		jtx_abort(tx);
+		return rc;
+	}
+	return jtx_commit(tx);
+}
+
+int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size,
+			 const struct pgdax_cred *cred, bool wait_forever)
+{
+	uint64_t first = (new_size + vol->bs - 1) >> vol->bshift;
+	int rc = extmap_load(vol, ip);
+	if (!rc)
+		rc = wait_range(vol, ip, first, UINT64_MAX, cred, wait_forever);
+	if (!rc)
+		rc = free_range(vol, ip, first, UINT64_MAX);
+	if (!rc)
+		rc = drop_empty_chain(vol, ip);
+	return rc;
+}
+
+/* Zero file bytes [a, b) where mapped, under folio references. */
+static int zero_mapped(struct pgdax_vol *vol, struct inode *ip, uint64_t a, uint64_t b)
+{
+	while (a < b) {
+		uint64_t fp = a >> vol->bshift;
+		size_t next;
+		ssize_t i = extmap_find(&ip->map, fp, &next);
+		if (i < 0) {
+			if (next >= ip->map.n)
+				return 0;
+			uint64_t s = ip->map.v[next].fpage << vol->bshift;
+			a = s;
+			continue;
+		}
+		struct ext *e = &ip->map.v[i];
+		uint64_t eend = (e->fpage + ext_pages(e)) << vol->bshift;
+		uint64_t stop = eend < b ? eend : b;
+		struct pgdax_folio *f;
+		int rc = pgmap_get_folio(vol->pgmap, e->dblk, e->order, ip, &f);
+		if (rc)
+			return rc;
+		char *dst = (char *)blk_addr(vol, e->dblk) + (a - (e->fpage << vol->bshift));
+		pgdax_dev_memset_persist(vol->dev, dst, 0, stop - a);
+		folio_put(f);
+		a = stop;
+	}
+	return 0;
+}
+
+/*
+ * Truncate down, step 1, in one transaction: zero the tail of the new last
+ * block (bytes past EOF stay zero) and store the new size. A crash leaves
+ * the old size and bytes or the new ones; the blocks past the new end are
+ * freed by later transactions (free_range).
+ */
+static int shrink_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
+{
+	struct pgdax_folio *f = NULL;
+	struct jtx *tx;
+	int rc = 0;
+
+	ssize_t i = extmap_find(&ip->map, size >> vol->bshift, NULL);
+	if ((size & (vol->bs - 1)) && i >= 0) {
+		struct ext *e = &ip->map.v[i];
+		rc = pgmap_get_folio(vol->pgmap, e->dblk, e->order, ip, &f);
+		if (rc)
+			return rc;
+	}
+	tx = jtx_begin(vol);
+	if (f) {
+		struct ext *e = &ip->map.v[i];
+		char *p = (char *)blk_addr(vol, e->dblk) + (size - (e->fpage << vol->bshift));
+		size_t n = vol->bs - (size & (vol->bs - 1));
+		rc = jtx_add(tx, p, n);
+		if (!rc)
+			memset(p, 0, n);
+	}
+	if (!rc)
+		rc = jtx_add(tx, &ip->d->i_size, sizeof(ip->d->i_size));
+	if (!rc)
+		ip->d->i_size = htole64(size);
+	if (rc)
+		jtx_abort(tx);
+	else
+		rc = jtx_commit(tx);
+	if (f)
+		folio_put(f);
+	return rc;
+}
+
+int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
+		 const struct pgdax_cred *cred)
+{
+	uint64_t old = inode_size(ip);
+	int rc;
+
+	if (size > MAX_FILE_BYTES)
+		return -EFBIG;
+	rc = extmap_load(vol, ip);
+	if (rc)
+		return rc;
+	if (size < old) {
+		uint64_t first = (size + vol->bs - 1) >> vol->bshift;
+		rc = wait_range(vol, ip, first, UINT64_MAX, cred, false);
+		if (rc)
+			return rc;
+		rc = shrink_size(vol, ip, size);
+		if (rc)
+			return rc;
+		rc = free_range(vol, ip, first, UINT64_MAX);
+		if (!rc)
+			rc = drop_empty_chain(vol, ip);
+	} else if (size > old) {
+		inode_set_size(vol, ip, size);
+	}
+	return rc;
+}
+
+/* ---- reads ---- */
+
+ssize_t pgdax_vol_read_map(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			   uint64_t off, size_t size, struct iovec *iov,
+			   int maxiov, int *niov, struct pgdax_io *io)
+{
+	struct inode *ip = f->ip;
+	uint64_t done = 0;
+	int n = 0, rc = 0;
+
+	*niov = 0;
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	pthread_rwlock_rdlock(&ip->lock);
+	if (!S_ISREG(inode_mode(ip))) {
+		pthread_rwlock_unlock(&ip->lock);
+		return -EISDIR;
+	}
+	while (!ip->map.loaded) {
+		/* load under the write lock, then continue as a reader (an
+		 * aborted transaction may drop it again in between: re-check) */
+		pthread_rwlock_unlock(&ip->lock);
+		pthread_rwlock_wrlock(&ip->lock);
+		rc = extmap_load(vol, ip);
+		pthread_rwlock_unlock(&ip->lock);
+		if (rc)
+			return rc;
+		pthread_rwlock_rdlock(&ip->lock);
+	}
+	uint64_t isz = inode_size(ip);
+	if (off >= isz || size == 0) {
+		pthread_rwlock_unlock(&ip->lock);
+		return 0;
+	}
+	if (size > isz - off)
+		size = isz - off;
+	while (done < size && n < maxiov) {
+		uint64_t pos = off + done, fp = pos >> vol->bshift;
+		size_t next;
+		ssize_t i = extmap_find(&ip->map, fp, &next);
+		uint64_t len = size - done;
+		if (i < 0) {
+			if (next < ip->map.n) {
+				uint64_t s = ip->map.v[next].fpage << vol->bshift;
+				if (s - pos < len)
+					len = s - pos;
+			}
+			if (len > vol->zero_len)
+				len = vol->zero_len;
+			iov[n].iov_base = vol->zero;
+		} else {
+			struct ext *e = &ip->map.v[i];
+			uint64_t eoff = pos - (e->fpage << vol->bshift);
+			uint64_t left = (ext_pages(e) << vol->bshift) - eoff;
+			if (io->nfolios >= (int)(sizeof(io->folios) / sizeof(io->folios[0])))
+				break;
+			rc = pgmap_get_folio(vol->pgmap, e->dblk, e->order, ip,
+					     &io->folios[io->nfolios]);
+			if (rc)
+				break;
+			io->nfolios++;
+			atomic_fetch_add(&vol->inflight_io, 1);
+			if (left < len)
+				len = left;
+			iov[n].iov_base = (char *)blk_addr(vol, e->dblk) + eoff;
+		}
+		iov[n].iov_len = len;
+		n++;
+		done += len;
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	*niov = n;
+	if (done == 0 && rc)
+		return rc;
+	return (ssize_t)done;
+}
+
+void pgdax_vol_io_done(struct pgdax_vol *vol, struct pgdax_io *io)
+{
+	for (int i = 0; i < io->nfolios; i++) {
+		folio_put(io->folios[i]);
+		atomic_fetch_sub(&vol->inflight_io, 1);
+	}
+	io->nfolios = 0;
+}
+
+/* ---- writes ---- */
+
+static bool must_kill_suid(const struct inode *ip, const struct pgdax_cred *cred)
+{
+	uint32_t mode = inode_mode(ip);
+	if (!cred || cred->uid == 0)
+		return false;
+	return (mode & S_ISUID) || ((mode & S_ISGID) && (mode & S_IXGRP));
+}
+
+static int kill_suid(struct pgdax_vol *vol, struct inode *ip)
+{
+	struct jtx *tx = jtx_begin(vol);
+	int rc = jtx_inode(tx, ip->d);
+	if (rc) {
+		jtx_abort(tx);
+		return rc;
+	}
+	uint32_t mode = inode_mode(ip);
+	mode &= ~(uint32_t)S_ISUID;
+	if (mode & S_IXGRP)
+		mode &= ~(uint32_t)S_ISGID;
+	ip->d->i_mode = htole32(mode);
+	return jtx_commit(tx);
+}
+
+/* Largest order for a new extent at file page @fp, not overlapping the next
+ * extent, sized to the write (large files get up to 2 MiB extents). */
+static unsigned pick_order(struct pgdax_vol *vol, struct inode *ip, uint64_t fp,
+			   uint64_t end_byte)
+{
+	unsigned maxo = vol->bshift < 21 ? 21 - vol->bshift : 0;
+	uint64_t want = ((end_byte + vol->bs - 1) >> vol->bshift) - fp;
+	/* appending to a file past 1 MiB: large extents even for small writes */
+	bool large = end_byte >= (1u << 20) && (fp << vol->bshift) >= inode_size(ip);
+	size_t next;
+	uint64_t limit = UINT64_MAX;
+
+	extmap_find(&ip->map, fp, &next);
+	if (next < ip->map.n)
+		limit = ip->map.v[next].fpage - fp;
+	unsigned o = 0;
+	while (o < maxo && !(fp & ((2ULL << o) - 1)) && (2ULL << o) <= limit &&
+	       (large || (2ULL << o) <= want))
+		o++;
+	return o;
+}
+
+/* Fill a hole at @pos with a new extent holding buf[0, len) (len may stop
+ * short of the extent end). Returns bytes written or -errno. */
+static ssize_t write_new_extent(struct pgdax_vol *vol, struct inode *ip, uint64_t pos,
+				const char *buf, uint64_t len, uint64_t want_end)
+{
+	uint64_t fp = pos >> vol->bshift;
+	unsigned order = pick_order(vol, ip, fp, want_end > pos + len ? want_end : pos + len);
+	struct pgdax_alloc_hint hint = { .near = vol->data_start, .align_order = order };
+	uint64_t blk;
+	int rc;
+
+	if (ip->map.n) {
+		size_t next;
+		extmap_find(&ip->map, fp, &next);
+		if (next > 0) {
+			struct ext *p = &ip->map.v[next - 1];
+			hint.near = p->dblk + ext_pages(p) + (fp - p->fpage - ext_pages(p));
+		}
+	}
+	for (;;) {	/* (1) */
+		rc = pgdax_alloc_get(vol->alloc, order, &hint, &blk);
+		if (rc != -ENOSPC || order == 0)
+			break;
+		order--;
+		hint.align_order = order;
+	}
+	if (rc)
+		return rc;
+	uint64_t n = 1ULL << order;
+	uint64_t e0 = fp << vol->bshift, e1 = (fp + n) << vol->bshift;
+	if (len > e1 - pos)
+		len = e1 - pos;
+	struct pgdax_folio *f;
+	rc = pgmap_get_folio(vol->pgmap, blk, order, ip, &f);
+	if (rc) {
+		pgdax_alloc_put_range(vol->alloc, blk, n);
+		return rc;
+	}
+	char *base = blk_addr(vol, blk);	/* (2) */
+	if (pos > e0)
+		pgdax_dev_memset_persist(vol->dev, base, 0, pos - e0);
+	if (pos + len < e1)
+		pgdax_dev_memset_persist(vol->dev, base + (pos + len - e0), 0, e1 - pos - len);
+	if (len)
+		rc = pgdax_dev_copy_guarded(vol->dev, base + (pos - e0), buf, len, true);
+	folio_put(f);
+	if (rc) {
+		pgdax_alloc_put_range(vol->alloc, blk, n);
+		return rc;
+	}
+	struct jtx *tx = jtx_begin(vol);	/* (3) */
+	rc = jtx_alloced_blocks(tx, blk, n);
+	if (rc) {
+		pgdax_alloc_put_range(vol->alloc, blk, n);
+		jtx_abort(tx);
+		return rc;
+	}
+	rc = blk_mark(tx, blk, n, true);
+	if (!rc)
+		rc = extmap_insert(tx, ip, fp, blk, order);
+	if (rc) {
+		jtx_abort(tx);
+		int rc2 = extmap_load(vol, ip);
+		return rc2 ? rc2 : rc;
+	}
+	rc = jtx_commit(tx);
+	return rc ? rc : (ssize_t)len;
+}
+
+/* Copy into allocated extents / fill holes. ip->lock held (write lock if
+ * @may_alloc). Returns bytes written (short on ENOSPC after progress). */
+static ssize_t write_locked(struct pgdax_vol *vol, struct inode *ip, uint64_t off,
+			    const char *buf, size_t size, bool may_alloc)
+{
+	uint64_t done = 0;
+	int rc = 0;
+
+	while (done < size) {
+		uint64_t pos = off + done, fp = pos >> vol->bshift;
+		ssize_t i = extmap_find(&ip->map, fp, NULL);
+		if (i < 0) {
+			if (!may_alloc)
+				return -EAGAIN;
+			ssize_t w = write_new_extent(vol, ip, pos, buf + done, size - done, 0);
+			if (w < 0) {
+				rc = (int)w;
+				break;
+			}
+			done += (uint64_t)w;
+			continue;
+		}
+		struct ext *e = &ip->map.v[i];
+		uint64_t eoff = pos - (e->fpage << vol->bshift);
+		uint64_t len = (ext_pages(e) << vol->bshift) - eoff;
+		if (len > size - done)
+			len = size - done;
+		struct pgdax_folio *f;
+		rc = pgmap_get_folio(vol->pgmap, e->dblk, e->order, ip, &f);
+		if (rc)
+			break;
+		atomic_fetch_add(&vol->inflight_io, 1);
+		rc = pgdax_dev_copy_guarded(vol->dev, (char *)blk_addr(vol, e->dblk) + eoff,
+					    buf + done, len, true);
+		folio_put(f);
+		atomic_fetch_sub(&vol->inflight_io, 1);
+		if (rc)
+			break;
+		done += len;
+	}
+	if (done == 0 && rc)
+		return rc;
+	return (ssize_t)done;
+}
+
+static bool range_mapped(struct pgdax_vol *vol, struct inode *ip, uint64_t off, size_t size)
+{
+	uint64_t fp = off >> vol->bshift, last = (off + size - 1) >> vol->bshift;
+	while (fp <= last) {
+		ssize_t i = extmap_find(&ip->map, fp, NULL);
+		if (i < 0)
+			return false;
+		fp = ip->map.v[i].fpage + ext_pages(&ip->map.v[i]);
+	}
+	return true;
+}
+
+ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			uint64_t off, const void *buf, size_t size,
+			const struct pgdax_cred *cred)
+{
+	struct inode *ip = f->ip;
+	ssize_t w;
+	int rc = 0;
+
+	if (vol->rdonly)
+		return -EROFS;
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (!S_ISREG(inode_mode(ip)))
+		return -EISDIR;
+	if (size == 0)
+		return 0;
+	if (off >= MAX_FILE_BYTES || size > MAX_FILE_BYTES - off)
+		return -EFBIG;
+
+	/* fast path: overwrite of allocated blocks inside EOF, shared lock */
+	if (!(f->flags & O_APPEND) && !must_kill_suid(ip, cred)) {
+		pthread_rwlock_rdlock(&ip->lock);
+		if (ip->map.loaded && off + size <= inode_size(ip) &&
+		    range_mapped(vol, ip, off, size)) {
+			w = write_locked(vol, ip, off, buf, size, false);
+			if (w > 0)
+				inode_touch_mc(vol, ip);
+			pthread_rwlock_unlock(&ip->lock);
+			return w;
+		}
+		pthread_rwlock_unlock(&ip->lock);
+	}
+
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = extmap_load(vol, ip);
+	if (rc)
+		goto out;
+	if (f->flags & O_APPEND)
+		off = inode_size(ip);
+	if (off >= MAX_FILE_BYTES || size > MAX_FILE_BYTES - off) {
+		rc = -EFBIG;
+		goto out;
+	}
+	if (must_kill_suid(ip, cred)) {
+		rc = kill_suid(vol, ip);
+		if (rc)
+			goto out;
+	}
+	w = write_locked(vol, ip, off, buf, size, true);
+	if (w < 0) {
+		rc = (int)w;
+		goto out;
+	}
+	if (w > 0) {	/* (4) */
+		if (off + (uint64_t)w > inode_size(ip))
+			inode_set_size(vol, ip, off + (uint64_t)w);
+		inode_touch_mc(vol, ip);
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	return w;
+out:
+	pthread_rwlock_unlock(&ip->lock);
+	return rc;
+}
+
+/* ---- fallocate / lseek / copy_range ---- */
+
+/* Allocate zeroed extents for every hole in file bytes [a, b). */
+static int alloc_range(struct pgdax_vol *vol, struct inode *ip, uint64_t a, uint64_t b)
+{
+	uint64_t fp = a >> vol->bshift, last = (b + vol->bs - 1) >> vol->bshift;
+	while (fp < last) {
+		size_t next;
+		ssize_t i = extmap_find(&ip->map, fp, &next);
+		if (i >= 0) {
+			fp = ip->map.v[i].fpage + ext_pages(&ip->map.v[i]);
+			continue;
+		}
+		uint64_t hole_end = next < ip->map.n ? ip->map.v[next].fpage : last;
+		if (hole_end > last)
+			hole_end = last;
+		/* write_new_extent with no data: zero-filled, sized to the hole */
+		uint64_t pos = fp << vol->bshift;
+		ssize_t w = write_new_extent(vol, ip, pos, NULL, 0, hole_end << vol->bshift);
+		if (w < 0)
+			return (int)w;
+		i = extmap_find(&ip->map, fp, NULL);
+		if (i < 0)
+			return -EIO;
+		fp = ip->map.v[i].fpage + ext_pages(&ip->map.v[i]);
+	}
+	return 0;
+}
+
+int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
+			uint64_t off, uint64_t len, const struct pgdax_cred *cred)
+{
+	struct inode *ip;
+	int rc;
+
+	if (vol->rdonly)
+		return -EROFS;
+	if (len == 0)
+		return -EINVAL;
+	if (off >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off)
+		return -EFBIG;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))
+		return -EOPNOTSUPP;
+	rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	if (!S_ISREG(inode_mode(ip))) {
+		inode_put(vol, ip);
+		return S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
+	}
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = extmap_load(vol, ip);
+	if (rc)
+		goto out;
+	uint64_t end = off + len, size = inode_size(ip);
+	uint64_t p0 = (off + vol->bs - 1) >> vol->bshift, p1 = end >> vol->bshift;
+
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		uint64_t zend = (mode & FALLOC_FL_PUNCH_HOLE) && end > size ? size : end;
+		rc = wait_range(vol, ip, off >> vol->bshift, (end + vol->bs - 1) >> vol->bshift,
+				cred, false);
+		if (rc)
+			goto out;
+		if (mode & FALLOC_FL_PUNCH_HOLE) {
+			/* partial edge blocks are zeroed, whole blocks freed */
+			if (p0 > p1) {
+				rc = zero_mapped(vol, ip, off, zend > off ? zend : off);
+			} else {
+				rc = zero_mapped(vol, ip, off, p0 << vol->bshift);
+				if (!rc && (p1 << vol->bshift) < zend)
+					rc = zero_mapped(vol, ip, p1 << vol->bshift, zend);
+				if (!rc && p1 > p0)
+					rc = free_range(vol, ip, p0, p1);
+			}
+		} else {
+			rc = zero_mapped(vol, ip, off, end);
+			if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+				inode_set_size(vol, ip, end);
+		}
+	} else {
+		rc = alloc_range(vol, ip, off, end);
+		if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+			inode_set_size(vol, ip, end);
+	}
+	if (!rc)
+		inode_touch_mc(vol, ip);
+out:
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return rc;
+}
+
+int pgdax_vol_lseek(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whence,
+		    uint64_t *result)
+{
+	struct inode *ip;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = extmap_load(vol, ip);
+	uint64_t size = inode_size(ip);
+	if (!rc && off >= size)
+		rc = -ENXIO;
+	if (!rc) {
+		uint64_t fp = off >> vol->bshift;
+		size_t next;
+		ssize_t i = extmap_find(&ip->map, fp, &next);
+		if (whence == SEEK_DATA) {
+			if (i >= 0)
+				*result = off;
+			else if (next < ip->map.n &&
+				 (ip->map.v[next].fpage << vol->bshift) < size)
+				*result = ip->map.v[next].fpage << vol->bshift;
+			else
+				rc = -ENXIO;
+		} else {
+			uint64_t pos = off;
+			while (i >= 0) {
+				struct ext *e = &ip->map.v[i];
+				pos = (e->fpage + ext_pages(e)) << vol->bshift;
+				if (pos >= size)
+					break;
+				i = extmap_find(&ip->map, pos >> vol->bshift, NULL);
+			}
+			*result = pos < size ? pos : size;
+		}
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return rc;
+}
+
+ssize_t pgdax_vol_copy_range(struct pgdax_vol *vol, uint64_t ino_in, uint64_t off_in,
+			     uint64_t ino_out, uint64_t off_out, size_t len,
+			     const struct pgdax_cred *cred)
+{
+	struct pgdax_vol_file fin = { 0 }, fout = { 0 };
+	struct inode *in, *out;
+	size_t chunk = 1 << 20;
+	char *buf;
+	ssize_t total = 0;
+	int rc;
+
+	if (vol->rdonly)
+		return -EROFS;
+	rc = inode_get(vol, ino_in, &in);
+	if (rc)
+		return rc;
+	rc = inode_get(vol, ino_out, &out);
+	if (rc) {
+		inode_put(vol, in);
+		return rc;
+	}
+	if (!S_ISREG(inode_mode(in)) || !S_ISREG(inode_mode(out))) {
+		rc = (S_ISDIR(inode_mode(in)) || S_ISDIR(inode_mode(out))) ? -EISDIR : -EINVAL;
+		goto done;
+	}
+	buf = malloc(chunk);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	fin.ip = in;
+	fin.flags = O_RDONLY;
+	fout.ip = out;
+	fout.flags = O_WRONLY;
+	while ((size_t)total < len) {
+		struct iovec iov[64];
+		struct pgdax_io io = { 0 };
+		int niov;
+		size_t want = len - (size_t)total < chunk ? len - (size_t)total : chunk;
+		ssize_t r = pgdax_vol_read_map(vol, &fin, off_in + (uint64_t)total, want,
+					       iov, 64, &niov, &io);
+		if (r <= 0) {
+			pgdax_vol_io_done(vol, &io);
+			if (r < 0)
+				rc = (int)r;
+			break;
+		}
+		size_t got = 0;
+		for (int k = 0; k < niov && !rc; k++) {
+			rc = pgdax_dev_copy_guarded(vol->dev, buf + got, iov[k].iov_base,
+						    iov[k].iov_len, false);
+			got += iov[k].iov_len;
+		}
+		pgdax_vol_io_done(vol, &io);
+		if (rc)
+			break;
+		ssize_t w = pgdax_vol_write(vol, &fout, off_out + (uint64_t)total, buf, got, cred);
+		if (w < 0) {
+			rc = (int)w;
+			break;
+		}
+		total += w;
+		if ((size_t)w < got)
+			break;
+	}
+	free(buf);
+done:
+	inode_put(vol, out);
+	inode_put(vol, in);
+	if (total == 0 && rc)
+		return rc;
+	return total;
+}
+
+int pgdax_vol_fsync(struct pgdax_vol *vol, uint64_t ino, bool datasync)
+{
+	(void)ino;
+	(void)datasync;
+	/* every call persisted its changes before returning */
+	pgdax_dev_drain(vol->dev);
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private body of struct pgdax_dev and the helpers the dev_*.c files share.
+ *
+ * Split of the device layer, one job per file:
+ *   dev.c         open/close, libpmem2 mapping, accessors, persist wrappers
+ *   dev_resolve.c name -> path (libndctl/libdaxctl), "is this a devdax?" checks
+ *   dev_lock.c    PGDAX_DEV_EXCL flock and naming the holder from /proc/locks
+ *   dev_emul.c    emulated device files: create/resize, alignment xattr
+ *   dev_guard.c   per-thread SIGBUS guard, guarded copies, bad ranges
+ *   dev_crash.c   crash injection (PGDAX_CRASH_AT/_SHADOW/_COUNT)
+ *
+ * Hot path: pgdax_dev_persist() & co. read two fields (crash, the libpmem2
+ * function pointer) and make one indirect call; everything else lives behind
+ * the `crash` branch, which is false unless a PGDAX_CRASH_* variable was set
+ * when the device was opened.
+ */
+#ifndef PGDAX_DEV_INTERNAL_H
+#define PGDAX_DEV_INTERNAL_H
+
+#include <libpmem2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dev.h"
+
+#define PGDAX_DEV_MIN_SIZE	(16ull << 20)
+#define PGDAX_ALIGN_XATTR	"user.pgdax.align"
+#define PGDAX_BADRANGE_MAX	4096
+
+struct badrange {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct pgdax_dev {
+	/* Set at open, read-only afterwards: no lock needed to read them. */
+	struct pgdax_dev_info info;
+	int fd;
+	unsigned flags;
+	uint8_t *base;
+	uint64_t size;
+	struct pmem2_source *src;
+	struct pmem2_map *map;
+	pmem2_persist_fn persist;
+	pmem2_flush_fn flush;
+	pmem2_drain_fn drain;
+	pmem2_memcpy_fn memcpy;
+	pmem2_memset_fn memset;
+
+	/* Crash harness (dev_crash.c); crash is false on the fast path. */
+	bool crash;
+	int shadow_fd;			/* -1 when no PGDAX_CRASH_SHADOW */
+	uint64_t crash_id;		/* unique per open: tags per-thread flushed ranges */
+
+	/* Bad ranges (dev_guard.c), sorted by off, merged; under bad_lock. */
+	pthread_mutex_t bad_lock;
+	struct badrange *bad;		/* bad_lock */
+	int nbad;			/* bad_lock */
+	int bad_cap;			/* bad_lock */
+	uint64_t bb_scan_ns;		/* bad_lock: last libpmem2 badblock scan */
+};
+
+/* libpmem2 error code -> negative errno, logging pmem2_errormsg() with @what. */
+int dev_pmem2_err(int ret, const char *what, const char *path);
+
+/* dev_resolve.c */
+int dev_check_kind(const char *path, enum pgdax_dev_kind *kind);
+int dev_devdax_sysfs_align(const char *path, uint64_t *align);
+
+/* dev_lock.c */
+int dev_lock_excl(int fd, const char *path);
+
+/* dev_emul.c */
+bool dev_align_valid(uint64_t align);
+int dev_emul_read_align(int fd, const char *path, uint64_t *align);
+
+/* dev_guard.c */
+int dev_guard_install(void);
+void dev_badrange_add(struct pgdax_dev *dev, uint64_t off, uint64_t len);
+void dev_badblocks_scan(struct pgdax_dev *dev);
+void dev_badranges_free(struct pgdax_dev *dev);
+
+/* dev_crash.c: setup at open, teardown at close, and the slow paths. */
+int dev_crash_open(struct pgdax_dev *dev);
+void dev_crash_close(struct pgdax_dev *dev);
+void dev_crash_barrier(struct pgdax_dev *dev);
+void dev_crash_persisted(struct pgdax_dev *dev, const void *addr, size_t len);
+void dev_crash_flushed(struct pgdax_dev *dev, const void *addr, size_t len);
+void dev_crash_drained(struct pgdax_dev *dev);
+uint64_t dev_crash_count(void);
+
+#endif /* PGDAX_DEV_INTERNAL_H */

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Extent maps: file page -> (device block, order). On the medium a chain of
+ * extent blocks with fixed 16-byte records (lib/format.h); in DRAM, loaded
+ * on first use, a sorted array (binary search: O(log n) per lookup) plus
+ * the list of free record slots. Every change is one record store inside
+ * the caller's transaction; an aborted transaction drops the DRAM copy
+ * (jtx_note), which is then reloaded from the medium.
+ *
+ * Extent blocks are never freed while the inode lives (an emptied block's
+ * slots are reused); extmap_free_chain() frees them with the inode.
+ * All functions need ip->lock (writers: for writing).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vol_internal.h"
+
+void extmap_free(struct extmap *m)
+{
+	free(m->v);
+	free(m->free_slots);
+	memset(m, 0, sizeof(*m));
+}
+
+static int push_ext(struct extmap *m, struct ext e)
+{
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 16;
+		struct ext *v = realloc(m->v, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = nc;
+	}
+	m->v[m->n++] = e;
+	return 0;
+}
+
+static int push_slot(struct extmap *m, uint64_t off)
+{
+	if (m->nfree == m->freecap) {
+		size_t nc = m->freecap ? m->freecap * 2 : 64;
+		uint64_t *v = realloc(m->free_slots, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->free_slots = v;
+		m->freecap = nc;
+	}
+	m->free_slots[m->nfree++] = off;
+	return 0;
+}
+
+static int cmp_ext(const void *a, const void *b)
+{
+	const struct ext *x = a, *y = b;
+	return x->fpage < y->fpage ? -1 : x->fpage > y->fpage;
+}
+
+int extmap_load(struct pgdax_vol *vol, struct inode *ip)
+{
+	struct extmap *m = &ip->map;
+	uint64_t blk = le64toh(ip->d->i_extent_head), steps = 0;
+	size_t per = PGDAX_EXTENTS_PER_BLOCK(vol->bs);
+	char why[200];
+	int rc = 0;
+
+	if (m->loaded)
+		return 0;
+	extmap_free(m);
+	while (blk) {
+		if (!pgdax_blk_in_data(&vol->geo, blk) || ++steps > vol->blocks) {
+			pgdax_err("%s: inode %llu: extent chain points to block %llu (outside the "
+				  "data area or a loop)", vol->devname,
+				  (unsigned long long)ip->ino, (unsigned long long)blk);
+			rc = -EUCLEAN;
+			goto fail;
+		}
+		struct pgdax_extent_blk *eb = blk_addr(vol, blk);
+		if (le32toh(eb->eb_magic) != PGDAX_EB_MAGIC || le64toh(eb->eb_ino) != ip->ino) {
+			pgdax_err("%s: extent block @%llu (inode %llu): bad magic or owner",
+				  vol->devname, (unsigned long long)dev_off(vol, eb),
+				  (unsigned long long)ip->ino);
+			rc = -EUCLEAN;
+			goto fail;
+		}
+		struct pgdax_extent *x = (void *)(eb + 1);
+		for (size_t i = 0; i < per; i++) {
+			uint64_t v = le64toh(x[i].x_dblk_order);
+			uint64_t off = dev_off(vol, &x[i]);
+			if (v == 0) {
+				rc = push_slot(m, off);
+			} else if (pgdax_extent_validate(&vol->geo, &x[i], why, sizeof(why))) {
+				pgdax_err("%s: extent record @%llu (inode %llu): %s", vol->devname,
+					  (unsigned long long)off, (unsigned long long)ip->ino, why);
+				rc = -EUCLEAN;
+			} else {
+				rc = push_ext(m, (struct ext){
+					.fpage = le64toh(x[i].x_fpage),
+					.dblk = v >> PGDAX_X_DBLK_SHIFT,
+					.order = v & PGDAX_X_ORDER_MASK,
+					.slot = off });
+			}
+			if (rc)
+				goto fail;
+		}
+		blk = le64toh(eb->eb_next);
+	}
+	if (m->n)
+		qsort(m->v, m->n, sizeof(*m->v), cmp_ext);
+	for (size_t i = 0; i + 1 < m->n; i++) {
+		if (m->v[i].fpage + (1ULL << m->v[i].order) > m->v[i + 1].fpage) {
+			pgdax_err("%s: inode %llu: extents at file pages %llu and %llu overlap "
+				  "(records @%llu, @%llu)", vol->devname, (unsigned long long)ip->ino,
+				  (unsigned long long)m->v[i].fpage,
+				  (unsigned long long)m->v[i + 1].fpage,
+				  (unsigned long long)m->v[i].slot,
+				  (unsigned long long)m->v[i + 1].slot);
+			rc = -EUCLEAN;
+			goto fail;
+		}
+	}
+	m->loaded = true;
+	return 0;
+fail:
+	extmap_free(m);
+	return rc;
+}
+
+ssize_t extmap_find(struct extmap *m, uint64_t fpage, size_t *next)
+{
+	size_t lo = 0, hi = m->n;	/* first index with v.fpage > fpage */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->v[mid].fpage <= fpage)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		struct ext *e = &m->v[lo - 1];
+		if (fpage < e->fpage + (1ULL << e->order)) {
+			if (next)
+				*next = lo;
+			return (ssize_t)(lo - 1);
+		}
+	}
+	if (next)
+		*next = lo;
+	return -1;
+}
+
+void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage)
+{
+	ssize_t i = extmap_find(&ip->map, fpage, NULL);
+	if (i < 0)
+		return NULL;
+	struct ext *e = &ip->map.v[i];
+	return blk_addr(vol, e->dblk + (fpage - e->fpage));
+}
+
+static int add_blocks(struct jtx *tx, struct inode *ip, int64_t n)
+{
+	int rc = jtx_inode(tx, ip->d);
+	if (rc)
+		return rc;
+	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) + (uint64_t)n);
+	return 0;
+}
+
+/* A new extent block at the head of the chain. */
+static int grow_chain(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct pgdax_alloc_hint hint = { .near = vol->data_start, .align_order = 0 };
+	uint64_t b;
+	int rc = blk_alloc(tx, 0, &hint, &b);
+	if (rc)
+		return rc;
+	struct pgdax_extent_blk *eb = blk_addr(vol, b);
+	memset(eb, 0, vol->bs);
+	eb->eb_magic = htole32(PGDAX_EB_MAGIC);
+	eb->eb_ino = htole64(ip->ino);
+	eb->eb_next = ip->d->i_extent_head;
+	rc = jtx_touch(tx, eb, vol->bs);
+	if (!rc)
+		rc = add_blocks(tx, ip, 1);
+	if (rc)
+		return rc;
+	ip->d->i_extent_head = htole64(b);
+	struct pgdax_extent *x = (void *)(eb + 1);
+	for (size_t i = PGDAX_EXTENTS_PER_BLOCK(vol->bs); i-- > 0;) {
+		rc = push_slot(&ip->map, dev_off(vol, &x[i]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dblk,
+		  unsigned order)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct extmap *m = &ip->map;
+	int rc = jtx_note(tx, ip);
+	if (rc)
+		return rc;
+	if (m->nfree == 0) {
+		rc = grow_chain(tx, ip);
+		if (rc)
+			return rc;
+	}
+	uint64_t slot = m->free_slots[m->nfree - 1];
+	struct pgdax_extent *x = (void *)(vol->base + slot);
+	rc = jtx_add(tx, x, sizeof(*x));
+	if (!rc)
+		rc = add_blocks(tx, ip, (int64_t)(1ULL << order));
+	if (!rc && m->n == m->cap) {
+		rc = push_ext(m, (struct ext){ 0 });	/* make room */
+		m->n--;
+	}
+	if (rc)
+		return rc;
+	m->nfree--;
+	x->x_fpage = htole64(fpage);
+	x->x_dblk_order = htole64(dblk << PGDAX_X_DBLK_SHIFT | PGDAX_X_VALID | order);
+	size_t at;
+	extmap_find(m, fpage, &at);
+	memmove(&m->v[at + 1], &m->v[at], (m->n - at) * sizeof(*m->v));
+	m->v[at] = (struct ext){ .fpage = fpage, .dblk = dblk, .order = order, .slot = slot };
+	m->n++;
+	return 0;
+}
+
+int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct extmap *m = &ip->map;
+	struct ext e = m->v[idx];
+	struct pgdax_extent *x = (void *)(vol->base + e.slot);
+	int rc = jtx_note(tx, ip);
+	if (!rc)
+		rc = jtx_add(tx, x, sizeof(*x));
+	if (!rc)
+		rc = add_blocks(tx, ip, -(int64_t)(1ULL << e.order));
+	if (!rc)
+		rc = push_slot(m, e.slot);
+	if (rc)
+		return rc;
+	x->x_fpage = 0;
+	x->x_dblk_order = 0;
+	memmove(&m->v[idx], &m->v[idx + 1], (m->n - idx - 1) * sizeof(*m->v));
+	m->n--;
+	return 0;
+}
+
+int extmap_free_chain(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	int rc = extmap_load(vol, ip);
+	if (rc)
+		return rc;
+	if (ip->map.n)
+		return -ENOTEMPTY;
+	rc = jtx_note(tx, ip);
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (rc)
+		return rc;
+	uint64_t blk = le64toh(ip->d->i_extent_head);
+	int64_t n = 0;
+	while (blk) {	/* validated by extmap_load */
+		struct pgdax_extent_blk *eb = blk_addr(vol, blk);
+		uint64_t next = le64toh(eb->eb_next);
+		rc = blk_free(tx, blk, 1);
+		if (rc)
+			return rc;
+		n++;
+		blk = next;
+	}
+	ip->d->i_extent_head = 0;
+	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) - (uint64_t)n);
+	extmap_free(&ip->map);
+	ip->map.loaded = true;
+	return 0;
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pgdaxfs on-media format. Everything the volume stores on the device
+ * is described here, in one header, so fsck.pgdaxfs, the corruption fuzzer
+ * and the filesystem agree byte for byte.
+ *
+ * Conventions
+ *  - All multi-byte fields are little-endian fixed width (read them with
+ *    le16toh/le32toh/le64toh; the pgdax_leNN typedefs document the intent).
+ *  - Each structure has its own field prefix (s_ superblock, j_ journal
+ *    header, r_ journal record, i_ inode, x_ extent, eb_ extent block,
+ *    d_ directory record, xh_/xe_ xattr block).
+ *  - A "block" is the filesystem block (= pgmap page), 4096 bytes by
+ *    default (any power of two from 4096 to 65536). Block numbers are
+ *    absolute: block b starts at byte b * block_size of the device.
+ *  - CRC32C (Castagnoli, reflected, init ~0, final ~0; pgdax_crc32c() below)
+ *    covers the bytes of a structure *before* its crc field. Fields placed
+ *    after the crc are "hot": they are updated with single aligned 8-byte
+ *    stores (atomic on the device) without a journal, and are validated by
+ *    range instead.
+ *
+ * Layout (all regions block aligned; numbers for a 4 KiB block size)
+ *
+ *   block 0                 primary superblock (struct pgdax_sb at byte 0)
+ *   [journal_start, +jblk)  undo journal: header block + records
+ *   [bbitmap_start, +n)     block allocation bitmap, 1 bit per block,
+ *                           bit b = (le64 word b/64) >> (b%64) & 1; 1 = used.
+ *                           Every metadata block (superblocks, journal,
+ *                           bitmaps, inode table) and bad block is marked
+ *                           used by mkfs; bits past the last block are 1.
+ *   [ibitmap_start, +n)     inode bitmap, same encoding, 1 bit per inode;
+ *                           inode 0 is reserved (always 1), inode 1 = root.
+ *   [itable_start, +n)      inode table: inode i at byte
+ *                           itable_start*bs + i*256. Never written by mkfs
+ *                           (except the root): a free inode's contents are
+ *                           meaningless; only the bitmap says what is used.
+ *   [data_start, blocks-1)  data blocks: file data, directory blocks,
+ *                           extent blocks, xattr blocks (all allocated
+ *                           through the bitmap). data_start is rounded up
+ *                           to the device alignment.
+ *   blocks - 1              backup superblock (a copy of the primary's
+ *                           checksummed part; used when the primary fails
+ *                           validation). Marked used.
+ *
+ * Crash consistency: every metadata update is one undo-journal transaction
+ * (lib/journal.c): the old bytes of each range are persisted in the journal
+ * before the range is changed in place; commit persists the ranges, then
+ * bumps j_seq with one 8-byte store. Mount rolls back the records of an
+ * uncommitted transaction. File data is never journaled: it is written
+ * (and persisted) before the metadata that exposes it.
+ */
+#ifndef PGDAX_FORMAT_H
+#define PGDAX_FORMAT_H
+
+#include <assert.h>
+#include <endian.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint16_t pgdax_le16;
+typedef uint32_t pgdax_le32;
+typedef uint64_t pgdax_le64;
+
+/* ------------------------------------------------------------------ */
+/* Superblock                                                          */
+/* ------------------------------------------------------------------ */
+
+#define PGDAX_SB_MAGIC		0x3153464b58414447ULL	/* "GDAXKFS1" read as LE bytes */
+#define PGDAX_FMT_MAJOR		1	/* an unknown major is refused */
+#define PGDAX_FMT_MINOR		0	/* a newer minor is accepted */
+
+#define PGDAX_MIN_BLOCK_SIZE	4096u
+#define PGDAX_MAX_BLOCK_SIZE	65536u
+#define PGDAX_INODE_SIZE	256u
+#define PGDAX_LABEL_MAX		64	/* bytes, NUL padded, not always NUL terminated */
+#define PGDAX_NAME_MAX		255
+
+/* s_state (hot field) */
+#define PGDAX_STATE_CLEAN	0x4e41454c43ULL	/* "CLEAN" */
+#define PGDAX_STATE_DIRTY	0x5954524944ULL	/* "DIRTY" */
+
+/* feature flags: a set bit this code does not know in incompat refuses the
+ * mount, in ro_compat forces a read-only mount, in compat is ignored. */
+#define PGDAX_FEAT_COMPAT_SUPP		0ULL
+#define PGDAX_FEAT_INCOMPAT_SUPP	0ULL
+#define PGDAX_FEAT_RO_COMPAT_SUPP	0ULL
+
+struct pgdax_sb {
+	/* --- checksummed, written by mkfs only --- */
+	pgdax_le64 s_magic;		/* PGDAX_SB_MAGIC */
+	pgdax_le16 s_major;		/* PGDAX_FMT_MAJOR */
+	pgdax_le16 s_minor;		/* PGDAX_FMT_MINOR */
+	pgdax_le32 s_block_size;	/* bytes, power of two, 4096..65536 */
+	pgdax_le64 s_dev_size;		/* bytes of the device at mkfs */
+	pgdax_le64 s_blocks;		/* blocks covered by the filesystem */
+	pgdax_le64 s_align;		/* device mapping alignment at mkfs */
+	pgdax_le64 s_feat_compat;
+	pgdax_le64 s_feat_incompat;
+	pgdax_le64 s_feat_ro_compat;
+	uint8_t    s_uuid[16];
+	char       s_label[PGDAX_LABEL_MAX];
+	pgdax_le64 s_journal_start;	/* block */
+	pgdax_le64 s_journal_blocks;
+	pgdax_le64 s_bbitmap_start;	/* block */
+	pgdax_le64 s_bbitmap_blocks;
+	pgdax_le64 s_ibitmap_start;	/* block */
+	pgdax_le64 s_ibitmap_blocks;
+	pgdax_le64 s_itable_start;	/* block */
+	pgdax_le64 s_itable_blocks;
+	pgdax_le64 s_inodes;		/* inode slots, including reserved 0 */
+	pgdax_le64 s_data_start;	/* first block the allocator may hand out */
+	pgdax_le64 s_mkfs_time;		/* seconds since the epoch */
+	pgdax_le64 s_bad_blocks;	/* bad blocks found by mkfs (marked used) */
+	uint8_t    s_reserved[128];	/* zero */
+	pgdax_le32 s_pad;
+	pgdax_le32 s_crc;		/* crc32c of every byte above */
+	/* --- hot fields, primary copy only (the backup keeps mkfs values) --- */
+	pgdax_le64 s_state;		/* PGDAX_STATE_CLEAN / _DIRTY, 8-byte store */
+	pgdax_le64 s_orphan_head;	/* first orphan inode, 0 = none (journaled) */
+	pgdax_le64 s_mount_count;
+	pgdax_le64 s_mount_time;
+	pgdax_le64 s_write_time;
+};
+static_assert(offsetof(struct pgdax_sb, s_crc) == 372, "superblock crc offset");
+static_assert(sizeof(struct pgdax_sb) == 416, "superblock size");
+
+/* ------------------------------------------------------------------ */
+/* Undo journal                                                        */
+/* ------------------------------------------------------------------ */
+/*
+ * The first block of the journal area holds struct pgdax_jhdr; records
+ * start at byte PGDAX_JREC_START of the area and are packed, each aligned
+ * to 64 bytes: struct pgdax_jrec followed by r_len bytes of old data.
+ *
+ * Transaction t (t = j_seq + 1):
+ *   1. for each range: write record (r_seq = t, old bytes, r_crc) at the
+ *      next position, persist the record; only then modify the range;
+ *   2. commit: persist every modified range, then store j_seq = t
+ *      (8 bytes, atomic) and persist it. The records are now dead.
+ * Recovery: walk records from PGDAX_JREC_START while r_magic is right,
+ * r_seq == j_seq + 1 and r_crc matches; copy each record's old bytes back,
+ * in reverse order, persist, then store j_seq = j_seq + 1 and persist.
+ * Records of older transactions have r_seq <= j_seq and end the walk.
+ */
+#define PGDAX_JHDR_MAGIC	0x4c4e524a58444750ULL	/* "PGDXJRNL" */
+#define PGDAX_JREC_MAGIC	0x43455258u		/* "XREC" */
+#define PGDAX_JREC_ALIGN	64u
+#define PGDAX_JREC_START	4096u	/* byte offset of the first record in the area */
+
+struct pgdax_jhdr {
+	pgdax_le64 j_magic;		/* PGDAX_JHDR_MAGIC */
+	pgdax_le64 j_area_bytes;	/* journal area size, = s_journal_blocks * bs */
+	uint8_t    j_uuid[16];		/* = s_uuid: a stale journal is not replayed */
+	pgdax_le32 j_pad;
+	pgdax_le32 j_crc;		/* crc32c of the fields above */
+	pgdax_le64 j_seq;		/* hot: last committed (or rolled back) transaction */
+};
+static_assert(sizeof(struct pgdax_jhdr) == 48, "journal header size");
+
+struct pgdax_jrec {
+	pgdax_le32 r_magic;		/* PGDAX_JREC_MAGIC */
+	pgdax_le32 r_len;		/* bytes of old data that follow */
+	pgdax_le64 r_seq;		/* transaction */
+	pgdax_le64 r_off;		/* device byte offset of the range */
+	pgdax_le32 r_pad;
+	pgdax_le32 r_crc;		/* crc32c of the fields above, then the data */
+};
+static_assert(sizeof(struct pgdax_jrec) == 32, "journal record size");
+
+/* ------------------------------------------------------------------ */
+/* Inodes                                                              */
+/* ------------------------------------------------------------------ */
+
+#define PGDAX_INLINE_MAX	64	/* symlink targets up to this stay in the inode */
+
+/* i_flags */
+#define PGDAX_IFL_INLINE	(1u << 0)	/* symlink target in i_inline */
+#define PGDAX_IFL_ORPHAN	(1u << 1)	/* on the orphan list */
+#define PGDAX_IFL_KNOWN		(PGDAX_IFL_INLINE | PGDAX_IFL_ORPHAN)
+
+struct pgdax_timespec {
+	pgdax_le64 t_sec;		/* signed seconds */
+	pgdax_le32 t_nsec;		/* < 1e9 */
+	pgdax_le32 t_pad;
+};
+static_assert(sizeof(struct pgdax_timespec) == 16, "timespec size");
+
+struct pgdax_inode {
+	/* --- checksummed, updated in journal transactions only --- */
+	pgdax_le32 i_mode;		/* S_IFMT | permission bits; 0 = free slot */
+	pgdax_le32 i_uid;
+	pgdax_le32 i_gid;
+	pgdax_le32 i_nlink;
+	pgdax_le32 i_flags;		/* PGDAX_IFL_* */
+	pgdax_le32 i_generation;	/* bumped each time the slot is reused */
+	pgdax_le64 i_ino;		/* own number: catches misdirected reads */
+	pgdax_le64 i_blocks;		/* data + extent + xattr blocks owned */
+	pgdax_le64 i_rdev;
+	pgdax_le64 i_extent_head;	/* first extent block, 0 = none */
+	pgdax_le64 i_xattr_block;	/* 0 = none */
+	pgdax_le64 i_orphan_next;	/* next orphan inode, 0 = end */
+	pgdax_le64 i_parent;		/* directories: parent inode (for "..") */
+	struct pgdax_timespec i_btime;	/* creation */
+	uint8_t    i_inline[PGDAX_INLINE_MAX];
+	uint8_t    i_reserved[36];
+	pgdax_le32 i_crc;		/* crc32c of every byte above */
+	/* --- hot fields: single 8-byte stores (size) or benign tears (times) --- */
+	pgdax_le64 i_size;		/* bytes; < 2^63 */
+	struct pgdax_timespec i_atime;
+	struct pgdax_timespec i_mtime;
+	struct pgdax_timespec i_ctime;
+};
+static_assert(offsetof(struct pgdax_inode, i_crc) == 196, "inode crc offset");
+static_assert(sizeof(struct pgdax_inode) == PGDAX_INODE_SIZE, "inode size");
+
+/* ------------------------------------------------------------------ */
+/* Extent maps                                                         */
+/* ------------------------------------------------------------------ */
+/*
+ * An inode's extent map is a chain of extent blocks (i_extent_head ->
+ * eb_next -> ...). Each block: a header and fixed records. A record maps
+ * file pages [x_fpage, x_fpage + 2^order) to device blocks
+ * [dblk, dblk + 2^order); both x_fpage and dblk are multiples of 2^order,
+ * and the device range lies in [data_start, blocks - 1). A record whose
+ * x_dblk_order is 0 is free (a zeroed block is all free records). Records
+ * do not overlap. The order of records in the chain is meaningless.
+ * Extent blocks carry no crc (records change one at a time under the
+ * journal); each record is validated when the map is loaded.
+ */
+#define PGDAX_EB_MAGIC		0x4b4c4258u	/* "XBLK" */
+#define PGDAX_X_VALID		0x80u
+#define PGDAX_X_ORDER_MASK	0x3fu
+#define PGDAX_X_DBLK_SHIFT	8
+
+struct pgdax_extent_blk {
+	pgdax_le32 eb_magic;		/* PGDAX_EB_MAGIC */
+	pgdax_le32 eb_pad;
+	pgdax_le64 eb_ino;		/* owner */
+	pgdax_le64 eb_next;		/* next extent block, 0 = end */
+	pgdax_le64 eb_reserved;
+};
+static_assert(sizeof(struct pgdax_extent_blk) == 32, "extent block header size");
+
+struct pgdax_extent {
+	pgdax_le64 x_fpage;		/* first file page */
+	pgdax_le64 x_dblk_order;	/* dblk << 8 | PGDAX_X_VALID | order; 0 = free */
+};
+static_assert(sizeof(struct pgdax_extent) == 16, "extent record size");
+
+#define PGDAX_EXTENTS_PER_BLOCK(bs) \
+	(((bs) - sizeof(struct pgdax_extent_blk)) / sizeof(struct pgdax_extent))
+
+/* ------------------------------------------------------------------ */
+/* Directories                                                         */
+/* ------------------------------------------------------------------ */
+/*
+ * A directory's data (mapped by its extent map, one block per file page,
+ * i_size = number of blocks * bs) is a sequence of records that tile each
+ * block exactly: d_rec_len is a multiple of 8, >= PGDAX_DIRENT_MIN, and no
+ * record crosses a block boundary. d_ino == 0 is a free record (tombstone)
+ * whose space can be reused. "." and ".." are not stored (synthesized from
+ * the inode number and i_parent). d_hash = pgdax_name_hash(name).
+ * readdir cookies: 0 = ".", 1 = "..", 2 + byte position of a record.
+ */
+#define PGDAX_DIRENT_MIN	24u
+
+struct pgdax_dirent {
+	pgdax_le64 d_ino;		/* 0 = free */
+	pgdax_le16 d_rec_len;		/* bytes of this record */
+	uint8_t    d_name_len;		/* 1..255 */
+	uint8_t    d_type;		/* DT_* */
+	pgdax_le32 d_hash;
+	char       d_name[];		/* not NUL terminated */
+};
+static_assert(sizeof(struct pgdax_dirent) == 16, "dirent header size");
+
+static inline uint32_t pgdax_dirent_size(unsigned name_len)
+{
+	uint32_t n = (uint32_t)sizeof(struct pgdax_dirent) + name_len;
+	n = (n + 7u) & ~7u;
+	return n < PGDAX_DIRENT_MIN ? PGDAX_DIRENT_MIN : n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Extended attributes                                                 */
+/* ------------------------------------------------------------------ */
+/*
+ * One block per inode (i_xattr_block): header, then packed entries, each
+ * aligned to 8 bytes: struct pgdax_xattr_entry, name (no NUL), value.
+ * xh_used = bytes used from the start of the block. The whole block is
+ * rewritten inside one journal transaction, so it carries a crc over
+ * [0, xh_used) computed with xh_crc = 0.
+ */
+#define PGDAX_XH_MAGIC		0x52544158u	/* "XATR" */
+
+struct pgdax_xattr_hdr {
+	pgdax_le32 xh_magic;
+	pgdax_le32 xh_count;
+	pgdax_le32 xh_used;
+	pgdax_le32 xh_crc;
+	pgdax_le64 xh_ino;
+	pgdax_le64 xh_reserved;
+};
+static_assert(sizeof(struct pgdax_xattr_hdr) == 32, "xattr header size");
+
+struct pgdax_xattr_entry {
+	uint8_t    xe_name_len;		/* 1..255 */
+	uint8_t    xe_pad;
+	pgdax_le16 xe_value_len;	/* <= block size */
+	pgdax_le32 xe_pad2;
+	char       xe_name[];		/* then the value */
+};
+static_assert(sizeof(struct pgdax_xattr_entry) == 8, "xattr entry size");
+
+/* ------------------------------------------------------------------ */
+/* Read-only helpers (lib/format.c): fsck and the fuzzer reuse these.  */
+/* ------------------------------------------------------------------ */
+
+uint32_t pgdax_crc32c(uint32_t crc, const void *buf, size_t len);
+/* crc32c as stored in a structure: over [p, p + crc_off) */
+uint32_t pgdax_struct_crc(const void *p, size_t crc_off);
+uint32_t pgdax_name_hash(const char *name, size_t len);
+
+/*
+ * Validate a superblock read from a device of @dev_size bytes: magic,
+ * major, crc, geometry (regions in order, in bounds, non-overlapping).
+ * Returns 0 or -EUCLEAN (bad), -EPROTONOSUPPORT (unknown major or
+ * incompat feature); writes a reason into @why.
+ */
+int pgdax_sb_validate(const struct pgdax_sb *sb, uint64_t dev_size,
+		      char *why, size_t whylen);
+/* Validate an in-use inode slot @ino against the superblock: crc, i_ino,
+ * mode type, nlink, flags, block pointers in range. */
+int pgdax_inode_validate(const struct pgdax_sb *sb, const struct pgdax_inode *in,
+			 uint64_t ino, char *why, size_t whylen);
+/* Validate one extent record (valid bit set): alignment, bounds. */
+int pgdax_extent_validate(const struct pgdax_sb *sb, const struct pgdax_extent *x,
+			  char *why, size_t whylen);
+/* Validate the record at @pos of a directory block @blk (@bs bytes). */
+int pgdax_dirent_validate(const void *blk, uint32_t bs, uint32_t pos,
+			  char *why, size_t whylen);
+/* Is data block @b a valid pointer target (inside the data area)? */
+bool pgdax_blk_in_data(const struct pgdax_sb *sb, uint64_t b);
+
+/* Bitmap helpers on little-endian u64 words */
+static inline bool pgdax_bit_test(const void *map, uint64_t bit)
+{
+	const pgdax_le64 *w = (const pgdax_le64 *)map;
+	return (le64toh(w[bit / 64]) >> (bit % 64)) & 1;
+}
+
+#endif /* PGDAX_FORMAT_H */

@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The inode cache and the inode life cycle.
+ *
+ * An inode is in DRAM while referenced: lookup counts (FUSE), open files
+ * and internal holds all count in ip->ref (icache_lock). At ref 0 a linked
+ * inode is simply evicted (its extent map and directory index go with it);
+ * an unlinked one (nlink 0, on the orphan list) is reclaimed: blocks,
+ * xattrs and the slot are freed in transactions, and it leaves the orphan
+ * list in the last one. While being reclaimed it stays in the hash marked
+ * reclaiming, so nobody can load a second copy of it.
+ *
+ * The on-media slot is used in place (ip->d points into the device): the
+ * checksummed part changes only inside transactions (jtx_inode), the hot
+ * fields (size, times) with single stores + persist.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vol_internal.h"
+
+struct pgdax_inode *inode_slot(struct pgdax_vol *vol, uint64_t ino)
+{
+	return (struct pgdax_inode *)(vol->itable + ino * PGDAX_INODE_SIZE);
+}
+
+static size_t hslot(struct pgdax_vol *vol, uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 20) & (vol->hash_size - 1);
+}
+
+static struct inode *hfind(struct pgdax_vol *vol, uint64_t ino)
+{
+	for (struct inode *ip = vol->hash[hslot(vol, ino)]; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			return ip;
+	return NULL;
+}
+
+static void hgrow(struct pgdax_vol *vol)
+{
+	size_t nsz = vol->hash_size * 2;
+	struct inode **nh = calloc(nsz, sizeof(*nh));
+	if (!nh)
+		return;	/* keep the longer chains */
+	struct inode **old = vol->hash;
+	size_t osz = vol->hash_size;
+	vol->hash = nh;
+	vol->hash_size = nsz;
+	for (size_t i = 0; i < osz; i++) {
+		struct inode *ip = old[i], *next;
+		for (; ip; ip = next) {
+			next = ip->hnext;
+			size_t h = hslot(vol, ip->ino);
+			ip->hnext = nh[h];
+			nh[h] = ip;
+		}
+	}
+	free(old);
+}
+
+static void hinsert(struct pgdax_vol *vol, struct inode *ip)
+{
+	if (vol->ncached >= vol->hash_size * 2)
+		hgrow(vol);
+	size_t h = hslot(vol, ip->ino);
+	ip->hnext = vol->hash[h];
+	vol->hash[h] = ip;
+	vol->ncached++;
+}
+
+static void hremove(struct pgdax_vol *vol, struct inode *ip)
+{
+	struct inode **pp = &vol->hash[hslot(vol, ip->ino)];
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == ip) {
+			*pp = ip->hnext;
+			vol->ncached--;
+			return;
+		}
+}
+
+static struct inode *inode_alloc_mem(struct pgdax_vol *vol, uint64_t ino)
+{
+	struct inode *ip = calloc(1, sizeof(*ip));
+	if (!ip)
+		return NULL;
+	ip->ino = ino;
+	ip->ref = 1;
+	ip->d = inode_slot(vol, ino);
+	pthread_rwlock_init(&ip->lock, NULL);
+	return ip;
+}
+
+static void inode_free_mem(struct inode *ip)
+{
+	extmap_free(&ip->map);
+	dix_free(&ip->dix);
+	pthread_rwlock_destroy(&ip->lock);
+	free(ip);
+}
+
+int inode_get(struct pgdax_vol *vol, uint64_t ino, struct inode **out)
+{
+	struct inode *ip;
+	char why[200];
+	int rc;
+
+	if (ino == 0 || ino >= vol->ninodes)
+		return -ESTALE;
+	pthread_mutex_lock(&vol->icache_lock);
+	ip = hfind(vol, ino);
+	if (ip) {
+		if (ip->reclaiming) {
+			pthread_mutex_unlock(&vol->icache_lock);
+			return -ESTALE;
+		}
+		ip->ref++;
+		pthread_mutex_unlock(&vol->icache_lock);
+		*out = ip;
+		return 0;
+	}
+	struct pgdax_inode *d = inode_slot(vol, ino);
+	if (!ino_is_used(vol, ino) || le32toh(d->i_mode) == 0) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		return -ESTALE;
+	}
+	rc = pgdax_inode_validate(&vol->geo, d, ino, why, sizeof(why));
+	if (rc) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		pgdax_err("%s: inode @%llu: %s", vol->devname,
+			  (unsigned long long)dev_off(vol, d), why);
+		return rc;
+	}
+	ip = inode_alloc_mem(vol, ino);
+	if (!ip) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		return -ENOMEM;
+	}
+	hinsert(vol, ip);
+	pthread_mutex_unlock(&vol->icache_lock);
+	*out = ip;
+	return 0;
+}
+
+void inode_hold(struct pgdax_vol *vol, struct inode *ip)
+{
+	pthread_mutex_lock(&vol->icache_lock);
+	ip->ref++;
+	pthread_mutex_unlock(&vol->icache_lock);
+}
+
+/* Drop a new inode whose creating transaction aborted (slot is free). */
+void inode_forget_new(struct pgdax_vol *vol, struct inode *ip)
+{
+	pthread_mutex_lock(&vol->icache_lock);
+	hremove(vol, ip);
+	pthread_mutex_unlock(&vol->icache_lock);
+	inode_free_mem(ip);
+}
+
+void inode_put(struct pgdax_vol *vol, struct inode *ip)
+{
+	if (!ip)
+		return;
+	pthread_mutex_lock(&vol->icache_lock);
+	if (ip->ref == 0)
+		abort();	/* put at zero: a bug */
+	if (--ip->ref > 0 || ip == vol->root) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		return;
+	}
+	bool reclaim = inode_nlink(ip) == 0 && !vol->rdonly;
+	if (reclaim)
+		ip->reclaiming = true;
+	else
+		hremove(vol, ip);
+	pthread_mutex_unlock(&vol->icache_lock);
+
+	if (reclaim) {
+		int rc = inode_reclaim(vol, ip->ino);
+		if (rc)
+			pgdax_err("%s: could not free unlinked inode %llu (%d); it stays on "
+				  "the orphan list", vol->devname, (unsigned long long)ip->ino, rc);
+		pthread_mutex_lock(&vol->icache_lock);
+		hremove(vol, ip);
+		pthread_mutex_unlock(&vol->icache_lock);
+	}
+	inode_free_mem(ip);
+}
+
+void icache_evict_all(struct pgdax_vol *vol)
+{
+	for (size_t i = 0; vol->hash && i < vol->hash_size; i++) {
+		struct inode *ip = vol->hash[i], *next;
+		for (; ip; ip = next) {
+			next = ip->hnext;
+			inode_free_mem(ip);
+		}
+		vol->hash[i] = NULL;
+	}
+	vol->ncached = 0;
+	vol->root = NULL;
+}
+
+void inode_now(struct pgdax_timespec *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	inode_set_time(t, &ts);
+}
+
+void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts)
+{
+	t->t_sec = htole64((uint64_t)ts->tv_sec);
+	t->t_nsec = htole32((uint32_t)ts->tv_nsec);
+}
+
+static void get_time(const struct pgdax_timespec *t, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)le64toh(t->t_sec);
+	ts->tv_nsec = (long)le32toh(t->t_nsec);
+}
+
+void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip)
+{
+	struct pgdax_timespec t;
+	inode_now(&t);
+	ip->d->i_mtime = t;
+	ip->d->i_ctime = t;
+	pgdax_dev_persist(vol->dev, &ip->d->i_mtime, 2 * sizeof(t));
+}
+
+void inode_set_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
+{
+	__atomic_store_n(&ip->d->i_size, htole64(size), __ATOMIC_RELEASE);
+	pgdax_dev_persist(vol->dev, &ip->d->i_size, sizeof(ip->d->i_size));
+}
+
+void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st)
+{
+	const struct pgdax_inode *d = ip->d;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ip->ino;
+	st->st_mode = le32toh(d->i_mode);
+	st->st_nlink = le32toh(d->i_nlink);
+	st->st_uid = le32toh(d->i_uid);
+	st->st_gid = le32toh(d->i_gid);
+	st->st_rdev = (dev_t)le64toh(d->i_rdev);
+	st->st_size = (off_t)le64toh(d->i_size);
+	st->st_blksize = vol->bs;
+	st->st_blocks = (blkcnt_t)(le64toh(d->i_blocks) * (vol->bs / 512));
+	get_time(&d->i_atime, &st->st_atim);
+	get_time(&d->i_mtime, &st->st_mtim);
+	get_time(&d->i_ctime, &st->st_ctim);
+}
+
+int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent,
+	      dev_t rdev, struct inode **out)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	uint64_t ino;
+	int rc = ino_alloc(tx, &ino);
+	if (rc)
+		return rc;
+	struct pgdax_inode *d = inode_slot(vol, ino);
+	uint32_t gen = le32toh(d->i_generation) + 1;
+	struct pgdax_timespec now;
+	inode_now(&now);
+	/* the slot is free on the medium: no undo needed, only persistence */
+	memset(d, 0, sizeof(*d));
+	d->i_mode = htole32(mode);
+	d->i_uid = htole32(uid);
+	d->i_gid = htole32(gid);
+	d->i_nlink = htole32(S_ISDIR(mode) ? 2 : 1);
+	d->i_generation = htole32(gen);
+	d->i_ino = htole64(ino);
+	d->i_rdev = htole64(rdev);
+	d->i_parent = htole64(S_ISDIR(mode) ? parent : 0);
+	d->i_btime = now;
+	d->i_atime = d->i_mtime = d->i_ctime = now;
+	d->i_crc = htole32(pgdax_struct_crc(d, offsetof(struct pgdax_inode, i_crc)));
+	rc = jtx_touch(tx, d, sizeof(*d));
+	if (rc)
+		return rc;
+
+	pthread_mutex_lock(&vol->icache_lock);
+	struct inode *ip = hfind(vol, ino);
+	if (ip) {
+		/* a stale DRAM copy of a reclaimed inode cannot exist */
+		pthread_mutex_unlock(&vol->icache_lock);
+		pgdax_err("inode %llu: allocated while still cached", (unsigned long long)ino);
+		return -EUCLEAN;
+	}
+	ip = inode_alloc_mem(vol, ino);
+	if (!ip) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		return -ENOMEM;
+	}
+	ip->map.loaded = true;	/* a new inode has an empty map */
+	hinsert(vol, ip);
+	pthread_mutex_unlock(&vol->icache_lock);
+	*out = ip;
+	return 0;
+}
+
+/* ---- orphan list: sb->s_orphan_head -> i_orphan_next -> ... ---- */
+
+int orphan_add(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	int rc = jtx_add(tx, &vol->sb->s_orphan_head, sizeof(vol->sb->s_orphan_head));
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (rc)
+		return rc;
+	if (le32toh(ip->d->i_flags) & PGDAX_IFL_ORPHAN)
+		return 0;
+	ip->d->i_orphan_next = vol->sb->s_orphan_head;
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) | PGDAX_IFL_ORPHAN);
+	vol->sb->s_orphan_head = htole64(ip->ino);
+	jtx_count(tx, 0, 1);
+	return 0;
+}
+
+int orphan_remove(struct jtx *tx, uint64_t ino)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct pgdax_inode *d = inode_slot(vol, ino);
+	uint64_t prev = 0, cur = le64toh(vol->sb->s_orphan_head);
+	uint64_t steps = 0;
+	int rc;
+
+	if (!(le32toh(d->i_flags) & PGDAX_IFL_ORPHAN))
+		return 0;
+	while (cur && cur != ino) {
+		if (cur >= vol->ninodes || ++steps > vol->ninodes) {
+			pgdax_err("orphan list: bad link %llu after inode %llu",
+				  (unsigned long long)cur, (unsigned long long)prev);
+			return -EUCLEAN;
+		}
+		prev = cur;
+		cur = le64toh(inode_slot(vol, cur)->i_orphan_next);
+	}
+	if (cur == ino) {
+		pgdax_le64 next = d->i_orphan_next;
+		if (prev == 0) {
+			rc = jtx_add(tx, &vol->sb->s_orphan_head, 8);
+			if (rc)
+				return rc;
+			vol->sb->s_orphan_head = next;
+		} else {
+			struct pgdax_inode *p = inode_slot(vol, prev);
+			rc = jtx_inode(tx, p);
+			if (rc)
+				return rc;
+			p->i_orphan_next = next;
+		}
+	} else {
+		pgdax_warn("inode %llu: flagged orphan but not on the orphan list",
+			   (unsigned long long)ino);
+	}
+	rc = jtx_inode(tx, d);
+	if (rc)
+		return rc;
+	d->i_orphan_next = 0;
+	d->i_flags = htole32(le32toh(d->i_flags) & ~PGDAX_IFL_ORPHAN);
+	if (cur == ino)
+		jtx_count(tx, 0, -1);
+	return 0;
+}
+
+/*
+ * Free an inode whose link count is 0: its blocks (chunked transactions,
+ * each leaving a consistent, smaller file), then in one last transaction
+ * xattrs, extent blocks, the orphan-list entry and the slot. A crash in
+ * between leaves it on the orphan list for the next mount.
+ */
+int inode_reclaim(struct pgdax_vol *vol, uint64_t ino)
+{
+	struct inode tmp, *ip = &tmp;
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.ino = ino;
+	tmp.d = inode_slot(vol, ino);
+	pthread_rwlock_init(&tmp.lock, NULL);
+	pthread_rwlock_wrlock(&ip->lock);
+
+	rc = data_truncate_blocks(vol, ip, 0, NULL, true);
+	if (rc)
+		goto out;
+	struct jtx *tx = jtx_begin(vol);
+	jtx_note(tx, ip);
+	rc = xattr_free(tx, ip);
+	if (!rc)
+		rc = extmap_free_chain(tx, ip);
+	if (!rc)
+		rc = orphan_remove(tx, ino);
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (!rc) {
+		ip->d->i_mode = 0;
+		ip->d->i_nlink = 0;
+		ip->d->i_flags = 0;
+		ip->d->i_blocks = 0;
+		ip->d->i_extent_head = 0;
+		ip->d->i_xattr_block = 0;
+		rc = ino_free(tx, ino);
+	}
+	if (rc)
+		jtx_abort(tx);
+	else
+		rc = jtx_commit(tx);
+out:
+	pthread_rwlock_unlock(&ip->lock);
+	extmap_free(&ip->map);
+	dix_free(&ip->dix);
+	pthread_rwlock_destroy(&ip->lock);
+	return rc;
+}
+
+/* Mount: free every inode left on the orphan list by a crash. */
+int orphans_reclaim_all(struct pgdax_vol *vol)
+{
+	uint64_t n = 0;
+	for (;;) {
+		uint64_t ino = le64toh(vol->sb->s_orphan_head);
+		char why[200];
+		if (ino == 0)
+			break;
+		struct pgdax_inode *d = inode_slot(vol, ino);
+		if (ino >= vol->ninodes || !ino_is_used(vol, ino) || ++n > vol->ninodes ||
+		    pgdax_inode_validate(&vol->geo, d, ino, why, sizeof(why)) ||
+		    !(le32toh(d->i_flags) & PGDAX_IFL_ORPHAN)) {
+			pgdax_err("%s: orphan list: bad inode %llu; run fsck.pgdaxfs",
+				  vol->devname, (unsigned long long)ino);
+			return -EUCLEAN;
+		}
+		int rc;
+		if (le32toh(d->i_nlink) != 0) {
+			struct jtx *tx = jtx_begin(vol);
+			rc = orphan_remove(tx, ino);
+			if (rc)
+				jtx_abort(tx);
+			else
+				rc = jtx_commit(tx);
+		} else {
+			rc = inode_reclaim(vol, ino);
+		}
+		if (rc)
+			return rc;
+		pgdax_info("%s: reclaimed orphan inode %llu", vol->devname,
+			   (unsigned long long)ino);
+	}
+	return 0;
+}

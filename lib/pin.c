@@ -1,0 +1,1001 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pins: device extents handed to DAX clients (lib/pin.h, DESIGN.md 3 and 5).
+ *
+ * What a pin is. A pin belongs to one open file (struct pgdax_vol_file) and
+ * covers a file range rounded out to the device alignment. It holds exactly
+ * one folio reference per extent it covers, taken with pgmap_get_folio()
+ * and dropped with folio_put(): nothing here changes a refcount by any
+ * other means. While the reference exists the extent is not idle, so
+ * truncate/punch/unlink cannot give it back to the allocator (vol waits for
+ * idle before freeing, rule 11) and the pgmap cannot drain: a pinned extent
+ * is never handed to another file and the device is never released under a
+ * client. Pins end at UNPIN, or at the release of the open file
+ * (pgdax_pin_release_file(), called by pgdax_vol_release(): the kernel sends
+ * RELEASE when the last descriptor of the open file goes, including when
+ * the process dies), or at teardown when the daemon releases every handle.
+ *
+ * Alignment and ownership (the decision). Clients map device ranges
+ * directly, so every range handed out must (a) start and end on the device
+ * alignment (devdax refuses anything else; the emulated device is held to
+ * the same rule) and (b) contain bytes of this file only. The on-media
+ * format already aligns every extent to its own size (x_fpage and dblk are
+ * multiples of 2^order), so a file range of one alignment unit (A =
+ * align / block size pages, order ao) is client-safe exactly when one
+ * extent of order >= ao covers it. For every unit of the pinned range:
+ *   - covered by one such extent: pin that extent as it is;
+ *   - a hole, read-only pin: reported as a hole (the client maps zeros),
+ *     nothing is allocated;
+ *   - otherwise (small extents, or a hole in a writable pin): *relayout* the
+ *     unit: allocate one extent of order ao (aligned), copy the unit's data
+ *     into it and zero the rest, persist it, then in ONE journal transaction
+ *     remove the old extent records, insert the new one, free the old blocks
+ *     (they reach the allocator after commit) and account i_blocks. This
+ *     runs under the inode lock held for writing, so no read/write can look
+ *     the old extents up meanwhile, and only when every old extent is idle
+ *     (an in-flight I/O reference is waited for, briefly; a busy extent
+ *     after that gives -EBUSY and changes nothing).
+ * Cost: a small file pinned on a 2 MiB-aligned device takes 2 MiB of device
+ * space from then on (its data stays in the aligned extent after unpin).
+ * Relayout needs a writable volume (-EROFS otherwise).
+ *
+ * Layout breaks. truncate/punch call pgdax_pin_break_layout() under the
+ * inode lock before waiting for idle extents: the range is recorded as
+ * breaking, new pins overlapping it fail with -EBUSY (checked under the
+ * inode lock, so a pin either exists before the break, and is waited for,
+ * or is refused), and each open file holding an overlapping pin gets its
+ * poll handle notified (poll(2) reports POLLPRI). pgdax_pin_break_done()
+ * ends the break whatever the truncate's outcome.
+ *
+ * Locks: inode->lock (vol) before table->lock. table->lock is held only to
+ * edit the books; folio_put() and poll notifications run without it (a
+ * 1 -> 0 put runs page_free, which may wake or queue work).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pin.h"
+#include "vol_internal.h"
+
+struct pin_ext {
+	uint64_t file_off, dev_off, len;	/* bytes, clipped to the pin */
+	uint32_t flags;				/* PGDAX_EXTENT_* */
+	struct pgdax_folio *folio;		/* NULL for a hole */
+};
+
+struct pin {
+	uint64_t id;
+	pid_t pid;
+	bool write;
+	uint64_t off, len;		/* aligned file range */
+	uint32_t nr;
+	struct pin_ext *ext;
+	struct pin *next;
+};
+
+/* Per open file: f->pin_priv. Fields under table->lock. */
+struct pin_file {
+	struct pgdax_vol_file *f;
+	uint64_t ino;
+	pid_t pid;			/* last caller that pinned */
+	struct pin *pins;
+	unsigned npins;
+	uint64_t nextents, bytes;
+	void *poll_handle;
+	struct pin_file *prev, *next;	/* table->files */
+};
+
+struct breaking {
+	uint64_t ino, first, n;		/* file pages */
+	struct breaking *next;
+};
+
+struct pin_table {
+	struct pgdax_vol *vol;
+	pthread_mutex_t lock;
+	struct pin_file files;		/* list head: files with pins or a poll handle */
+	struct breaking *breaking;
+	uint64_t nbreaking;
+	uint64_t next_id;
+	uint64_t pins, extents;
+	struct pgdax_pintab_poll_ops ops;
+	struct pin_table *next;		/* registry */
+};
+
+/*
+ * One table per mounted volume, found through a small registry so the
+ * volume's private struct needs no field for it (a daemon mounts one
+ * volume; tests a few).
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pin_table *registry;
+
+static struct pin_table *table_of(struct pgdax_vol *vol)
+{
+	struct pin_table *t;
+
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t; t = t->next)
+		if (t->vol == vol)
+			break;
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (t) {
+			t->vol = vol;
+			pthread_mutex_init(&t->lock, NULL);
+			t->files.next = t->files.prev = &t->files;
+			t->next_id = 1;
+			t->next = registry;
+			registry = t;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return t;
+}
+
+static struct pin_table *table_find(struct pgdax_vol *vol)
+{
+	struct pin_table *t;
+
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t; t = t->next)
+		if (t->vol == vol)
+			break;
+	pthread_mutex_unlock(&registry_lock);
+	return t;
+}
+
+void pgdax_pin_vol_fini(struct pgdax_vol *vol)
+{
+	struct pin_table **pp, *t = NULL;
+
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &registry; *pp; pp = &(*pp)->next) {
+		if ((*pp)->vol == vol) {
+			t = *pp;
+			*pp = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (!t)
+		return;
+	if (t->pins || t->files.next != &t->files)
+		pgdax_warn("pin table of a volume freed with %llu pins left",
+			   (unsigned long long)t->pins);
+	while (t->breaking) {
+		struct breaking *b = t->breaking;
+
+		t->breaking = b->next;
+		free(b);
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Permission                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool in_groups(gid_t g, const struct pgdax_pin_caller *c)
+{
+	if (g == c->gid)
+		return true;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups && c->groups[i] == g)
+			return true;
+	return false;
+}
+
+int pgdax_pintab_may_access_device(const char *path, const struct pgdax_pin_caller *c,
+				bool write)
+{
+	struct stat st;
+	mode_t need, have;
+
+	if (!path || !c)
+		return -EINVAL;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (c->uid == 0)
+		return 0;
+	/* the kernel's DAC rule: the first class that matches decides */
+	if (st.st_uid == c->uid)
+		have = (st.st_mode >> 6) & 7;
+	else if (in_groups(st.st_gid, c))
+		have = (st.st_mode >> 3) & 7;
+	else
+		have = st.st_mode & 7;
+	need = 4 | (write ? 2 : 0);
+	return (have & need) == need ? 0 : -EACCES;
+}
+
+/* ------------------------------------------------------------------ */
+/* Books                                                               */
+/* ------------------------------------------------------------------ */
+
+static struct pin_file *pf_get_locked(struct pin_table *t, struct pgdax_vol_file *f)
+{
+	struct pin_file *pf = f->pin_priv;
+
+	if (pf)
+		return pf;
+	pf = calloc(1, sizeof(*pf));
+	if (!pf)
+		return NULL;
+	pf->f = f;
+	pf->ino = f->ip->ino;
+	pf->next = t->files.next;
+	pf->prev = &t->files;
+	t->files.next->prev = pf;
+	t->files.next = pf;
+	f->pin_priv = pf;
+	return pf;
+}
+
+/* Forget @pf if it holds nothing; returns its poll handle to destroy. */
+static void *pf_maybe_free_locked(struct pin_file *pf, bool force)
+{
+	void *h = NULL;
+
+	if (pf->pins || (!force && pf->poll_handle))
+		return NULL;
+	h = pf->poll_handle;
+	pf->prev->next = pf->next;
+	pf->next->prev = pf->prev;
+	pf->f->pin_priv = NULL;
+	free(pf);
+	return h;
+}
+
+static void pin_free(struct pin *p)
+{
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < p->nr; i++)
+		if (p->ext[i].folio)
+			folio_put(p->ext[i].folio);
+	free(p->ext);
+	free(p);
+}
+
+static uint32_t pin_refs(const struct pin *p)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->nr; i++)
+		n += p->ext[i].folio != NULL;
+	return n;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool breaking_locked(struct pin_table *t, uint64_t ino, uint64_t first,
+			    uint64_t n)
+{
+	for (struct breaking *b = t->breaking; b; b = b->next)
+		if (b->ino == ino && overlaps(first, n, b->first, b->n))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Layout (inode lock held for writing)                                */
+/* ------------------------------------------------------------------ */
+
+struct pin_ctx {
+	struct pgdax_vol *vol;
+	struct inode *ip;
+	unsigned ao;			/* alignment order in blocks */
+	uint64_t A;			/* pages per alignment unit */
+	bool write;
+};
+
+/* Wait (briefly) for an extent to go idle: an in-flight I/O reference. */
+static int wait_idle(struct pgdax_vol *vol, uint64_t dblk)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		if (pgmap_folio_refcount(vol->pgmap, dblk) == 0)
+			return 0;
+		(void)pgmap_wait_idle(vol->pgmap, dblk, 100, NULL, NULL);
+	}
+	return pgmap_folio_refcount(vol->pgmap, dblk) == 0 ? 0 : -EBUSY;
+}
+
+/*
+ * Give unit [fp, fp + A) one aligned extent of order ao, carrying over the
+ * data of the small extents in it (indices [lo, hi) of the map).
+ */
+static int relayout_unit(struct pin_ctx *c, uint64_t fp, size_t lo, size_t hi)
+{
+	struct pgdax_vol *vol = c->vol;
+	struct inode *ip = c->ip;
+	struct pgdax_alloc_hint hint = { .near = 0, .align_order = c->ao };
+	uint64_t nb, old_blocks = 0, bs = vol->bs, cursor = fp;
+	char *dst;
+	struct jtx *tx;
+	int r;
+
+	if (vol->rdonly)
+		return -EROFS;
+	for (size_t i = lo; i < hi; i++) {
+		r = wait_idle(vol, ip->map.v[i].dblk);
+		if (r)
+			return r;
+	}
+	tx = jtx_begin(vol);
+	r = blk_alloc(tx, c->ao, &hint, &nb);
+	if (r)
+		goto abort;
+	if (nb & (c->A - 1)) {
+		r = -ENOSPC;	/* no aligned extent left */
+		goto abort;
+	}
+	dst = blk_addr(vol, nb);
+	/* data first (persisted), then the metadata that exposes it */
+	for (size_t i = lo; i < hi; i++) {
+		const struct ext *x = &ip->map.v[i];
+		uint64_t n = 1ull << x->order;
+
+		if (x->fpage > cursor)
+			pgdax_dev_memset_persist(vol->dev, dst + (cursor - fp) * bs, 0,
+						 (size_t)((x->fpage - cursor) * bs));
+		r = pgdax_dev_copy_guarded(vol->dev, dst + (x->fpage - fp) * bs,
+					   blk_addr(vol, x->dblk), (size_t)(n * bs), true);
+		if (r)
+			goto abort;
+		cursor = x->fpage + n;
+		old_blocks += n;
+	}
+	if (cursor < fp + c->A)
+		pgdax_dev_memset_persist(vol->dev, dst + (cursor - fp) * bs, 0,
+					 (size_t)((fp + c->A - cursor) * bs));
+	for (size_t i = hi; i > lo; i--) {
+		const struct ext x = ip->map.v[i - 1];
+
+		r = extmap_remove(tx, ip, i - 1);
+		if (!r)
+			r = blk_free(tx, x.dblk, 1ull << x.order);
+		if (r)
+			goto abort;
+	}
+	/* extmap_insert/remove account i_blocks and note the DRAM map */
+	r = extmap_insert(tx, ip, fp, nb, c->ao);
+	if (r)
+		goto abort;
+	pgdax_dbg("inode %llu: unit at page %llu relaid out: %llu block(s) -> aligned "
+		  "extent at block %llu", (unsigned long long)ip->ino,
+		  (unsigned long long)fp, (unsigned long long)old_blocks,
+		  (unsigned long long)nb);
+	return jtx_commit(tx);
+abort:
+	jtx_abort(tx);
+	return r;
+}
+
+/* Append (or extend) the pin's extent list. */
+static int add_ext(struct pin *p, uint32_t *cap, uint64_t file_off, uint64_t dev_off,
+		   uint64_t len, uint32_t flags, struct pgdax_folio *folio)
+{
+	if (p->nr) {
+		struct pin_ext *e = &p->ext[p->nr - 1];
+
+		/* two units of one bigger extent: one reference, one range */
+		if (folio && e->folio == folio && e->file_off + e->len == file_off) {
+			e->len += len;
+			return 1;	/* caller drops its extra reference */
+		}
+		if (!folio && !e->folio && (flags & PGDAX_EXTENT_HOLE) &&
+		    e->file_off + e->len == file_off) {
+			e->len += len;
+			return 0;
+		}
+	}
+	if (p->nr >= PGDAX_PIN_MAX_EXTENTS)
+		return -E2BIG;
+	if (p->nr == *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 16;
+		struct pin_ext *v = realloc(p->ext, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->ext = v;
+		*cap = ncap;
+	}
+	p->ext[p->nr++] = (struct pin_ext){ file_off, dev_off, len, flags, folio };
+	return 0;
+}
+
+/* Pin unit [fp, fp + A), relaying it out first when needed. */
+static int pin_unit(struct pin_ctx *c, struct pin *p, uint32_t *cap, uint64_t fp)
+{
+	struct pgdax_vol *vol = c->vol;
+	struct extmap *m = &c->ip->map;
+	uint64_t bs = vol->bs;
+	struct pgdax_folio *folio;
+	size_t next, lo, hi;
+	ssize_t idx;
+	int r;
+
+	for (int pass = 0; pass < 2; pass++) {
+		idx = extmap_find(m, fp, &next);
+		if (idx >= 0 && m->v[idx].order >= c->ao) {
+			const struct ext *x = &m->v[idx];
+
+			r = pgmap_get_folio(vol->pgmap, x->dblk, x->order, c->ip, &folio);
+			if (r)
+				return r;
+			r = add_ext(p, cap, fp * bs,
+				    (x->dblk + (fp - x->fpage)) * bs, c->A * bs, 0, folio);
+			if (r != 0)
+				folio_put(folio);	/* merged (1) or failed (< 0) */
+			return r < 0 ? r : 0;
+		}
+		lo = idx >= 0 ? (size_t)idx : next;
+		hi = lo;
+		while (hi < m->n && m->v[hi].fpage < fp + c->A)
+			hi++;
+		if (lo == hi && !c->write)
+			return add_ext(p, cap, fp * bs, 0, c->A * bs, PGDAX_EXTENT_HOLE, NULL);
+		if (pass)
+			break;
+		r = relayout_unit(c, fp, lo, hi);
+		if (r)
+			return r;
+	}
+	return -EIO;	/* relayout did not produce an aligned extent: a bug */
+}
+
+static int check_pin_req(const struct pgdax_ioc_pin *req)
+{
+	if (req->reserved0 || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->flags & ~PGDAX_PIN_FLAGS)
+		return -EINVAL;
+	if (req->length == 0 || req->offset > (uint64_t)INT64_MAX ||
+	    req->length > (uint64_t)INT64_MAX - req->offset)
+		return -EINVAL;
+	return 0;
+}
+
+/* Access of the open file: as mmap(2) asks of its descriptor. */
+static int check_open_mode(int flags, bool write)
+{
+	int acc = flags & O_ACCMODE;
+
+	if (acc == O_WRONLY)
+		return -EACCES;		/* a mapping is readable */
+	if (write && (acc != O_RDWR || (flags & O_APPEND)))
+		return -EACCES;
+	return 0;
+}
+
+int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		     const struct pgdax_pin_caller *caller, struct pgdax_ioc_pin *req)
+{
+	const struct pgdax_dev_info *di;
+	struct pin_table *t;
+	struct pin_file *pf;
+	struct pin_ctx c;
+	struct pin *p = NULL;
+	uint64_t align, a_off, a_end, end, size;
+	uint32_t cap = 0;
+	int r;
+
+	if (!vol || !f || !caller || !req)
+		return -EINVAL;
+	r = check_pin_req(req);
+	if (r)
+		return r;
+	c.write = req->flags & PGDAX_PIN_WRITE;
+	if (!S_ISREG(inode_mode(f->ip)))
+		return -EINVAL;
+	r = check_open_mode(f->flags, c.write);
+	if (r)
+		return r;
+	if (c.write && vol->rdonly)
+		return -EROFS;
+	di = pgdax_dev_info(vol->dev);
+	r = pgdax_pintab_may_access_device(di->path, caller, c.write);
+	if (r)
+		return r;
+	if (pgmap_state(vol->pgmap) != PGMAP_LIVE)
+		return -ENXIO;
+
+	align = di->align < vol->bs ? vol->bs : di->align;
+	c.vol = vol;
+	c.ip = f->ip;
+	c.A = align / vol->bs;
+	c.ao = (unsigned)__builtin_ctzll(c.A);
+	end = req->offset + req->length;
+	a_off = req->offset & ~(align - 1);
+	if (end > UINT64_MAX - align)
+		return -EFBIG;
+	a_end = (end + align - 1) & ~(align - 1);
+	if (a_end > (uint64_t)INT64_MAX || (a_end - a_off) / align > PGDAX_PIN_MAX_EXTENTS)
+		return -EFBIG;
+	if (c.write && (a_end - a_off) / vol->bs > vol->blocks)
+		return -ENOSPC;
+
+	t = table_of(vol);
+	if (!t)
+		return -ENOMEM;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = caller->pid;
+	p->write = c.write;
+	p->off = a_off;
+	p->len = a_end - a_off;
+
+	pthread_rwlock_wrlock(&c.ip->lock);
+	pthread_mutex_lock(&t->lock);
+	pf = f->pin_priv;
+	r = breaking_locked(t, c.ip->ino, a_off / vol->bs, (a_end - a_off) / vol->bs)
+		? -EBUSY : 0;
+	if (!r && pf && pf->npins >= PGDAX_PIN_MAX_PER_FILE)
+		r = -EMFILE;
+	pthread_mutex_unlock(&t->lock);
+	if (r)
+		goto unlock;
+	if (!c.ip->map.loaded) {
+		r = extmap_load(vol, c.ip);
+		if (r)
+			goto unlock;
+	}
+	for (uint64_t fp = a_off / vol->bs; fp < a_end / vol->bs; fp += c.A) {
+		r = pin_unit(&c, p, &cap, fp);
+		if (r)
+			goto unlock;
+	}
+	size = inode_size(c.ip);
+	if (c.write && end > size) {
+		/* like a write fault past EOF: the file grows to cover the pin */
+		inode_set_size(vol, c.ip, end);
+		inode_touch_mc(vol, c.ip);
+	}
+	pthread_mutex_lock(&t->lock);
+	pf = pf_get_locked(t, f);
+	if (!pf) {
+		pthread_mutex_unlock(&t->lock);
+		r = -ENOMEM;
+		goto unlock;
+	}
+	p->id = t->next_id++;
+	p->next = pf->pins;
+	pf->pins = p;
+	pf->npins++;
+	pf->pid = caller->pid;
+	pf->nextents += pin_refs(p);
+	pf->bytes += p->len;
+	t->pins++;
+	t->extents += pin_refs(p);
+	req->pin_id = p->id;
+	req->map_offset = p->off;
+	req->map_length = p->len;
+	req->nr_extents = p->nr;
+	req->reserved1 = 0;
+	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&c.ip->lock);
+	return 0;
+unlock:
+	pthread_rwlock_unlock(&c.ip->lock);
+	pin_free(p);
+	return r;
+}
+
+static struct pin *find_pin_locked(struct pin_file *pf, uint64_t id, struct pin ***link)
+{
+	struct pin **pp;
+
+	if (!pf)
+		return NULL;
+	for (pp = &pf->pins; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			if (link)
+				*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+int pgdax_pintab_extents(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		      struct pgdax_ioc_pin_extents *req)
+{
+	struct pin_table *t;
+	struct pin *p;
+	uint32_t n = 0;
+
+	if (!vol || !f || !req)
+		return -EINVAL;
+	if (req->reserved0 || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	t = table_find(vol);
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->lock);
+	p = find_pin_locked(f->pin_priv, req->pin_id, NULL);
+	if (!p) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOENT;
+	}
+	if (req->cursor > p->nr) {
+		pthread_mutex_unlock(&t->lock);
+		return -EINVAL;
+	}
+	memset(req->ext, 0, sizeof(req->ext));
+	for (uint32_t i = req->cursor; i < p->nr && n < PGDAX_IOC_EXTENTS_BATCH; i++, n++) {
+		req->ext[n].file_off = p->ext[i].file_off;
+		req->ext[n].dev_off = p->ext[i].dev_off;
+		req->ext[n].len = p->ext[i].len;
+		req->ext[n].flags = p->ext[i].flags;
+	}
+	req->count = n;
+	req->next = req->cursor + n;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		   const struct pgdax_ioc_unpin *req, uint64_t *off, uint64_t *len)
+{
+	struct pin_table *t;
+	struct pin_file *pf;
+	struct pin *p, **link = NULL;
+	void *h;
+
+	if (!vol || !f || !req)
+		return -EINVAL;
+	if (req->reserved[0] || req->reserved[1] || req->reserved[2])
+		return -EINVAL;
+	t = table_find(vol);
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->lock);
+	pf = f->pin_priv;
+	p = find_pin_locked(pf, req->pin_id, &link);
+	if (!p) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOENT;
+	}
+	*link = p->next;
+	pf->npins--;
+	pf->nextents -= pin_refs(p);
+	pf->bytes -= p->len;
+	t->pins--;
+	t->extents -= pin_refs(p);
+	h = pf_maybe_free_locked(pf, false);
+	pthread_mutex_unlock(&t->lock);
+	if (h && t->ops.destroy)
+		t->ops.destroy(h);
+	if (off)
+		*off = p->off;
+	if (len)
+		*len = p->len;
+	pin_free(p);
+	return 0;
+}
+
+void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f)
+{
+	struct pin_table *t;
+	struct pin_file *pf;
+	struct pin *list;
+	void *h;
+
+	if (!vol || !f || !f->pin_priv)
+		return;
+	t = table_find(vol);
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	pf = f->pin_priv;
+	if (!pf) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	list = pf->pins;
+	pf->pins = NULL;
+	t->pins -= pf->npins;
+	t->extents -= pf->nextents;
+	pf->npins = 0;
+	pf->nextents = pf->bytes = 0;
+	h = pf_maybe_free_locked(pf, true);
+	pthread_mutex_unlock(&t->lock);
+	if (h && t->ops.destroy)
+		t->ops.destroy(h);
+	while (list) {
+		struct pin *p = list;
+
+		list = p->next;
+		pin_free(p);
+	}
+}
+
+int pgdax_pintab_sync_range(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			 const struct pgdax_ioc_sync *req, uint64_t *off, uint64_t *len)
+{
+	uint64_t size;
+
+	if (!vol || !f || !req)
+		return -EINVAL;
+	if (req->flags || req->reserved0 || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->offset > (uint64_t)INT64_MAX ||
+	    (req->length && req->length > (uint64_t)INT64_MAX - req->offset))
+		return -EINVAL;
+	size = inode_size(f->ip);
+	*off = req->offset;
+	if (req->offset >= size)
+		*len = 0;
+	else if (!req->length || req->length > size - req->offset)
+		*len = size - req->offset;
+	else
+		*len = req->length;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Layout breaks and poll                                              */
+/* ------------------------------------------------------------------ */
+
+void pgdax_pintab_set_poll_ops(struct pgdax_vol *vol, const struct pgdax_pintab_poll_ops *ops)
+{
+	struct pin_table *t = table_of(vol);
+
+	if (!t || !ops)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->ops = *ops;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static bool file_breaking_locked(struct pin_table *t, struct pin_file *pf)
+{
+	uint64_t bs = t->vol->bs;
+
+	for (struct pin *p = pf->pins; p; p = p->next)
+		if (breaking_locked(t, pf->ino, p->off / bs, p->len / bs))
+			return true;
+	return false;
+}
+
+unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle)
+{
+	struct pin_table *t = table_of(vol);
+	struct pin_file *pf;
+	unsigned mask = 0;
+	void *old = NULL;
+
+	if (!t) {
+		if (handle && t && t->ops.destroy)
+			t->ops.destroy(handle);
+		return 0;
+	}
+	pthread_mutex_lock(&t->lock);
+	pf = handle ? pf_get_locked(t, f) : f->pin_priv;
+	if (pf) {
+		if (file_breaking_locked(t, pf))
+			mask |= POLLPRI;
+		if (handle) {
+			old = pf->poll_handle;
+			pf->poll_handle = handle;
+			handle = NULL;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (old && t->ops.destroy)
+		t->ops.destroy(old);
+	if (handle && t->ops.destroy)
+		t->ops.destroy(handle);		/* no memory to keep it */
+	return mask;
+}
+
+unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
+				uint64_t first_page, uint64_t npages)
+{
+	struct pin_table *t = table_find(vol);
+	struct breaking *b;
+	void **handles = NULL;
+	unsigned nh = 0, cap = 0, pins = 0;
+	uint64_t bs;
+
+	if (!t || !npages)
+		return 0;
+	bs = vol->bs;
+	b = calloc(1, sizeof(*b));
+	pthread_mutex_lock(&t->lock);
+	if (b) {
+		b->ino = ino;
+		b->first = first_page;
+		b->n = npages;
+		b->next = t->breaking;
+		t->breaking = b;
+		t->nbreaking++;
+	}
+	for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next) {
+		bool hit = false;
+
+		if (pf->ino != ino)
+			continue;
+		for (struct pin *p = pf->pins; p; p = p->next) {
+			if (overlaps(p->off / bs, p->len / bs, first_page, npages)) {
+				pins++;
+				hit = true;
+			}
+		}
+		if (hit && pf->poll_handle) {
+			if (nh == cap) {
+				unsigned ncap = cap ? cap * 2 : 8;
+				void **v = realloc(handles, ncap * sizeof(*v));
+
+				if (!v)
+					continue;	/* that holder learns at its next poll */
+				handles = v;
+				cap = ncap;
+			}
+			handles[nh++] = pf->poll_handle;
+			pf->poll_handle = NULL;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	/* One notification clears every waiter of a handle; the kernel polls
+	 * again (with a new handle) and then sees POLLPRI. */
+	for (unsigned i = 0; i < nh; i++) {
+		if (t->ops.notify)
+			t->ops.notify(handles[i]);
+		if (t->ops.destroy)
+			t->ops.destroy(handles[i]);
+	}
+	free(handles);
+	if (pins)
+		pgdax_info("layout break on inode %llu pages [%llu, +%llu): %u pin(s) notified",
+			   (unsigned long long)ino, (unsigned long long)first_page,
+			   (unsigned long long)npages, pins);
+	return pins;
+}
+
+void pgdax_pin_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first_page,
+			  uint64_t npages)
+{
+	struct pin_table *t = table_find(vol);
+	struct breaking **pp;
+
+	if (!t || !npages)
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->breaking; *pp; pp = &(*pp)->next) {
+		struct breaking *b = *pp;
+
+		if (b->ino == ino && b->first == first_page && b->n == npages) {
+			*pp = b->next;
+			t->nbreaking--;
+			free(b);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Info and status                                                     */
+/* ------------------------------------------------------------------ */
+
+void pgdax_pintab_counters(struct pgdax_vol *vol, uint64_t *pins, uint64_t *extents)
+{
+	struct pin_table *t = table_find(vol);
+
+	if (pins)
+		*pins = 0;
+	if (extents)
+		*extents = 0;
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (pins)
+		*pins = t->pins;
+	if (extents)
+		*extents = t->extents;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* A path that does not fit is left empty: better no answer than a wrong one. */
+static void copy_path(char dst[PGDAX_DEV_PATH_MAX], const char *src)
+{
+	size_t n = strnlen(src, PGDAX_DEV_PATH_MAX);
+
+	if (n >= PGDAX_DEV_PATH_MAX)
+		n = 0;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void pgdax_pintab_info(struct pgdax_vol *vol, uint64_t ino, struct pgdax_ioc_info *out)
+{
+	const struct pgdax_dev_info *di = pgdax_dev_info(vol->dev);
+
+	memset(out, 0, sizeof(*out));
+	out->version = PGDAX_IOC_VERSION;
+	if (di->kind == PGDAX_DEV_EMULATED)
+		out->flags |= PGDAX_INFO_EMULATED;
+	if (vol->rdonly)
+		out->flags |= PGDAX_INFO_RDONLY;
+	if (pgmap_state(vol->pgmap) != PGMAP_LIVE)
+		out->flags |= PGDAX_INFO_DYING;
+	out->dev_size = di->size;
+	out->dev_align = di->align < vol->bs ? vol->bs : di->align;
+	out->block_size = vol->bs;
+	out->ino = ino;
+	copy_path(out->dev_path, di->path);
+}
+
+int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
+{
+	const struct pgdax_dev_info *di = pgdax_dev_info(vol->dev);
+	struct pgdax_vol_stats s;
+	struct pin_table *t;
+	uint32_t cursor = st->cursor, idx = 0, n = 0;
+
+	if (st->reserved0 || st->reserved_in[0] || st->reserved_in[1])
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	pgdax_vol_get_stats(vol, &s);
+	st->version = PGDAX_IOC_VERSION;
+	st->pgmap_state = s.pgmap_state;
+	if (di->kind == PGDAX_DEV_EMULATED)
+		st->flags |= PGDAX_INFO_EMULATED;
+	if (vol->rdonly)
+		st->flags |= PGDAX_INFO_RDONLY;
+	if (s.pgmap_state != PGMAP_LIVE)
+		st->flags |= PGDAX_INFO_DYING;
+	st->dev_size = di->size;
+	st->dev_align = di->align < vol->bs ? vol->bs : di->align;
+	st->block_size = s.block_size;
+	st->blocks = s.blocks;
+	st->free_blocks = s.free_blocks;
+	st->inodes = s.inodes;
+	st->free_inodes = s.free_inodes;
+	st->active_extents = s.active_extents;
+	st->inflight_io = s.inflight_io;
+	st->orphans = s.orphans;
+	st->quarantined_pages = s.quarantined_pages;
+	st->live_count = s.live_count;
+	copy_path(st->dev_path, di->path);
+	t = table_find(vol);
+	if (!t)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	st->pins = t->pins;
+	st->pinned_extents = t->extents;
+	st->breaking = t->nbreaking;
+	for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next) {
+		if (!pf->npins)
+			continue;
+		if (idx++ < cursor || n >= PGDAX_IOC_HOLDERS_BATCH)
+			continue;
+		st->holders[n].pid = pf->pid;
+		st->holders[n].pins = pf->npins;
+		st->holders[n].ino = pf->ino;
+		st->holders[n].extents = pf->nextents;
+		st->holders[n].bytes = pf->bytes;
+		n++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	st->nr_holders = idx;
+	st->count = n;
+	st->next = cursor + n;
+	return 0;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon-side pin table (lib/pin.c): which open file holds which
+ * extents of which inode on behalf of DAX clients, the layout-break state of
+ * inodes being truncated/punched, and the poll handles through which
+ * holders are told of a break. Every reference is taken and dropped through
+ * the refcount core (pgmap_get_folio / folio_put); this file only keeps the
+ * books. Used by fs/ioctl.c (requests) and lib/vol*.c (hooks below).
+ */
+#ifndef PGDAX_PIN_H
+#define PGDAX_PIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pgdax_ioctl.h"
+
+struct pgdax_vol;
+struct pgdax_vol_file;
+
+/* Who asks for a pin (FUSE request context). */
+struct pgdax_pin_caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const gid_t *groups;	/* supplementary groups (may be NULL) */
+	int ngroups;
+	int open_flags;		/* flags the file was opened with (O_ACCMODE matters) */
+};
+
+/* Limits against a caller hoarding daemon memory. */
+#define PGDAX_PIN_MAX_PER_FILE		4096u
+#define PGDAX_PIN_MAX_EXTENTS		(1u << 20)	/* per pin */
+
+/*
+ * May @c open the device node at @path with write access (@write) or read
+ * access? Owner/group/other permission bits of the node as the kernel
+ * checks them; uid 0 may. 0 or -EACCES (or -errno of stat).
+ */
+int pgdax_pintab_may_access_device(const char *path, const struct pgdax_pin_caller *c,
+				bool write);
+
+/*
+ * PGDAX_IOC_PIN: validate @req (reserved fields, flags, range), check the
+ * caller, then pin [offset, offset+length) rounded out to the device
+ * alignment; fills the out fields of @req. Returns 0 or -EINVAL, -EFBIG,
+ * -EACCES, -EBUSY (layout being broken), -ENXIO (dying), -ENOSPC,
+ * -EMFILE (too many pins on this open file), -ENOMEM.
+ */
+int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		     const struct pgdax_pin_caller *c, struct pgdax_ioc_pin *req);
+/* PGDAX_IOC_PIN_EXTENTS: validate, fill the next batch. 0, -EINVAL, -ENOENT. */
+int pgdax_pintab_extents(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		      struct pgdax_ioc_pin_extents *req);
+/*
+ * PGDAX_IOC_UNPIN: drop the pin's references. On success *ino, *off and
+ * *len (may be NULL) give the range, for the caller to invalidate.
+ * 0, -EINVAL, -ENOENT.
+ */
+int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+		   const struct pgdax_ioc_unpin *req, uint64_t *off, uint64_t *len);
+/* PGDAX_IOC_SYNC: validate; clamp the range to the file; 0 or -EINVAL. */
+int pgdax_pintab_sync_range(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			 const struct pgdax_ioc_sync *req, uint64_t *off, uint64_t *len);
+/* PGDAX_IOC_INFO / PGDAX_IOC_STATUS contents (status: holders by cursor). */
+void pgdax_pintab_info(struct pgdax_vol *vol, uint64_t ino, struct pgdax_ioc_info *out);
+int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *req);
+
+/*
+ * Hook (pgdax_vol_release): drop every pin of the open file @f and forget
+ * its poll handle. Must be called before @f's inode reference goes.
+ */
+void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
+
+/*
+ * Hook (truncate / punch, under the inode's lock, before waiting for idle
+ * extents): mark file pages [first_page, first_page + npages) of @ino as
+ * breaking (new pins overlapping it get -EBUSY) and notify the open files
+ * holding pins there (poll reports POLLPRI). Returns the number of pins
+ * that overlap (0: nothing to wait for from pins). Pair with
+ * pgdax_pin_break_done() whatever the outcome.
+ */
+unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
+				uint64_t first_page, uint64_t npages);
+void pgdax_pin_break_done(struct pgdax_vol *vol, uint64_t ino,
+			  uint64_t first_page, uint64_t npages);
+
+/*
+ * Poll support (fs/ioctl.c fs_poll). @handle is the FUSE poll handle, kept
+ * per open file (the previous one is destroyed); @notify is called (without
+ * locks held by this table... but possibly from a truncating thread) when
+ * a break concerns the file, then @destroy. Returns the poll mask for the
+ * file now: POLLPRI while one of its pins overlaps a breaking range.
+ */
+struct pgdax_pintab_poll_ops {
+	void (*notify)(void *handle);
+	void (*destroy)(void *handle);
+};
+void pgdax_pintab_set_poll_ops(struct pgdax_vol *vol, const struct pgdax_pintab_poll_ops *ops);
+unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle);
+
+/* Counters (pgdax_vol_get_stats, status). */
+void pgdax_pintab_counters(struct pgdax_vol *vol, uint64_t *pins, uint64_t *extents);
+
+/* Unmount hook: free the table of @vol (every file already released). */
+void pgdax_pin_vol_fini(struct pgdax_vol *vol);
+
+#endif /* PGDAX_PIN_H */

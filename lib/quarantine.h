@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Quarantine of device ranges still mapped by clients of an earlier daemon
+ * (lib/quarantine.c, DESIGN.md section 3 "After an unclean end").
+ *
+ * The client library holds an OFD read lock on every device range it maps
+ * (lib/client.c). A daemon that died without draining (kill -9, forced
+ * drain timeout) cannot know what its clients still map; the next daemon
+ * finds out by probing the device for those locks and keeps the locked
+ * ranges out of its allocator until they are unlocked (the client unmapped
+ * or died). A forced drain therefore quarantines, never frees.
+ */
+#ifndef PGDAX_QUARANTINE_H
+#define PGDAX_QUARANTINE_H
+
+#include <stdint.h>
+
+struct pgdax_vol;
+
+/* Re-probe period of the background thread. */
+#define PGDAX_QUARANTINE_PERIOD_MS	1000
+
+/*
+ * Probe the device of @vol for clients' locks now, reserve every free page
+ * of a locked range in the allocator, and start a thread that re-probes
+ * every PGDAX_QUARANTINE_PERIOD_MS: it returns ranges whose locks are gone
+ * and reserves locked pages that became free since. Call at mount, after
+ * orphan reclaim and before serving requests. 0 or a negative errno.
+ */
+int pgdax_quarantine_start(struct pgdax_vol *vol);
+/* Stop the thread (unmount). Reserved pages stay out of the allocator. */
+void pgdax_quarantine_stop(struct pgdax_vol *vol);
+/* Pages held in quarantine right now. */
+uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol);
+/* Run one re-probe at once (tests). */
+void pgdax_quarantine_reprobe(struct pgdax_vol *vol);
+
+#endif /* PGDAX_QUARANTINE_H */

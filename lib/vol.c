@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mount / unmount / stats of a volume (lib/vol.h).
+ *
+ * Mount: open the device with the exclusive lock, validate the superblock
+ * (backup if the primary is damaged), roll back an uncommitted journal
+ * transaction, rebuild the DRAM allocator from the block bitmap (the only
+ * work proportional to the device size: a bitmap scan, all-zero/all-one
+ * words skipped fast), create the pgmap, mark the volume dirty, reclaim
+ * orphans. Inodes, directories and extent maps are loaded lazily.
+ *
+ * Unmount: kill -> drain -> free leftover unlinked inodes -> mark clean ->
+ * release the pgmap (which unmaps and closes the device).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pin.h"
+#include "quarantine.h"
+#include "vol_internal.h"
+
+static void vol_page_free(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
+			  void *owner, void *arg)
+{
+	/* Nothing to do: blocks are returned to the allocator only by
+	 * truncate/unlink after they waited for the extent to be idle
+	 * (pgmap_wait_idle is woken by the folio layer itself). */
+	(void)pgmap;
+	(void)pgoff;
+	(void)order;
+	(void)owner;
+	(void)arg;
+}
+
+static const struct pgmap_ops vol_pgmap_ops = {
+	.page_free = vol_page_free,
+};
+
+static void vol_free(struct pgdax_vol *vol)
+{
+	pgdax_quarantine_stop(vol);	/* [pin hook] lib/quarantine.c */
+	pgdax_pin_vol_fini(vol);	/* [pin hook] the pin table (lib/pin.c) */
+	icache_evict_all(vol);
+	free(vol->hash);
+	journal_close(vol);
+	pgdax_alloc_delete(&vol->alloc);
+	if (vol->zero)
+		munmap(vol->zero, vol->zero_len);
+	pthread_mutex_destroy(&vol->ns_lock);
+	pthread_mutex_destroy(&vol->icache_lock);
+	free(vol);
+}
+
+static uint64_t count_orphans(struct pgdax_vol *vol)
+{
+	uint64_t n = 0;
+	for (uint64_t i = le64toh(vol->sb->s_orphan_head); i && i < vol->ninodes &&
+	     n <= vol->ninodes; i = le64toh(inode_slot(vol, i)->i_orphan_next))
+		n++;
+	return n;
+}
+
+int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
+		    struct pgdax_vol **out)
+{
+	struct pgdax_vol_opts defopts = { .flags = 0, .break_timeout_ms = 30000 };
+	struct pgdax_vol *vol;
+	struct pgdax_dev *dev = NULL;
+	int rc;
+
+	if (!opts)
+		opts = &defopts;
+	vol = calloc(1, sizeof(*vol));
+	if (!vol)
+		return -ENOMEM;
+	vol->opts = *opts;
+	vol->rdonly = opts->flags & PGDAX_VOL_RDONLY;
+	pthread_mutex_init(&vol->ns_lock, NULL);
+	pthread_mutex_init(&vol->icache_lock, NULL);
+	snprintf(vol->devname, sizeof(vol->devname), "%s", device);
+
+	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (vol->rdonly ? PGDAX_DEV_RDONLY : 0),
+			    opts->align_override, &dev);
+	if (rc)
+		goto fail;
+	vol->dev = dev;
+	vol->base = pgdax_dev_base(dev);
+	vol->dev_size = pgdax_dev_size(dev);
+	rc = sb_load(dev, vol->rdonly, &vol->geo);
+	if (rc)
+		goto fail;
+	vol->sb = (struct pgdax_sb *)vol->base;
+	vol->bs = le32toh(vol->geo.s_block_size);
+	vol->bshift = (unsigned)__builtin_ctz(vol->bs);
+	vol->blocks = le64toh(vol->geo.s_blocks);
+	vol->ninodes = le64toh(vol->geo.s_inodes);
+	vol->data_start = le64toh(vol->geo.s_data_start);
+	vol->bbitmap = blk_addr(vol, le64toh(vol->geo.s_bbitmap_start));
+	vol->ibitmap = blk_addr(vol, le64toh(vol->geo.s_ibitmap_start));
+	vol->itable = blk_addr(vol, le64toh(vol->geo.s_itable_start));
+	if (le64toh(vol->geo.s_feat_ro_compat) & ~PGDAX_FEAT_RO_COMPAT_SUPP) {
+		pgdax_warn("%s: unknown read-only-compatible features 0x%llx: mounting read-only",
+			   device, (unsigned long long)le64toh(vol->geo.s_feat_ro_compat));
+		vol->rdonly = true;
+	}
+	if (le16toh(vol->geo.s_minor) > PGDAX_FMT_MINOR)
+		pgdax_notice("%s: format %u.%u is newer than this build (%u.%u)", device,
+			     le16toh(vol->geo.s_major), le16toh(vol->geo.s_minor),
+			     PGDAX_FMT_MAJOR, PGDAX_FMT_MINOR);
+	uint64_t state = le64toh(vol->sb->s_state);
+	if (state != PGDAX_STATE_CLEAN)
+		pgdax_notice("%s: not cleanly unmounted; recovering", device);
+
+	rc = journal_open(vol);
+	if (rc)
+		goto fail;
+	vol->hash_size = 1024;
+	vol->hash = calloc(vol->hash_size, sizeof(*vol->hash));
+	vol->zero_len = 1 << 20;
+	vol->zero = mmap(NULL, vol->zero_len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!vol->hash || vol->zero == MAP_FAILED) {
+		vol->zero = NULL;
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = pgdax_alloc_new(vol->blocks, &vol->alloc);
+	if (rc)
+		goto fail;
+	rc = bitmap_scan(vol);
+	if (rc)
+		goto fail;
+	rc = pgmap_new(dev, vol->bshift, vol->blocks, &vol_pgmap_ops, vol, &vol->pgmap);
+	if (rc)
+		goto fail;
+	dev = NULL;	/* owned by the pgmap now */
+
+	rc = inode_get(vol, PGDAX_ROOT_INO, &vol->root);
+	if (!rc && !S_ISDIR(inode_mode(vol->root))) {
+		pgdax_err("%s: root inode is not a directory", device);
+		rc = -EUCLEAN;
+	}
+	if (rc)
+		goto fail_pgmap;
+	if (!vol->rdonly) {
+		sb_set_state(vol, PGDAX_STATE_DIRTY);
+		atomic_store(&vol->orphans, count_orphans(vol));
+		rc = orphans_reclaim_all(vol);
+		if (rc)
+			pgdax_warn("%s: orphan reclaim stopped (%d); space may be lost until "
+				   "fsck.pgdaxfs runs", device, rc);
+		atomic_store(&vol->orphans, count_orphans(vol));
+		/* [pin hook] after orphan reclaim, before serving: device ranges
+		 * still mapped by clients of an earlier daemon stay unallocated */
+		pgdax_quarantine_start(vol);
+	}
+	pgdax_info("%s: mounted (%llu blocks of %u bytes, %llu inodes)", device,
+		   (unsigned long long)vol->blocks, vol->bs, (unsigned long long)vol->ninodes);
+	*out = vol;
+	return 0;
+
+fail_pgmap:
+	if (vol->root) {
+		vol->root = NULL;
+	}
+	pgmap_kill(vol->pgmap);
+	pgmap_drain(vol->pgmap, -1);
+	pgmap_release(&vol->pgmap);
+	vol->dev = NULL;
+fail:
+	pgdax_dev_close(&dev);
+	vol_free(vol);
+	return rc;
+}
+
+void pgdax_vol_kill(struct pgdax_vol *vol)
+{
+	if (!vol)
+		return;
+	vol->killed = true;
+	pgmap_kill(vol->pgmap);
+}
+
+int pgdax_vol_drain(struct pgdax_vol *vol, int timeout_ms)
+{
+	return pgmap_drain(vol->pgmap, timeout_ms);
+}
+
+struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol)
+{
+	return vol->pgmap;
+}
+
+/* Unlinked inodes still cached (their last reference never came back,
+ * e.g. the kernel connection went away) are freed before marking clean. */
+static void reclaim_cached_orphans(struct pgdax_vol *vol)
+{
+	for (size_t i = 0; i < vol->hash_size; i++) {
+		for (struct inode *ip = vol->hash[i]; ip; ip = ip->hnext) {
+			if (inode_nlink(ip) == 0 && !ip->reclaiming) {
+				ip->reclaiming = true;
+				int rc = inode_reclaim(vol, ip->ino);
+				if (rc)
+					pgdax_warn("%s: orphan inode %llu not freed (%d)",
+						   vol->devname, (unsigned long long)ip->ino, rc);
+			}
+		}
+	}
+}
+
+int pgdax_vol_unmount(struct pgdax_vol **volp)
+{
+	struct pgdax_vol *vol = volp ? *volp : NULL;
+	int rc;
+
+	if (!vol)
+		return 0;
+	pgdax_vol_kill(vol);
+	rc = pgmap_drain(vol->pgmap, -1);
+	if (rc)
+		return rc;
+	if (!vol->rdonly) {
+		/* the pgmap is drained: waits for idle extents return at once */
+		reclaim_cached_orphans(vol);
+		if (le64toh(vol->sb->s_orphan_head) == 0)
+			sb_set_state(vol, PGDAX_STATE_CLEAN);
+		else
+			pgdax_notice("%s: orphans remain; left dirty for the next mount",
+				     vol->devname);
+	}
+	icache_evict_all(vol);
+	pgdax_quarantine_stop(vol);	/* its thread uses the device: stop it first */
+	rc = pgmap_release(&vol->pgmap);
+	if (rc) {
+		pgdax_err("%s: could not release the device (%d)", vol->devname, rc);
+		return rc;
+	}
+	vol->dev = NULL;
+	vol_free(vol);
+	*volp = NULL;
+	return 0;
+}
+
+void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->blocks = vol->blocks;
+	s->free_blocks = pgdax_alloc_free_pages(vol->alloc);
+	s->block_size = vol->bs;
+	s->inodes = vol->ninodes - 2;
+	s->free_inodes = atomic_load(&vol->free_inodes);
+	s->active_extents = pgmap_active_folios(vol->pgmap);
+	s->inflight_io = (uint64_t)atomic_load(&vol->inflight_io);
+	s->orphans = atomic_load(&vol->orphans);
+	s->pgmap_state = (int)pgmap_state(vol->pgmap);
+	s->live_count = pgmap_live_count(vol->pgmap);
+	pthread_mutex_lock(&vol->icache_lock);
+	/* pins hang off open files; the pin layer keeps its own counts */
+	pthread_mutex_unlock(&vol->icache_lock);
+	pgdax_pintab_counters(vol, &s->pins, &s->pinned_extents);	/* [pin hook] */
+	s->quarantined_pages = pgdax_quarantine_pages(vol);		/* [pin hook] */
+}

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private state of a mounted volume (lib/vol.h) shared by the vol objects:
+ * vol.c (mount/unmount/stats/orphans), sb.c, journal.c, balloc.c (block and
+ * inode bitmaps), inode.c (inode cache), extmap.c, dir.c, data.c, namei.c,
+ * attr.c, xattr.c.
+ *
+ * Locking (lock order, outermost first):
+ *   vol->ns_lock        mutex: every namespace change (create, link, unlink,
+ *                       rename, mkdir, rmdir, symlink, mknod) and inode
+ *                       reclaim. Only a holder of ns_lock may hold more than
+ *                       one inode lock at a time, so inode locks need no
+ *                       further ordering among themselves.
+ *   inode->lock         rwlock per inode: readers (lookup, readdir, read,
+ *                       overwrite of allocated blocks) share it; anything
+ *                       that changes the extent map, the directory, the size
+ *                       or a checksummed inode field takes it for writing.
+ *   journal lock        (inside struct journal) one metadata transaction at
+ *                       a time; held from jtx_begin to commit/abort. Nobody
+ *                       takes an inode lock or ns_lock while holding it.
+ *   vol->icache_lock    mutex, leaf: the inode hash table and refcounts.
+ *   (allocator)         pgdax_alloc has its own internal lock, leaf.
+ * File data of allocated blocks is copied under the inode lock held for
+ * reading only, plus folio references (lib/pgmap.h): no global lock.
+ */
+#ifndef PGDAX_VOL_INTERNAL_H
+#define PGDAX_VOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "alloc.h"
+#include "dev.h"
+#include "format.h"
+#include "log.h"
+#include "pgmap.h"
+#include "vol.h"
+#include "journal.h"
+
+
+/* A mapped extent in DRAM (extmap.c). */
+struct ext {
+	uint64_t fpage;		/* first file page */
+	uint64_t dblk;		/* first device block */
+	unsigned order;
+	uint64_t slot;		/* device byte offset of its on-media record */
+};
+
+/* Loaded extent map of an inode; protected by inode->lock. */
+struct extmap {
+	struct ext *v;		/* sorted by fpage, non-overlapping */
+	size_t n, cap;
+	uint64_t *free_slots;	/* device byte offsets of free records */
+	size_t nfree, freecap;
+	bool loaded;
+};
+
+struct dirindex;
+
+/* In-DRAM inode: cached while referenced (lookup + open + internal). */
+struct inode {
+	uint64_t ino;
+	struct inode *hnext;		/* icache_lock */
+	uint64_t ref;			/* icache_lock */
+	bool reclaiming;		/* icache_lock: being freed, not findable */
+	pthread_rwlock_t lock;
+	struct pgdax_inode *d;		/* the slot on the device (immutable) */
+	struct extmap map;		/* lock */
+	struct dirindex *dix;		/* lock (directories) */
+	atomic_uint opens;		/* open files (for stats / debugging) */
+};
+
+/* An open file (pgdax_vol_file). Pins (client API) hang off it. */
+struct pgdax_vol_file {
+	struct inode *ip;
+	int flags;			/* open(2) flags */
+	pthread_mutex_t pin_lock;	/* protects the pin list */
+	struct pgdax_folio **pins;	/* folio references held for pins */
+	size_t npins, pincap;
+	void *pin_priv;			/* for the pin layer */
+};
+
+struct pgdax_vol {
+	struct pgdax_pgmap *pgmap;	/* owns the device */
+	struct pgdax_dev *dev;		/* = pgmap_dev(pgmap) */
+	struct pgdax_alloc *alloc;
+	char *base;			/* device mapping */
+	uint64_t dev_size;
+	struct pgdax_sb *sb;		/* primary superblock, on the device */
+	struct pgdax_sb geo;		/* validated copy of the checksummed part */
+	uint32_t bs;
+	unsigned bshift;
+	uint64_t blocks, ninodes, data_start;
+	pgdax_le64 *bbitmap, *ibitmap;	/* on the device */
+	char *itable;			/* on the device */
+	struct pgdax_vol_opts opts;
+	bool rdonly;
+	char devname[256];
+
+	struct journal *j;
+
+	pthread_mutex_t ns_lock;
+
+	pthread_mutex_t icache_lock;
+	struct inode **hash;		/* icache_lock */
+	size_t hash_size, ncached;	/* icache_lock */
+	struct inode *root;		/* permanent reference */
+
+	uint64_t ino_hint;		/* journal lock */
+	atomic_uint_fast64_t free_inodes;
+	atomic_uint_fast64_t orphans;
+	atomic_int_fast64_t inflight_io;
+
+	char *zero;			/* shared zero buffer for holes */
+	size_t zero_len;
+	bool killed;
+};
+
+#define VOL_ERR(vol, ...) pgdax_err(__VA_ARGS__)
+
+/* ---- sb.c ---- */
+/* Read primary (else backup) superblock from a mapped device; repairs the
+ * primary from the backup when allowed. 0 or -EUCLEAN/-EPROTONOSUPPORT. */
+int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out);
+void sb_seal(struct pgdax_sb *sb);
+void sb_set_state(struct pgdax_vol *vol, uint64_t state);
+uint64_t sb_backup_offset(const struct pgdax_sb *sb);
+
+/* journal: lib/journal.h */
+
+/* ---- balloc.c: bitmaps ---- */
+int bitmap_scan(struct pgdax_vol *vol);		/* mount: build the allocator */
+/* Allocate 2^order blocks (hint may be NULL), marked used in the tx. */
+int blk_alloc(struct jtx *tx, unsigned order, const struct pgdax_alloc_hint *hint,
+	      uint64_t *blk);
+/* Allocate exactly [blk, blk+n) already taken from the allocator. */
+int blk_mark(struct jtx *tx, uint64_t blk, uint64_t n, bool used);
+int blk_free(struct jtx *tx, uint64_t blk, uint64_t n);
+int ino_alloc(struct jtx *tx, uint64_t *ino);
+int ino_free(struct jtx *tx, uint64_t ino);
+bool ino_is_used(struct pgdax_vol *vol, uint64_t ino);
+void *blk_addr(struct pgdax_vol *vol, uint64_t blk);
+uint64_t dev_off(struct pgdax_vol *vol, const void *addr);
+/* Read device bytes without faulting in holes of an emulated file. */
+int dev_read(struct pgdax_vol *vol, struct pgdax_dev *dev, uint64_t off, void *buf, size_t len);
+
+/* ---- inode.c ---- */
+struct pgdax_inode *inode_slot(struct pgdax_vol *vol, uint64_t ino);
+int inode_get(struct pgdax_vol *vol, uint64_t ino, struct inode **out);
+void inode_hold(struct pgdax_vol *vol, struct inode *ip);
+void inode_put(struct pgdax_vol *vol, struct inode *ip);
+void inode_forget_new(struct pgdax_vol *vol, struct inode *ip);
+/* Allocate and initialise a new inode in @tx; returns it referenced. */
+int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent,
+	      dev_t rdev, struct inode **out);
+void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st);
+void inode_now(struct pgdax_timespec *t);
+void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts);
+/* Hot-field updates outside a transaction: store + persist. */
+void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip);	/* mtime+ctime = now */
+void inode_set_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size);
+static inline uint64_t inode_size(const struct inode *ip) { return le64toh(ip->d->i_size); }
+static inline uint32_t inode_mode(const struct inode *ip) { return le32toh(ip->d->i_mode); }
+static inline uint32_t inode_nlink(const struct inode *ip) { return le32toh(ip->d->i_nlink); }
+void icache_evict_all(struct pgdax_vol *vol);
+/* Free an unlinked inode (chunked transactions); ns_lock held or mount. */
+int inode_reclaim(struct pgdax_vol *vol, uint64_t ino);
+int orphan_add(struct jtx *tx, struct inode *ip);
+int orphan_remove(struct jtx *tx, uint64_t ino);
+int orphans_reclaim_all(struct pgdax_vol *vol);
+void dix_free(struct dirindex **dix);
+void extmap_free(struct extmap *m);
+
+/* ---- extmap.c (inode->lock held) ---- */
+int extmap_load(struct pgdax_vol *vol, struct inode *ip);
+/* Index of the extent containing @fpage, or -1; *next = index of the first
+ * extent after it (n if none). */
+ssize_t extmap_find(struct extmap *m, uint64_t fpage, size_t *next);
+int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dblk,
+		  unsigned order);
+/* Remove extent @idx from the map (blocks NOT freed). */
+int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx);
+/* Free the extent blocks of an empty map. */
+int extmap_free_chain(struct jtx *tx, struct inode *ip);
+void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
+
+/* ---- data.c ---- */
+/* Free blocks of file pages >= @from_page (truncate); waits idle first. */
+int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size,
+			 const struct pgdax_cred *cred, bool wait_forever);
+int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
+		 const struct pgdax_cred *cred);
+
+/* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
+/* build the index (validating every block) if not built; dp->lock for writing */
+int dir_prepare(struct pgdax_vol *vol, struct inode *dp);
+int dir_lookup(struct pgdax_vol *vol, struct inode *dp, const char *name, size_t len,
+	       uint64_t *ino, uint64_t *pos);
+int dir_add(struct jtx *tx, struct inode *dp, const char *name, size_t len,
+	    uint64_t ino, unsigned type);
+int dir_remove(struct jtx *tx, struct inode *dp, uint64_t pos);
+int dir_set_ino(struct jtx *tx, struct inode *dp, uint64_t pos, uint64_t ino, unsigned type);
+int dir_count(struct pgdax_vol *vol, struct inode *dp, uint64_t *n);
+int dir_iterate(struct pgdax_vol *vol, struct inode *dp, uint64_t off,
+		int (*cb)(void *ctx, const char *name, size_t len, uint64_t ino,
+			  unsigned type, uint64_t next_off), void *ctx);
+int check_name(const char *name, size_t *len);
+
+/* ---- xattr.c ---- */
+int xattr_free(struct jtx *tx, struct inode *ip);
+
+static inline unsigned mode_to_dt(uint32_t mode) { return (mode & S_IFMT) >> 12; }
+
+#endif /* PGDAX_VOL_INTERNAL_H */

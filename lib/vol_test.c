@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* Test-only introspection of a mounted volume (lib/vol_test.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "vol_internal.h"
+#include "vol_test.h"
+
+static int count_cb(void *ctx, const char *name, const struct stat *st, uint64_t next_off)
+{
+	(void)name;
+	(void)st;
+	(void)next_off;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+int vol_test_count_entries(struct pgdax_vol *vol, uint64_t dir)
+{
+	int n = 0;
+	int rc = pgdax_vol_readdir(vol, dir, 0, false, count_cb, &n);
+	return rc ? rc : n;
+}
+
+int vol_test_check_blocks(struct pgdax_vol *vol)
+{
+	uint64_t used_bits = 0, iblocks = 0;
+	for (uint64_t b = vol->data_start; b < vol->blocks - 1; b++)
+		used_bits += pgdax_bit_test(vol->bbitmap, b);
+	for (uint64_t i = 1; i < vol->ninodes; i++) {
+		if (!ino_is_used(vol, i))
+			continue;
+		iblocks += le64toh(inode_slot(vol, i)->i_blocks);
+	}
+	uint64_t data = vol->blocks - 1 - vol->data_start;
+	uint64_t afree = pgdax_alloc_free_pages(vol->alloc);
+	uint64_t bad = le64toh(vol->geo.s_bad_blocks);
+	if (used_bits != iblocks + bad || afree != data - used_bits) {
+		fprintf(stderr, "space accounting: bitmap used %llu, inodes own %llu (+%llu bad), "
+			"allocator free %llu, bitmap free %llu\n", (unsigned long long)used_bits,
+			(unsigned long long)iblocks, (unsigned long long)bad,
+			(unsigned long long)afree, (unsigned long long)(data - used_bits));
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t vol_test_dir_block(struct pgdax_vol *vol, uint64_t dir, uint64_t page)
+{
+	struct inode *ip;
+	uint64_t b = 0;
+	if (inode_get(vol, dir, &ip))
+		return 0;
+	pthread_rwlock_wrlock(&ip->lock);
+	if (!extmap_load(vol, ip)) {
+		void *p = extmap_addr(vol, ip, page);
+		if (p)
+			b = dev_off(vol, p) >> vol->bshift;
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return b;
+}
+
+int vol_test_extents_of_order(struct pgdax_vol *vol, uint64_t ino, unsigned order)
+{
+	struct inode *ip;
+	int n = 0, rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = extmap_load(vol, ip);
+	for (size_t i = 0; !rc && i < ip->map.n; i++) {
+		struct ext *e = &ip->map.v[i];
+		if (e->order == order) {
+			n++;
+			/* both sides aligned to the extent size */
+			if ((e->dblk | e->fpage) & ((1ULL << order) - 1))
+				rc = -EUCLEAN;
+		}
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return rc ? rc : n;
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsck on corrupt images, under AddressSanitizer (this binary compiles
+ * lib/fsck.c itself with -fsanitize=address, whatever the build).
+ *
+ * Each structure is corrupted in turn (superblock, backup, journal header,
+ * bitmaps, inode fields, directory records, extent records and chains,
+ * xattr block, orphan list, a directory loop), then random bytes are flipped
+ * in the metadata ranges of a populated image (fixed seeds, bounded by
+ * CORRUPT_IMAGES and CORRUPT_SECONDS). For every image:
+ *   fsck -n: no crash/overrun/hang (alarm), every problem line names a
+ *            structure and a byte offset; targeted cases find the damage;
+ *   fsck -y: leaves nothing uncorrected;
+ *   fsck -n: on the repaired image finds nothing (exit 0);
+ *   mount:   the repaired image mounts and every file, directory, symlink
+ *            and xattr list can be read through lib/vol.h.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "fsck.h"
+#include "fsck_image.h"
+#include <sys/uio.h>
+#include "vol.h"
+
+#define IMG_SIZE (16ull << 20)
+
+static struct fimg F;
+static char current_case[128];
+
+struct run {
+	int rc;
+	struct pgdax_fsck_result res;
+	char *out;
+	size_t outlen;
+};
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "fsck hung (timeout) on: ";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0 ||
+	    write(2, current_case, strlen(current_case)) < 0 || write(2, "\n", 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static void fsck_buf(uint8_t *img, unsigned flags, struct run *r)
+{
+	struct pgdax_fsck_opts o = { 0 };
+	FILE *m;
+
+	free(r->out);
+	r->out = NULL;
+	m = open_memstream(&r->out, &r->outlen);
+	ck_assert_ptr_nonnull(m);
+	o.out = m;
+	o.flags = flags | PGDAX_FSCK_FORCE;
+	alarm(20);
+	r->rc = pgdax_fsck_image(img, F.size, &o, &r->res);
+	alarm(0);
+	fclose(m);
+}
+
+/* Every line is a problem naming "<structure> @<offset>: ", or a summary. */
+static const char *bad_line(const char *out)
+{
+	static char line[256];
+	const char *p = out;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n'), *at = strstr(p, " @");
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		bool ok = !strncmp(p, "pgdaxfs: ", 9) || !strncmp(p, "orphan list: ", 13) ||
+			  !strncmp(p, "(further", 8);
+
+		if (!ok && at && (size_t)(at - p) < len && at > p) {
+			const char *q = at + 2;
+
+			while (*q >= '0' && *q <= '9')
+				q++;
+			ok = q > at + 2 && q[0] == ':' && q[1] == ' ';
+		}
+		if (!ok) {
+			snprintf(line, sizeof(line), "%.*s", (int)(len > 200 ? 200 : len), p);
+			return line;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static uint8_t *dup_img(const uint8_t *img)
+{
+	uint8_t *c = malloc(F.size);
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(c, img, F.size);
+	return c;
+}
+
+/*
+ * The whole cycle on a corrupt image. @expect: a string the -n report must
+ * contain (NULL: the damage may be invisible, e.g. a flipped timestamp).
+ * Returns false when the image was beyond repair (no superblock found).
+ */
+static bool cycle(const uint8_t *img, const char *expect)
+{
+	struct run r = { 0 };
+	uint8_t *a = dup_img(img), *b = dup_img(img), *c;
+	const char *bad;
+	int mrc;
+
+	fsck_buf(a, PGDAX_FSCK_SCRATCH, &r);
+	bad = bad_line(r.out);
+	ck_assert_msg(!bad, "%s: fsck -n printed a line without structure @offset: '%s'",
+		      current_case, bad);
+	if (expect) {
+		ck_assert_msg(r.rc & PGDAX_FSCK_EXIT_UNCORRECTED,
+			      "%s: fsck -n exit %d, expected errors; output:\n%s",
+			      current_case, r.rc, r.out);
+		ck_assert_msg(strstr(r.out, expect), "%s: fsck -n does not report '%s':\n%s",
+			      current_case, expect, r.out);
+	}
+	ck_assert_msg(!(r.rc & ~(PGDAX_FSCK_EXIT_UNCORRECTED | PGDAX_FSCK_EXIT_OPERROR)),
+		      "%s: fsck -n exit %d", current_case, r.rc);
+	if (r.res.fatal) {
+		free(a);
+		free(b);
+		free(r.out);
+		return false;
+	}
+
+	fsck_buf(b, PGDAX_FSCK_REPAIR, &r);
+	bad = bad_line(r.out);
+	ck_assert_msg(!bad, "%s: fsck -y printed '%s'", current_case, bad);
+	ck_assert_msg(!(r.rc & (PGDAX_FSCK_EXIT_UNCORRECTED | PGDAX_FSCK_EXIT_OPERROR)),
+		      "%s: fsck -y exit %d:\n%s", current_case, r.rc, r.out);
+	if (expect)
+		ck_assert_msg(r.rc == PGDAX_FSCK_EXIT_CORRECTED, "%s: fsck -y exit %d",
+			      current_case, r.rc);
+
+	c = dup_img(b);
+	fsck_buf(c, PGDAX_FSCK_SCRATCH, &r);
+	ck_assert_msg(r.rc == 0 && r.res.problems == 0,
+		      "%s: fsck -n after fsck -y: exit %d, output:\n%s", current_case, r.rc, r.out);
+	free(c);
+
+	mrc = fimg_mount_walk(&F, b);
+	ck_assert_msg(mrc == 0, "%s: repaired image does not mount/read: %s", current_case,
+		      strerror(-mrc));
+	free(a);
+	free(b);
+	free(r.out);
+	return true;
+}
+
+static uint8_t *work(void)
+{
+	return dup_img(F.img);
+}
+
+static uint64_t ext_rec(uint8_t *img, uint64_t ino, uint64_t page)
+{
+	uint64_t rec = 0;
+
+	ck_assert_uint_ne(fimg_page_block(&F, img, ino, page, &rec), 0);
+	return rec;
+}
+
+START_TEST(test_clean_image_is_clean)
+{
+	struct run r = { 0 };
+	uint8_t *img = work();
+
+	snprintf(current_case, sizeof(current_case), "clean image");
+	fsck_buf(img, PGDAX_FSCK_SCRATCH, &r);
+	ck_assert_msg(r.rc == 0 && r.res.problems == 0, "clean image: exit %d:\n%s", r.rc, r.out);
+	ck_assert_uint_ge(r.res.files, 4);
+	ck_assert_uint_ge(r.res.dirs, 3);
+	ck_assert_int_eq(fimg_mount_walk(&F, img), 0);
+	free(r.out);
+	free(img);
+}
+END_TEST
+
+START_TEST(test_primary_superblock_restored_from_backup)
+{
+	uint8_t *img = work();
+
+	snprintf(current_case, sizeof(current_case), "primary superblock");
+	img[offsetof(struct pgdax_sb, s_blocks)] ^= 0x40;
+	cycle(img, "superblock (primary) @0: ");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_backup_superblock_rewritten_from_primary)
+{
+	uint8_t *img = work();
+
+	snprintf(current_case, sizeof(current_case), "backup superblock");
+	img[(F.blocks - 1) * F.bs + offsetof(struct pgdax_sb, s_label)] ^= 0x11;
+	cycle(img, "superblock (backup) @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_journal_header_reset)
+{
+	uint8_t *img = work();
+	const struct pgdax_sb *sb = (const void *)img;
+
+	snprintf(current_case, sizeof(current_case), "journal header");
+	img[le64toh(sb->s_journal_start) * F.bs + offsetof(struct pgdax_jhdr, j_uuid)] ^= 1;
+	cycle(img, "journal header @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_block_bitmap_missing_bit_set_again)
+{
+	uint8_t *img = work();
+	const struct pgdax_sb *sb = (const void *)img;
+	uint64_t b = fimg_page_block(&F, img, F.ino_big, 0, NULL);
+	uint8_t *w = img + le64toh(sb->s_bbitmap_start) * F.bs + b / 8;
+
+	snprintf(current_case, sizeof(current_case), "block bitmap: used block marked free");
+	ck_assert(*w & (1u << (b % 8)));
+	*w &= (uint8_t)~(1u << (b % 8));
+	cycle(img, "marked free but in use");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_block_bitmap_leak_freed)
+{
+	uint8_t *img = work();
+	const struct pgdax_sb *sb = (const void *)img;
+	uint64_t b = F.blocks - 2;
+	uint8_t *w = img + le64toh(sb->s_bbitmap_start) * F.bs + b / 8;
+
+	snprintf(current_case, sizeof(current_case), "block bitmap: leak");
+	ck_assert(!(*w & (1u << (b % 8))));
+	*w |= (uint8_t)(1u << (b % 8));
+	cycle(img, "(leak)");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_inode_bitmap_cleared_bit_drops_dangling_entry)
+{
+	uint8_t *img = work();
+	const struct pgdax_sb *sb = (const void *)img;
+	uint64_t i = F.ino_big;
+
+	snprintf(current_case, sizeof(current_case), "inode bitmap: used inode marked free");
+	img[le64toh(sb->s_ibitmap_start) * F.bs + i / 8] &= (uint8_t)~(1u << (i % 8));
+	cycle(img, "points to a free inode");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_inode_bad_checksum_cleared)
+{
+	uint8_t *img = work();
+
+	snprintf(current_case, sizeof(current_case), "inode checksum");
+	img[fimg_inode_off(&F, img, F.ino_big) + offsetof(struct pgdax_inode, i_uid)] ^= 1;
+	cycle(img, "inode table @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_inode_wrong_link_count_fixed)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_inode_off(&F, img, F.ino_file);
+	struct pgdax_inode *in = (void *)(img + off);
+
+	snprintf(current_case, sizeof(current_case), "inode link count");
+	in->i_nlink = htole32(7);
+	fimg_inode_reseal(img, off);
+	cycle(img, "link count 7, should be 2");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_inode_wrong_parent_fixed)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_inode_off(&F, img, F.ino_sub);
+	struct pgdax_inode *in = (void *)(img + off);
+
+	snprintf(current_case, sizeof(current_case), "directory parent");
+	in->i_parent = htole64(PGDAX_ROOT_INO);
+	fimg_inode_reseal(img, off);
+	cycle(img, "should be");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_directory_record_bad_length)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_dirent_off(&F, img, PGDAX_ROOT_INO, "one");
+	struct pgdax_dirent *d = (void *)(img + off);
+
+	snprintf(current_case, sizeof(current_case), "directory record length");
+	ck_assert_uint_ne(off, 0);
+	d->d_rec_len = htole16(12);
+	cycle(img, "directory record @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_directory_entry_to_free_inode_removed)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_dirent_off(&F, img, F.ino_dir, "hardlink");
+	struct pgdax_dirent *d = (void *)(img + off);
+
+	snprintf(current_case, sizeof(current_case), "dangling directory entry");
+	ck_assert_uint_ne(off, 0);
+	d->d_ino = htole64(F.ninodes - 1);
+	cycle(img, "points to a free inode");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_directory_loop_broken)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_dirent_off(&F, img, F.ino_sub, "deep");
+	struct pgdax_dirent *d = (void *)(img + off);
+
+	snprintf(current_case, sizeof(current_case), "directory loop");
+	ck_assert_uint_ne(off, 0);
+	d->d_ino = htole64(F.ino_dir);		/* dir/sub/deep -> dir: a cycle */
+	d->d_type = S_IFDIR >> 12;
+	cycle(img, "second name of directory");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_extent_outside_data_area_dropped)
+{
+	uint8_t *img = work();
+	uint64_t rec = ext_rec(img, F.ino_big, 0);
+	struct pgdax_extent *x = (void *)(img + rec);
+
+	snprintf(current_case, sizeof(current_case), "extent outside the device");
+	x->x_dblk_order = htole64(((F.blocks + 64) << PGDAX_X_DBLK_SHIFT) | PGDAX_X_VALID);
+	cycle(img, "extent record @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_double_allocation_dropped)
+{
+	uint8_t *img = work();
+	struct pgdax_extent *big = (void *)(img + ext_rec(img, F.ino_big, 0));
+	struct pgdax_extent *one;
+	uint64_t one_ino = 0;
+	struct stat st;
+
+	(void)st;
+	snprintf(current_case, sizeof(current_case), "double allocation");
+	/* "one" is the inode after "big": find it through the root directory */
+	one_ino = le64toh(((struct pgdax_dirent *)(img + fimg_dirent_off(&F, img, PGDAX_ROOT_INO,
+									   "one")))->d_ino);
+	one = (void *)(img + ext_rec(img, one_ino, 0));
+	one->x_dblk_order = big->x_dblk_order;
+	one->x_fpage = 0;
+	cycle(img, "double allocation");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_extent_chain_loop_cut)
+{
+	uint8_t *img = work();
+	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, F.ino_big));
+	uint64_t b = le64toh(in->i_extent_head);
+	struct pgdax_extent_blk *eb = (void *)(img + b * F.bs);
+
+	snprintf(current_case, sizeof(current_case), "extent chain loop");
+	ck_assert_uint_ne(b, 0);
+	eb->eb_next = htole64(b);
+	cycle(img, "(loop)");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_xattr_block_corruption_dropped)
+{
+	uint8_t *img = work();
+	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, F.ino_file));
+	uint64_t b = le64toh(in->i_xattr_block);
+
+	snprintf(current_case, sizeof(current_case), "xattr block");
+	ck_assert_uint_ne(b, 0);
+	img[b * F.bs + sizeof(struct pgdax_xattr_hdr) + 3] ^= 0x20;
+	cycle(img, "xattr block @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_orphan_list_to_free_inode_cut)
+{
+	uint8_t *img = work();
+	struct pgdax_sb *sb = (void *)img;
+
+	snprintf(current_case, sizeof(current_case), "orphan list");
+	sb->s_orphan_head = htole64(F.ninodes - 2);
+	cycle(img, "orphan list @");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_orphan_list_to_named_inode_unmarked)
+{
+	uint8_t *img = work();
+	struct pgdax_sb *sb = (void *)img;
+
+	snprintf(current_case, sizeof(current_case), "orphan list names a live inode");
+	sb->s_orphan_head = htole64(F.ino_big);
+	cycle(img, "marked orphan");
+	free(img);
+}
+END_TEST
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return n ? rnd_state % n : 0;
+}
+
+static long env_long(const char *name, long def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtol(s, NULL, 0) : def;
+}
+
+START_TEST(test_random_metadata_flips_are_repaired)
+{
+	long max = env_long("CORRUPT_IMAGES", 3000), secs = env_long("CORRUPT_SECONDS", 120);
+	long seed0 = env_long("CORRUPT_SEED", 1);
+	time_t start = time(NULL);
+	long n, beyond = 0;
+	uint64_t total_len = 0;
+
+	for (int k = 0; k < F.nr; k++)
+		total_len += F.r[k].len;
+	ck_assert_uint_gt(total_len, 0);
+	for (n = 0; n < max && time(NULL) - start < secs; n++) {
+		uint8_t *img = work();
+		int flips;
+		char where[64] = "";
+
+		rnd_state = (uint64_t)(seed0 * 1000003 + n) * 0x9E3779B97F4A7C15ull | 1;
+		flips = 1 + (int)rnd(6);
+		for (int k = 0; k < flips; k++) {
+			/* a range weighted by length, then a byte and a bit in it */
+			uint64_t at = rnd(total_len);
+			int r = 0;
+
+			while (at >= F.r[r].len)
+				at -= F.r[r++].len;
+			img[F.r[r].off + at] ^= (uint8_t)(1u << rnd(8));
+			if (k == 0)
+				snprintf(where, sizeof(where), "%s+%llu", F.r[r].what,
+					 (unsigned long long)at);
+		}
+		snprintf(current_case, sizeof(current_case), "seed %ld image %ld (%d flips, %s...)",
+			 seed0, n, flips, where);
+		if (!cycle(img, NULL))
+			beyond++;
+		free(img);
+	}
+	printf("corrupt images checked: %ld (%ld beyond repair: no superblock), %d metadata "
+	       "ranges, %llu bytes\n", n, beyond, F.nr, (unsigned long long)total_len);
+	ck_assert_int_gt(n, 0);
+}
+END_TEST
+
+static Suite *fsck_corrupt_suite(void)
+{
+	Suite *s = suite_create("fsck_corrupt");
+	TCase *t = tcase_create("structures");
+	TCase *r = tcase_create("random");
+
+	tcase_add_test(t, test_clean_image_is_clean);
+	tcase_add_test(t, test_primary_superblock_restored_from_backup);
+	tcase_add_test(t, test_backup_superblock_rewritten_from_primary);
+	tcase_add_test(t, test_journal_header_reset);
+	tcase_add_test(t, test_block_bitmap_missing_bit_set_again);
+	tcase_add_test(t, test_block_bitmap_leak_freed);
+	tcase_add_test(t, test_inode_bitmap_cleared_bit_drops_dangling_entry);
+	tcase_add_test(t, test_inode_bad_checksum_cleared);
+	tcase_add_test(t, test_inode_wrong_link_count_fixed);
+	tcase_add_test(t, test_inode_wrong_parent_fixed);
+	tcase_add_test(t, test_directory_record_bad_length);
+	tcase_add_test(t, test_directory_entry_to_free_inode_removed);
+	tcase_add_test(t, test_directory_loop_broken);
+	tcase_add_test(t, test_extent_outside_data_area_dropped);
+	tcase_add_test(t, test_double_allocation_dropped);
+	tcase_add_test(t, test_extent_chain_loop_cut);
+	tcase_add_test(t, test_xattr_block_corruption_dropped);
+	tcase_add_test(t, test_orphan_list_to_free_inode_cut);
+	tcase_add_test(t, test_orphan_list_to_named_inode_unmarked);
+	tcase_set_timeout(t, 300);
+	suite_add_tcase(s, t);
+	tcase_add_test(r, test_random_metadata_flips_are_repaired);
+	tcase_set_timeout(r, 900);
+	suite_add_tcase(s, r);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed, rc;
+
+	signal(SIGALRM, on_alarm);
+	rc = fimg_build(&F, IMG_SIZE);
+	if (rc) {
+		fprintf(stderr, "cannot build the test image: %s\n", strerror(-rc));
+		return 1;
+	}
+	sr = srunner_create(fsck_corrupt_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	fimg_destroy(&F);
+	return failed ? 1 : 0;
+}

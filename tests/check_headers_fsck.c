@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/fsck.h must compile on its own (nothing included before it) and
+ * twice (include guard). The section entry lets tests/check_headers.c
+ * compare the built units with its list of pending headers.
+ */
+#include "fsck.h"
+#include "fsck.h"
+
+__attribute__((section("pgdax_hdrs"), used))
+static const char *const header_fsck = "fsck.h";

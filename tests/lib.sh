@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for pgdaxfs integration scripts. Source it:
+#
+#   . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+#   pgdax_init                       # work dir, cleanup trap, tool paths
+#   dev=$(pgdax_new_device 256M)     # emulated device file (sparse) under /dev/shm
+#   pgdax_mkfs "$dev"
+#   mnt=$(pgdax_new_dir mnt)
+#   pgdax_mount "$dev" "$mnt" [-o opts]   # daemon -f in the background, waits until served
+#   ... test ...
+#   pgdax_umount "$mnt"              # unmount, wait for the daemon to exit, check its status
+#
+# Everything a script creates (device files, mounts, daemons, temp dirs) is
+# registered and undone by the EXIT trap even when the script fails: mounts
+# are detached (fusermount3 -u, then umount -l), only daemons this script
+# started are signalled, by pid. Scripts run under `set -eu`; `fail MSG`
+# ends the test with a message; exit 77 only for tests needing real devdax.
+
+set -eu
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+
+PGDAXFS=${PGDAXFS:-$top_builddir/fs/pgdaxfs}
+MKFS=${MKFS:-$top_builddir/tools/mkfs.pgdaxfs}
+FSCK=${FSCK:-$top_builddir/tools/fsck.pgdaxfs}
+PGDAXCTL=${PGDAXCTL:-$top_builddir/tools/pgdaxctl}
+
+_pgdax_devs=()
+_pgdax_mounts=()
+_pgdax_pids=()
+_pgdax_cleanups=()
+PGDAX_WORK=
+PGDAX_LAST_PID=
+
+log() { echo "[$(date +%T)] $*" >&2; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Run "$@" and fail unless it exits non-zero; the output goes to stderr.
+must_fail() {
+	if "$@" >&2; then fail "expected failure: $*"; fi
+}
+
+pgdax_init() {
+	[ "$(id -u)" -eq 0 ] || fail "integration tests need root (FUSE mounts, /dev/shm devices)"
+	[ -e /dev/fuse ] || fail "/dev/fuse missing (modprobe fuse)"
+	PGDAX_WORK=$(mktemp -d /tmp/pgdaxfs-test.XXXXXX)
+	trap _pgdax_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# Extra cleanup command (run first, last registered first).
+pgdax_on_exit() { _pgdax_cleanups=("$*" "${_pgdax_cleanups[@]}"); }
+
+pgdax_new_dir() { # NAME -> path of a fresh directory in the work dir
+	local d
+	d=$(mktemp -d "$PGDAX_WORK/${1:-d}.XXXXXX")
+	echo "$d"
+}
+
+# SIZE [ALIGN] -> path of a new sparse emulated device under /dev/shm
+pgdax_new_device() {
+	local size=$1 align=${2:-}
+	local f
+	f=$(mktemp /dev/shm/pgdaxfs-test-$$.XXXXXX)
+	_pgdax_devs+=("$f")
+	truncate -s "$size" "$f"
+	if [ -n "$align" ]; then
+		setfattr -n user.pgdax.align -v "$(numfmt --from=iec "$align")" "$f" 2>/dev/null ||
+			fail "cannot record alignment on $f"
+	fi
+	echo "$f"
+}
+
+pgdax_mkfs() { # DEV [mkfs args]
+	local dev=$1; shift
+	"$MKFS" "$@" "$dev" >"$PGDAX_WORK/mkfs.log" 2>&1 || {
+		cat "$PGDAX_WORK/mkfs.log" >&2
+		fail "mkfs.pgdaxfs $dev failed"
+	}
+}
+
+# Is MNT a pgdaxfs mount right now? (reads mountinfo: never blocks on FUSE)
+pgdax_is_mounted() {
+	local m
+	m=$(realpath -m "$1")
+	awk -v m="$m" '{ for (i = 1; i <= NF; i++) if ($i == "-") break;
+			 gsub(/\\040/, " ", $5);
+			 if ($5 == m && $(i + 1) == "fuse.pgdaxfs") f = 1 }
+		       END { exit !f }' /proc/self/mountinfo
+}
+
+# Wait until MNT is mounted and answers a stat, or PID died; 0 when served.
+_pgdax_wait_mounted() {
+	local mnt=$1 pid=$2 i
+	for i in $(seq 1 200); do
+		if pgdax_is_mounted "$mnt" && timeout 5 stat "$mnt" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# DEV MNT [daemon args...]: start the daemon in the foreground, in the
+# background of this shell; PGDAX_LAST_PID is its pid; its log goes to
+# $PGDAX_WORK/daemon.<pid>.log.
+pgdax_mount() {
+	local dev=$1 mnt=$2; shift 2
+	local logf="$PGDAX_WORK/daemon.$RANDOM.log"
+	"$PGDAXFS" "$dev" "$mnt" -f "$@" >"$logf" 2>&1 &
+	local pid=$!
+	_pgdax_pids+=("$pid")
+	_pgdax_mounts+=("$mnt")
+	PGDAX_LAST_PID=$pid
+	ln -sf "$logf" "$PGDAX_WORK/daemon.$pid.log"
+	if ! _pgdax_wait_mounted "$mnt" "$pid"; then
+		cat "$logf" >&2
+		fail "pgdaxfs $dev $mnt $* did not come up"
+	fi
+}
+
+# Wait (up to SECS, default 30) for PID to exit; its status in PGDAX_STATUS.
+pgdax_wait_pid() {
+	local pid=$1 secs=${2:-30} i
+	for i in $(seq 1 $((secs * 20))); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			PGDAX_STATUS=0
+			wait "$pid" 2>/dev/null || PGDAX_STATUS=$?
+			return 0
+		fi
+		# a zombie child still answers kill -0: reap it if it is ours
+		if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+			PGDAX_STATUS=0
+			wait "$pid" 2>/dev/null || PGDAX_STATUS=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# MNT [PID]: unmount and wait for the daemon to exit cleanly (status 0).
+pgdax_umount() {
+	local mnt=$1 pid=${2:-$PGDAX_LAST_PID}
+	fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" ||
+		fail "cannot unmount $mnt"
+	pgdax_wait_pid "$pid" 30 || fail "daemon $pid did not exit after unmount of $mnt"
+	[ "$PGDAX_STATUS" -eq 0 ] || {
+		cat "$PGDAX_WORK/daemon.$pid.log" >&2 || true
+		fail "daemon $pid exited with status $PGDAX_STATUS after unmount"
+	}
+}
+
+# PID: SIGKILL a daemon we started and detach its mount.
+pgdax_kill9() {
+	local pid=$1 mnt=$2
+	kill -9 "$pid"
+	pgdax_wait_pid "$pid" 10 || fail "daemon $pid survived SIGKILL"
+	umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
+}
+
+pgdax_daemon_log() { cat "$PGDAX_WORK/daemon.${1:-$PGDAX_LAST_PID}.log"; }
+
+_pgdax_cleanup() {
+	local rc=$? c m p d
+	set +e
+	for c in "${_pgdax_cleanups[@]}"; do eval "$c"; done
+	for m in "${_pgdax_mounts[@]}"; do
+		if pgdax_is_mounted "$m"; then
+			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+		fi
+	done
+	for p in "${_pgdax_pids[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null
+		pgdax_wait_pid "$p" 10 || { kill -KILL "$p" 2>/dev/null; pgdax_wait_pid "$p" 5; }
+	done
+	for m in "${_pgdax_mounts[@]}"; do
+		pgdax_is_mounted "$m" && umount -l "$m" 2>/dev/null
+	done
+	for d in "${_pgdax_devs[@]}"; do rm -f "$d" "$d".*; done
+	if [ "$rc" -ne 0 ] && [ -n "$PGDAX_WORK" ]; then
+		for f in "$PGDAX_WORK"/daemon.*.log; do
+			[ -f "$f" ] && [ ! -L "$f" ] && { echo "---- $f" >&2; tail -30 "$f" >&2; }
+		done
+	fi
+	[ -n "$PGDAX_WORK" ] && rm -rf "$PGDAX_WORK"
+	exit "$rc"
+}

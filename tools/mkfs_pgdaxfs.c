@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mkfs.pgdaxfs: create a pgdaxfs on a devdax device or an emulated device
+ * file. A thin CLI over lib/mkfs.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dev.h"
+#include "log.h"
+#include "mkfs.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mkfs.pgdaxfs [options] DEVICE\n"
+		"Create a pgdaxfs on DEVICE: /dev/daxX.Y, daxX.Y, namespaceX.Y or an emulated\n"
+		"device file (a regular file, e.g. under /dev/shm).\n"
+		"\n"
+		"  -b, --block-size N     block size in bytes: 4096 (default) .. 65536, power of 2\n"
+		"  -L, --label LABEL      volume label (at most 63 bytes)\n"
+		"  -U, --uuid UUID        volume UUID, or \"random\" (default)\n"
+		"  -N, --inodes N         number of inodes\n"
+		"  -i, --bytes-per-inode N  one inode per N bytes of device (default 16384)\n"
+		"  -J, --journal-size N   journal size (default: 1/64 of the device, 256K..4M)\n"
+		"  -f, --force            overwrite an existing pgdaxfs\n"
+		"  -n, --dry-run          print the layout, write nothing\n"
+		"  -q, --quiet            print nothing but errors\n"
+		"      --size SIZE        create (or resize) the emulated device file DEVICE first\n"
+		"      --align A          alignment of an emulated device: 4K, 2M (default) or 1G\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Sizes accept K, M, G and T suffixes (powers of 1024).\n"
+		"A device in use by a running pgdaxfs daemon is refused.\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum { OPT_SIZE = 256, OPT_ALIGN };
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "uuid", required_argument, NULL, 'U' },
+		{ "inodes", required_argument, NULL, 'N' },
+		{ "bytes-per-inode", required_argument, NULL, 'i' },
+		{ "journal-size", required_argument, NULL, 'J' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "align", required_argument, NULL, OPT_ALIGN },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct pgdax_mkfs_opts o = { 0 };
+	uint64_t size = 0, align = 0, v;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "b:L:U:N:i:J:fnqhV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (parse_size(optarg, &v) || v > PGDAX_MAX_BLOCK_SIZE) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad block size '%s'\n", optarg);
+				return 1;
+			}
+			o.block_size = (uint32_t)v;
+			break;
+		case 'L':
+			o.label = optarg;
+			break;
+		case 'U':
+			if (strcmp(optarg, "random") == 0)
+				break;
+			if (pgdax_uuid_parse(optarg, o.uuid)) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad UUID '%s'\n", optarg);
+				return 1;
+			}
+			o.uuid_set = true;
+			break;
+		case 'N':
+			if (parse_size(optarg, &o.inodes) || !o.inodes) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad inode count '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'i':
+			if (parse_size(optarg, &o.bytes_per_inode) || o.bytes_per_inode < 1024) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad bytes-per-inode '%s' (at least 1024)\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'J':
+			if (parse_size(optarg, &o.journal_bytes) || !o.journal_bytes) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad journal size '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'f':
+			o.force = true;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case OPT_SIZE:
+			if (parse_size(optarg, &size) || !size) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad size '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case OPT_ALIGN:
+			if (parse_size(optarg, &align) ||
+			    (align != 4096 && align != (2u << 20) && align != (1u << 30))) {
+				fprintf(stderr, "mkfs.pgdaxfs: bad alignment '%s' (4K, 2M or 1G)\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mkfs.pgdaxfs %s (format %u.%u)\n", PACKAGE_VERSION,
+			       PGDAX_FMT_MAJOR, PGDAX_FMT_MINOR);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "mkfs.pgdaxfs: %s\n", optind >= argc ? "no device given" :
+			"too many arguments");
+		usage(stderr);
+		return 1;
+	}
+	const char *device = argv[optind];
+	if (size) {
+		if (o.dry_run) {
+			fprintf(stderr, "mkfs.pgdaxfs: --size with -n: nothing created\n");
+		} else {
+			uint64_t a = align ? align : (2u << 20);
+			if (size % a) {
+				fprintf(stderr, "mkfs.pgdaxfs: size %llu is not a multiple of the "
+					"alignment %llu\n", (unsigned long long)size,
+					(unsigned long long)a);
+				return 1;
+			}
+			rc = pgdax_dev_create_emulated(device, size, a);
+			if (rc) {
+				fprintf(stderr, "mkfs.pgdaxfs: cannot create emulated device %s: %s\n",
+					device, strerror(-rc));
+				return 1;
+			}
+			align = a;
+		}
+	}
+	o.align_override = align;
+	rc = pgdax_mkfs(device, &o);
+	if (rc) {
+		fprintf(stderr, "mkfs.pgdaxfs: %s: %s\n", device, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Status of a mounted pgdaxfs (PGDAX_IOC_STATUS on the mount root), shared
+ * by "pgdaxctl status" and "pgdaxctl unmount".
+ */
+#ifndef PGDAXCTL_STATUS_H
+#define PGDAXCTL_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pgdax_ioctl.h"
+
+struct pgdaxctl_status {
+	struct pgdax_ioc_status st;	/* counters of the last batch */
+	struct pgdax_ioc_holder *holders;
+	uint32_t nholders;
+};
+
+/* Fetch the status of the pgdaxfs mounted at @mnt (all holder batches).
+ * 0 or a negative errno (-ENOTTY: not a pgdaxfs mount root). */
+int pgdaxctl_status_get(const char *mnt, struct pgdaxctl_status *s);
+void pgdaxctl_status_free(struct pgdaxctl_status *s);
+/* Human-readable holders list ("pid 123 (prog) ino 12 /mnt/f: 2 pins, ..."). */
+void pgdaxctl_status_print_holders(FILE *f, const char *mnt,
+				   const struct pgdaxctl_status *s);
+const char *pgdaxctl_pgmap_state_str(int state);
+
+#endif /* PGDAXCTL_STATUS_H */
