@@ -148,6 +148,7 @@ for c in "${cases[@]}"; do
 done
 
 work=$(mktemp -d /tmp/pgdax-fio.XXXXXX) || die "cannot create a work dir in /tmp"
+keep_work=	# set when a run failed: keep the logs
 mounts=()	# mount points we mounted
 pids=()		# daemons we started
 files=()	# device files we created
@@ -242,7 +243,7 @@ fio_env=()		# extra environment for fio (the libpmem target sets one)
 # TARGET DIR FILEFMT OFFINC ENGINE-OVERRIDE: runs every case, fills result[].
 run_target() {
 	local target=$1 dir=$2 filefmt=$3 offinc=$4 engine_override=$5
-	local c lbl log terse rc limit engine depth line err
+	local c lbl log terse rc limit engine depth line err msg
 	for c in "${cases[@]}"; do
 		set -- $c
 		lbl=$(label "$@")
@@ -262,13 +263,18 @@ run_target() {
 		line=$(grep '^3;' "$terse" 2>/dev/null | tail -1)
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 			result[$target|$lbl]="timeout"
+			keep_work=1
 			notes+=("$target, $lbl: fio did not finish in $limit s (killed)")
 			continue
 		fi
 		err=$(echo "$line" | awk -F';' '{print $5}')
 		if [ -z "$line" ] || [ "$rc" -ne 0 ] || [ "${err:-0}" != 0 ]; then
 			result[$target|$lbl]="error"
-			notes+=("$target, $lbl: fio exit $rc, error ${err:-?}: $(grep -m1 -E 'fio:|error|Error' "$log" | cut -c1-150)")
+			keep_work=1
+			msg=$(cat "$log" "$terse" 2>/dev/null | grep -v '^3;' | grep -m1 -E 'fio:|error|Error' | cut -c1-150)
+			[ -n "$msg" ] || [ -z "$err" ] || [ "$err" = 0 ] ||
+				msg=$(perl -MPOSIX -e 'print strerror($ARGV[0])' "$err" 2>/dev/null)
+			notes+=("$target, $lbl: fio exit $rc, error ${err:-?}${msg:+: $msg}")
 			continue
 		fi
 		# terse v3: read KiB/s $7, read IOPS $8; write KiB/s $48, write IOPS $49
@@ -427,4 +433,5 @@ cell() { # TARGET LABEL -> "GiB/s kIOPS ratio"
 		echo
 	done
 	for n in "${notes[@]}"; do echo "note: $n"; done
+	[ -z "${keep_work:-}" ] || echo "note: fio and daemon logs kept in $work"
 }

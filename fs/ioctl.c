@@ -323,7 +323,11 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		fuse_reply_poll(req, mask);
 		return;
 	}
+	bool kept = false;
+
 	pgdax_pintab_set_poll_ops(fs->vol, &poll_ops);
-	mask |= pgdax_pintab_poll(fs->vol, f->vf, ph);
+	mask |= pgdax_pintab_poll(fs->vol, f->vf, ph, &kept);
+	if (ph && !kept)
+		fuse_pollhandle_destroy(ph);
 	fuse_reply_poll(req, mask);
 }

@@ -125,30 +125,43 @@ static struct blk *rotate(struct blk *n, int t, int d)
 
 static struct blk *rebalance(struct blk *n, int t)
 {
-	int bf;
+	int hl = height(n->kid[t][0], t), hr = height(n->kid[t][1], t);
 
-	fix_height(n, t);
-	bf = height(n->kid[t][0], t) - height(n->kid[t][1], t);
-	if (bf > 1) {
+	if (hl > hr + 1) {
 		struct blk *l = n->kid[t][0];
 
 		if (height(l->kid[t][0], t) < height(l->kid[t][1], t))
 			n->kid[t][0] = rotate(l, t, 0);
 		return rotate(n, t, 1);
 	}
-	if (bf < -1) {
+	if (hr > hl + 1) {
 		struct blk *r = n->kid[t][1];
 
 		if (height(r->kid[t][1], t) < height(r->kid[t][0], t))
 			n->kid[t][1] = rotate(r, t, 1);
 		return rotate(n, t, 0);
 	}
+	n->height[t] = 1 + (hl > hr ? hl : hr);
 	return n;
+}
+
+/*
+ * The recursive insert/remove below retrace only while something changed:
+ * when a child subtree comes back with the same root and the same height,
+ * nothing above it can need a new height or a rotation, so the unwinding
+ * skips rebalance (as an iterative AVL stops retracing). That makes the
+ * retracing amortized O(1) instead of a rebalance on every level.
+ */
+static inline bool unchanged(const struct blk *before, int h_before, const struct blk *after,
+			     int t)
+{
+	return before == after && height(after, t) == h_before;
 }
 
 static struct blk *tree_insert(struct blk *n, int t, struct blk *x)
 {
-	int d;
+	struct blk *c, *nc;
+	int d, h;
 
 	if (!n) {
 		x->kid[t][0] = x->kid[t][1] = NULL;
@@ -156,18 +169,27 @@ static struct blk *tree_insert(struct blk *n, int t, struct blk *x)
 		return x;
 	}
 	d = x->off > n->off;
-	n->kid[t][d] = tree_insert(n->kid[t][d], t, x);
-	return rebalance(n, t);
+	c = n->kid[t][d];
+	h = height(c, t);
+	nc = tree_insert(c, t, x);
+	n->kid[t][d] = nc;
+	return unchanged(c, h, nc, t) ? n : rebalance(n, t);
 }
 
 static struct blk *tree_remove_min(struct blk *n, int t, struct blk **min)
 {
+	struct blk *c, *nc;
+	int h;
+
 	if (!n->kid[t][0]) {
 		*min = n;
 		return n->kid[t][1];
 	}
-	n->kid[t][0] = tree_remove_min(n->kid[t][0], t, min);
-	return rebalance(n, t);
+	c = n->kid[t][0];
+	h = height(c, t);
+	nc = tree_remove_min(c, t, min);
+	n->kid[t][0] = nc;
+	return unchanged(c, h, nc, t) ? n : rebalance(n, t);
 }
 
 /* Unlinks the node with this key, which must be in the tree. */
@@ -176,10 +198,13 @@ static struct blk *tree_remove(struct blk *n, int t, uint64_t key)
 	if (!n)
 		bug("tree_remove: offset %#llx not in tree %d", (unsigned long long)key, t);
 	if (key != n->off) {
-		int d = key > n->off;
+		int d = key > n->off, h;
+		struct blk *c = n->kid[t][d], *nc;
 
-		n->kid[t][d] = tree_remove(n->kid[t][d], t, key);
-		return rebalance(n, t);
+		h = height(c, t);
+		nc = tree_remove(c, t, key);
+		n->kid[t][d] = nc;
+		return unchanged(c, h, nc, t) ? n : rebalance(n, t);
 	} else {
 		struct blk *l = n->kid[t][0], *r = n->kid[t][1], *m;
 

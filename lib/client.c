@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <libpmem2.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,38 @@ struct pgdax_mapping {
 	struct pmem2_map **pmaps;	/* devdax: one per mapped extent (persist) */
 	unsigned npmaps;
 	pmem2_persist_fn persist;
+	dev_t st_dev;			/* the file, for pgdax_sync(fd) */
+	ino_t st_ino;
+	struct pgdax_mapping *next;	/* mappings list; mappings_lock */
 };
+
+/*
+ * The process's mappings, so that pgdax_sync(fd, ...) can persist the
+ * stores made through any of them into that file. Leaf lock; held while
+ * persisting, so a mapping is not unmapped under a concurrent sync.
+ */
+static pthread_mutex_t mappings_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pgdax_mapping *mappings;
+
+static void mapping_link(struct pgdax_mapping *m)
+{
+	pthread_mutex_lock(&mappings_lock);
+	m->next = mappings;
+	mappings = m;
+	pthread_mutex_unlock(&mappings_lock);
+}
+
+static void mapping_unlink(struct pgdax_mapping *m)
+{
+	pthread_mutex_lock(&mappings_lock);
+	for (struct pgdax_mapping **pp = &mappings; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mappings_lock);
+}
 
 static int ioctl_err(void)
 {
@@ -441,6 +473,11 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 	}
 	if (src)
 		pmem2_source_delete(&src);
+	if (fstat(m->pin->fd, &st) == 0) {
+		m->st_dev = st.st_dev;
+		m->st_ino = st.st_ino;
+	}
+	mapping_link(m);
 	*out = m;
 	errno = saved;
 	return 0;
@@ -531,13 +568,45 @@ PGDAX_EXPORT int pgdax_mapping_sync(struct pgdax_mapping *m, size_t offset,
 	return ret;
 }
 
+/* Persist the stores of this process's writable mappings of the file
+ * (@dev, @ino) that fall in file range [lo, hi). */
+static int persist_file_range(dev_t dev, ino_t ino, uint64_t lo, uint64_t hi)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&mappings_lock);
+	for (struct pgdax_mapping *m = mappings; m && !ret; m = m->next) {
+		uint64_t s = m->pin->map_off, e = s + m->pin->map_len;
+
+		if (m->st_dev != dev || m->st_ino != ino || !(m->prot & PROT_WRITE))
+			continue;
+		if (s < lo)
+			s = lo;
+		if (e > hi)
+			e = hi;
+		if (s < e)
+			ret = persist_area(m, s - m->pin->map_off, e - m->pin->map_off);
+	}
+	pthread_mutex_unlock(&mappings_lock);
+	return ret;
+}
+
 PGDAX_EXPORT int pgdax_sync(int fd, off_t offset, size_t length)
 {
+	struct stat st;
 	int ret, saved = errno;
 
 	if (offset < 0 || (length && !range_ok((uint64_t)offset, length)))
 		return -EINVAL;
-	ret = sync_ioctl(fd, (uint64_t)offset, length);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = persist_file_range(st.st_dev, st.st_ino, (uint64_t)offset,
+				 length ? (uint64_t)offset + length : UINT64_MAX);
+	if (!ret)
+		ret = sync_ioctl(fd, (uint64_t)offset, length);
+out:
 	errno = saved;
 	return ret;
 }
@@ -552,6 +621,7 @@ PGDAX_EXPORT int pgdax_unmap(struct pgdax_mapping **mp)
 		return 0;
 	m = *mp;
 	*mp = NULL;
+	mapping_unlink(m);
 	if (m->prot & PROT_WRITE) {
 		ret = persist_area(m, 0, m->area_len);
 		/* visibility to read(2): the pinned range, up to the daemon */

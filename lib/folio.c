@@ -34,8 +34,9 @@
  *      b. tryget_live(2^order) (-ENXIO once dying);
  *      c. CAS 0 -> CLAIMING|order. On failure the live units go straight
  *         back with pgmap_put_live(): no page_free, no waiter wake-up, no
- *         state touched (-EBUSY; invariant 4, "free callback for a
- *         reference never taken" cannot happen);
+ *         state touched (-EBUSY, or -EINVAL if the head is active with
+ *         another order; invariant 4: "free callback for a reference
+ *         never taken" cannot happen);
  *      d. overlap check: no active extent of another order covers the head
  *         (ancestors) and none starts inside the range (descendants);
  *         otherwise undo c. and b. the same direct way (-EINVAL, or
@@ -125,6 +126,9 @@
  * A request whose tryget_live ran before kill may still publish its count
  * after kill returns: its units were taken while live, so drain waits for
  * it; nothing that *starts* after kill returns gets a reference.
+ * Limits: a read-side section must not be re-entered from a signal handler
+ * on the same thread, and a child of fork() may only kill a pgmap if no
+ * other thread of the parent was inside a section at the fork.
  * Waiting (drain, wait_idle) sleeps on futex words with a re-check of the
  * condition against the value slept on: no sleep loops, no lost wake-ups.
  * Every transition to 0 of a folio word clears WAITERS and wakes its
@@ -334,7 +338,12 @@ static int overlap_check(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned ord
 
 static void raise_max_order(struct pgdax_pgmap *pgmap, unsigned order)
 {
-	unsigned cur = atomic_load_explicit(&pgmap->max_order, memory_order_relaxed);
+	/*
+	 * seq_cst even when nothing is written: if another claimer raised it,
+	 * our CAS must come after that raise in the single total order, or a
+	 * small claimer that read the old value could be missed by our scan.
+	 */
+	unsigned cur = atomic_load(&pgmap->max_order);
 
 	while (cur < order &&
 	       !atomic_compare_exchange_weak(&pgmap->max_order, &cur, order))
@@ -402,6 +411,8 @@ int pgmap_request_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff,
 	bool head_busy;
 	int ret;
 
+	if (unlikely(!out))
+		return -EINVAL;
 	ret = check_extent(pgmap, pgoff, order);
 	if (ret)
 		return ret;
@@ -484,6 +495,8 @@ int pgmap_get_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
 	bool head_busy;
 	int ret;
 
+	if (!out)
+		return -EINVAL;
 	ret = check_extent(pgmap, pgoff, order);
 	if (ret)
 		return ret;

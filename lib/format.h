@@ -42,6 +42,27 @@
  *                           checksummed part; used when the primary fails
  *                           validation). Marked used.
  *
+ * Invariants fsck can check (all hold at every transaction boundary):
+ *  - block accounting: the used bits of [data_start, blocks-1) equal the sum
+ *    of i_blocks over in-use inodes (i_blocks counts data extents, extent
+ *    blocks and the xattr block, in filesystem blocks) plus s_bad_blocks;
+ *    every block is owned by at most one inode.
+ *  - an in-use inode has its bit set and i_mode != 0; a free slot's bytes
+ *    are meaningless (but i_generation is kept and bumped on reuse).
+ *  - nlink: files = number of directory records naming them; directories =
+ *    2 + number of subdirectories; the root's i_parent is itself.
+ *  - orphans: s_orphan_head -> i_orphan_next -> ... lists every in-use inode
+ *    with PGDAX_IFL_ORPHAN (nlink 0, still open when last unlinked); a mount
+ *    frees them. nlink 0 without the flag is an inconsistency.
+ *  - bytes of a regular file's extents at offsets >= i_size are zero (new
+ *    extents are zero-filled where not written; truncate zeroes the tail of
+ *    the last block), so DAX clients mapping whole extents never see stale
+ *    data. (After a crash, bytes past EOF may hold the file's own
+ *    unacknowledged write.)
+ *  - symlinks: target in i_inline (PGDAX_IFL_INLINE, i_size <= 64) or in the
+ *    first bytes of the block mapped at file page 0; i_size = target length.
+ *  - directories: i_size = mapped blocks * block size, no holes.
+ *
  * Crash consistency: every metadata update is one undo-journal transaction
  * (lib/journal.c): the old bytes of each range are persisted in the journal
  * before the range is changed in place; commit persists the ranges, then

@@ -126,10 +126,11 @@ int pgdax_mapping_sync(struct pgdax_mapping *m, size_t offset, size_t length);
 int pgdax_unmap(struct pgdax_mapping **m);
 
 /*
- * Make file range [offset, offset+length) of @fd (length 0 = to EOF)
- * visible to read(2) through the mount after DAX stores: the daemon drops
- * the kernel's cached pages of the range. It does not flush CPU caches:
- * use pgdax_mapping_sync() for durability of stores made through a mapping.
+ * pgdax_mapping_sync() by file: make file range [offset, offset+length) of
+ * @fd (length 0 = to the end) durable -- the stores this process made into
+ * it through any of its writable pgdax mappings of that file -- then
+ * visible to read(2) through the mount. Stores made through another
+ * process's mappings are that process's to persist.
  */
 int pgdax_sync(int fd, off_t offset, size_t length);
 

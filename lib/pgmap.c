@@ -41,6 +41,7 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
 static bool thread_key_ok;
 static _Atomic uint64_t next_pgmap_id = 1;	/* 0 never matches the TLS cache */
+_Atomic bool pgmap_test_no_shards;	/* tests: act as if shards cannot be allocated */
 
 static long sys_membarrier(int cmd, unsigned flags)
 {
@@ -138,7 +139,7 @@ static void global_init(void)
 	    sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
 		pgmap_use_membarrier = true;
 	else
-		pgdax_info("membarrier unavailable; live reference uses full fences");
+		pgdax_info("membarrier unavailable: the live reference uses seq_cst Dekker");
 	thread_key_ok = pthread_key_create(&thread_key, thread_exit) == 0;
 }
 
@@ -176,7 +177,8 @@ struct live_shard *live_shard_slow(struct pgdax_pgmap *pgmap)
 		if (s->pgmap_id == pgmap->id)
 			goto found;
 
-	if (!thread_key_ok)
+	if (!thread_key_ok || atomic_load_explicit(&pgmap_test_no_shards,
+						   memory_order_relaxed))
 		return &pgmap->fallback;
 	if (!t->key_set) {
 		if (pthread_setspecific(thread_key, t))
@@ -213,6 +215,7 @@ static void fire_drained(struct pgdax_pgmap *pgmap)
 	 * thread's futex_wake never runs on freed memory; the store of 2 is
 	 * its last access to the pgmap.
 	 */
+	atomic_fetch_add(&pgmap->drained_events, 1);
 	atomic_store_explicit(&pgmap->drained, 1, memory_order_release);
 	pgdax_futex_wake_all(&pgmap->drained);
 	atomic_store_explicit(&pgmap->drained, 2, memory_order_release);
@@ -330,6 +333,10 @@ void pgmap_kill(struct pgdax_pgmap *pgmap)
 	live_put_central(pgmap, 1);
 }
 
+/*
+ * Sleeps on the drained futex word; it may be called before kill (another
+ * thread kills later), so with timeout_ms < 0 it waits as long as it takes.
+ */
 int pgmap_drain(struct pgdax_pgmap *pgmap, int timeout_ms)
 {
 	struct timespec deadline;
@@ -397,6 +404,7 @@ uint64_t pgmap_active_folios(struct pgdax_pgmap *pgmap)
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                              */
 
+/* On failure the caller keeps @dev (it is taken only on success). */
 int pgmap_new(struct pgdax_dev *dev, unsigned page_shift, uint64_t npages,
 	      const struct pgmap_ops *ops, void *arg, struct pgdax_pgmap **out)
 {
@@ -457,6 +465,10 @@ err_free:
 	return ret;
 }
 
+/*
+ * Only once drained; the caller guarantees no other thread still uses the
+ * pgmap (not even sleeping in pgmap_drain()): release frees it.
+ */
 int pgmap_release(struct pgdax_pgmap **pp)
 {
 	struct pgdax_pgmap *pgmap;
@@ -496,6 +508,11 @@ int pgmap_release(struct pgdax_pgmap **pp)
 	free(pgmap);
 	*pp = NULL;
 	return 0;
+}
+
+uint32_t pgmap_drained_events(struct pgdax_pgmap *pgmap)
+{
+	return atomic_load(&pgmap->drained_events);
 }
 
 struct pgdax_dev *pgmap_dev(const struct pgdax_pgmap *pgmap)

@@ -20,12 +20,11 @@
 
 #define PGDAX_CACHELINE 64
 
-#if defined(__GNUC__)
+#ifndef likely
 #define likely(x)	__builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
 #define unlikely(x)	__builtin_expect(!!(x), 0)
-#else
-#define likely(x)	(x)
-#define unlikely(x)	(x)
 #endif
 
 /*
@@ -91,6 +90,7 @@ struct pgdax_pgmap {
 					/* LIVE_BIAS + initial unit + folded/retired counts */
 	_Atomic int64_t retired_active;	/* active deltas of threads that exited */
 	_Atomic uint32_t drained;	/* futex word: 0, 1 = firing, 2 = fired */
+	_Atomic uint32_t drained_events; /* times the event fired (tests: 1) */
 	_Atomic bool folded;		/* shards folded into central (shard_lock) */
 	_Atomic uint64_t table_bytes;	/* bytes of folio table allocated */
 	pthread_mutex_t kill_lock;	/* serializes pgmap_kill() */
@@ -189,6 +189,10 @@ void folio_table_free(struct pgdax_pgmap *pgmap);
 
 /* --- for tests ------------------------------------------------------------ */
 
+/* Make threads without a shard use the pgmap's shared fallback shard. */
+extern _Atomic bool pgmap_test_no_shards;
+/* How many times the drained event fired (invariant 7: at most once). */
+uint32_t pgmap_drained_events(struct pgdax_pgmap *pgmap);
 /* Bytes of DRAM the folio table holds (first level + allocated chunks). */
 uint64_t pgmap_table_bytes(struct pgdax_pgmap *pgmap);
 /* Number of chunks of the folio table allocated so far. */

@@ -540,6 +540,17 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	p->off = a_off;
 	p->len = a_end - a_off;
 
+	/* A truncate breaking this range holds the inode lock while it
+	 * waits: refuse at once rather than queue behind it (the check is
+	 * repeated under the inode lock, where it is exact). */
+	pthread_mutex_lock(&t->lock);
+	r = breaking_locked(t, c.ip->ino, a_off / vol->bs, (a_end - a_off) / vol->bs)
+		? -EBUSY : 0;
+	pthread_mutex_unlock(&t->lock);
+	if (r) {
+		pin_free(p);
+		return r;
+	}
 	pthread_rwlock_wrlock(&c.ip->lock);
 	pthread_mutex_lock(&t->lock);
 	pf = f->pin_priv;
@@ -773,18 +784,17 @@ static bool file_breaking_locked(struct pin_table *t, struct pin_file *pf)
 	return false;
 }
 
-unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle)
+unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle,
+			   bool *kept)
 {
 	struct pin_table *t = table_of(vol);
 	struct pin_file *pf;
 	unsigned mask = 0;
 	void *old = NULL;
 
-	if (!t) {
-		if (handle && t && t->ops.destroy)
-			t->ops.destroy(handle);
+	*kept = false;
+	if (!t)
 		return 0;
-	}
 	pthread_mutex_lock(&t->lock);
 	pf = handle ? pf_get_locked(t, f) : f->pin_priv;
 	if (pf) {
@@ -793,14 +803,12 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 		if (handle) {
 			old = pf->poll_handle;
 			pf->poll_handle = handle;
-			handle = NULL;
+			*kept = true;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (old && t->ops.destroy)
 		t->ops.destroy(old);
-	if (handle && t->ops.destroy)
-		t->ops.destroy(handle);		/* no memory to keep it */
 	return mask;
 }
 

@@ -87,18 +87,21 @@ void pgdax_pin_break_done(struct pgdax_vol *vol, uint64_t ino,
 			  uint64_t first_page, uint64_t npages);
 
 /*
- * Poll support (fs/ioctl.c fs_poll). @handle is the FUSE poll handle, kept
- * per open file (the previous one is destroyed); @notify is called (without
- * locks held by this table... but possibly from a truncating thread) when
- * a break concerns the file, then @destroy. Returns the poll mask for the
- * file now: POLLPRI while one of its pins overlaps a breaking range.
+ * Poll support (fs/ioctl.c fs_poll). The FUSE poll handle is kept per open
+ * file (*kept = true; a previous one is destroyed through the ops); when
+ * not kept (no memory) the caller destroys it. When a break concerns the
+ * file, the kept handle is passed to @notify then @destroy, without table
+ * locks held (from the truncating thread, under its inode lock: notify
+ * must not block). Returns POLLPRI while one of the file's pins overlaps
+ * a breaking range, else 0.
  */
 struct pgdax_pintab_poll_ops {
 	void (*notify)(void *handle);
 	void (*destroy)(void *handle);
 };
 void pgdax_pintab_set_poll_ops(struct pgdax_vol *vol, const struct pgdax_pintab_poll_ops *ops);
-unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle);
+unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void *handle,
+			   bool *kept);
 
 /* Counters (pgdax_vol_get_stats, status). */
 void pgdax_pintab_counters(struct pgdax_vol *vol, uint64_t *pins, uint64_t *extents);

@@ -56,7 +56,7 @@ head -n $((last + 1)) "$mnt/stream" | awk '{ if ($2 + 0 != NR - 1) exit 1 }' ||
 	fail "stream records corrupt"
 if [ -x "$FSCK" ]; then
 	pgdax_umount "$mnt"
-	"$FSCK" -n "$dev" >&2 || fail "fsck finds the filesystem inconsistent after kill -9 + remount"
+	"$FSCK" -n -f "$dev" >&2 || fail "fsck finds the filesystem inconsistent after kill -9 + remount"
 else
 	pgdax_umount "$mnt"
 fi

@@ -30,8 +30,15 @@ echo "$err" | grep -q "Device or resource busy" || fail "truncate failed with '$
 [ $(( (t1 - t0) / 1000000 )) -ge 900 ] || fail "truncate gave up before break_timeout"
 [ "$(stat -c %s "$f")" = 4194304 ] || fail "failed truncate changed the size"
 [ "$(md5sum <"$f")" = "$sum" ] || fail "failed truncate changed the data"
-# punch-hole is a layout break too
-if fallocate -p -o 0 -l 2M "$f" 2>/dev/null; then
+# punch-hole is a layout break too; while it waits, no new pin appears in
+# the range: a pin request is refused at once
+fallocate -p -o 0 -l 2M "$f" 2>"$PGDAX_WORK/punch.err" & punch=$!
+sleep 0.3
+t0=$(date +%s%N)
+"$CLIENT" rawpin EBUSY "$f" 0 4096 ro >&2 || fail "a pin was granted in a breaking range"
+t1=$(date +%s%N)
+[ $(( (t1 - t0) / 1000000 )) -lt 500 ] || fail "the pin request waited for the break to end"
+if wait "$punch"; then
 	fail "punch-hole over a pinned range succeeded"
 fi
 [ "$(md5sum <"$f")" = "$sum" ] || fail "failed punch changed the data"

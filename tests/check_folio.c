@@ -83,6 +83,7 @@ static void teardown(void)
 	pgmap_kill(pgmap);
 	ck_assert_int_eq(pgmap_drain(pgmap, 1000), 0);
 	ck_assert_int_eq(pgmap_live_count(pgmap), 0);
+	ck_assert_uint_eq(pgmap_drained_events(pgmap), 1);
 	ck_assert_int_eq(pgmap_release(&pgmap), 0);
 }
 
@@ -194,6 +195,8 @@ START_TEST(test_bad_offset_order_or_alignment_returns_einval_and_changes_nothing
 						 bad[i].order, &owner_b, &g), -EINVAL);
 		ck_assert_ptr_null(g);
 	}
+	ck_assert_int_eq(pgmap_request_folio(pgmap, 0, 0, &owner_b, NULL), -EINVAL);
+	ck_assert_int_eq(pgmap_get_folio(pgmap, 0, 0, &owner_b, NULL), -EINVAL);
 	after = take_snap(offs, 4);
 	assert_same(&before, &after, 4);
 	ck_assert_uint_eq(pgmap_table_chunks(pgmap), 1);

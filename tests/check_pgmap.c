@@ -44,6 +44,8 @@ static void teardown(void)
 		return;
 	pgmap_kill(pgmap);
 	ck_assert_int_eq(pgmap_drain(pgmap, 1000), 0);
+	/* invariant 7: the event fired exactly once, whatever the test did */
+	ck_assert_uint_eq(pgmap_drained_events(pgmap), 1);
 	ck_assert_int_eq(pgmap_release(&pgmap), 0);
 }
 
@@ -121,12 +123,14 @@ START_TEST(test_drained_fires_only_after_kill_and_the_last_put)
 	ck_assert(pgmap_tryget_live(pgmap, 2));
 	pgmap_kill(pgmap);
 	ck_assert_int_eq(pgmap_drain(pgmap, 20), -ETIMEDOUT);
+	ck_assert_uint_eq(pgmap_drained_events(pgmap), 0);
 	pgmap_put_live(pgmap, 1);
 	ck_assert_int_eq(pgmap_drain(pgmap, 0), -ETIMEDOUT);
 	ck_assert_int_eq(pgmap_state(pgmap), PGMAP_DYING);
 	pgmap_put_live(pgmap, 1);
 	ck_assert_int_eq(pgmap_drain(pgmap, 0), 0);
 	ck_assert_int_eq(pgmap_drain(pgmap, -1), 0);	/* one-shot: stays fired */
+	ck_assert_uint_eq(pgmap_drained_events(pgmap), 1);
 }
 END_TEST
 
@@ -370,6 +374,48 @@ START_TEST(test_several_pgmaps_count_separately_on_one_thread)
 }
 END_TEST
 
+struct fallback_job {
+	struct pgdax_pgmap *pm;
+	bool ok;
+};
+
+static void *fallback_thread(void *arg)
+{
+	struct fallback_job *j = arg;
+	int i;
+
+	j->ok = true;
+	for (i = 0; i < 1000; i++)
+		j->ok &= pgmap_tryget_live(j->pm, 2);
+	for (i = 0; i < 500; i++)
+		pgmap_put_live(j->pm, 2);
+	return NULL;
+}
+
+START_TEST(test_threads_without_a_shard_share_the_fallback_and_still_count_exactly)
+{
+	struct fallback_job j[3] = { { .pm = pgmap }, { .pm = pgmap }, { .pm = pgmap } };
+	pthread_t t[3];
+	int i;
+
+	atomic_store(&pgmap_test_no_shards, true);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fallback_thread, &j[i]), 0);
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert(j[i].ok);
+	}
+	/* each thread kept 500 * 2 units in the shared shard */
+	ck_assert_int_eq(pgmap_live_count(pgmap), 1 + 3 * 1000);
+	pgmap_kill(pgmap);
+	ck_assert(!pgmap_tryget_live(pgmap, 1));
+	ck_assert_int_eq(pgmap_live_count(pgmap), 3 * 1000);
+	pgmap_put_live(pgmap, 3 * 1000);
+	ck_assert_int_eq(pgmap_drain(pgmap, 0), 0);
+	atomic_store(&pgmap_test_no_shards, false);
+}
+END_TEST
+
 /* ---- release and the device --------------------------------------------- */
 
 static char devpath[64];
@@ -469,6 +515,7 @@ static Suite *pgmap_suite(void)
 	tcase_add_test(tc, test_kill_folds_the_shards_of_running_threads);
 	tcase_add_test(tc, test_a_thread_exiting_after_its_pgmap_was_released_touches_nothing);
 	tcase_add_test(tc, test_several_pgmaps_count_separately_on_one_thread);
+	tcase_add_test(tc, test_threads_without_a_shard_share_the_fallback_and_still_count_exactly);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("device");

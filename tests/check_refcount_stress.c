@@ -170,6 +170,7 @@ static void world_kill_drain_release(void)
 	ck_assert_int_eq(pgmap_drain(W->pgmap, 10000), 0);
 	ck_assert_int_eq(pgmap_live_count(W->pgmap), 0);
 	ck_assert_int_eq(pgmap_state(W->pgmap), PGMAP_DRAINED);
+	ck_assert_uint_eq(pgmap_drained_events(W->pgmap), 1);
 	ck_assert_int_eq(pgmap_release(&W->pgmap), 0);
 	free(W);
 	W = NULL;
@@ -541,6 +542,57 @@ START_TEST(test_thread_exit_racing_kill_and_release_loses_no_count)
 }
 END_TEST
 
+/* ---- 6. first requests racing to publish a chunk of the table ------------ */
+
+#define RACE_CHUNKS 64
+static struct pgdax_pgmap *race_pm;
+static pthread_barrier_t race_barrier;
+
+static void *chunk_racer(void *arg)
+{
+	uint64_t id = *(uint64_t *)arg, c;
+	struct pgdax_folio *f;
+	int ret;
+
+	pthread_barrier_wait(&race_barrier);
+	for (c = 0; c < RACE_CHUNKS; c++) {
+		ret = pgmap_request_folio(race_pm, c * FOLIO_CHUNK_PAGES + id * 8, 3, &REQ, &f);
+		CHECK(ret == 0, "first request in chunk %llu = %d", (unsigned long long)c, ret);
+		if (ret == 0)
+			folio_put(f);
+	}
+	return NULL;
+}
+
+START_TEST(test_first_requests_racing_on_a_new_chunk_publish_it_once)
+{
+	uint64_t end = now_ms() + (uint64_t)run_ms / 2, rounds = 0, one_chunk;
+
+	while (now_ms() < end || rounds < 3) {
+		ck_assert_int_eq(pgmap_new(NULL, 12, RACE_CHUNKS * FOLIO_CHUNK_PAGES, NULL,
+					   NULL, &race_pm), 0);
+		pthread_barrier_init(&race_barrier, NULL, NTHREADS);
+		run_threads(chunk_racer, NTHREADS);
+		pthread_barrier_destroy(&race_barrier);
+		ck_assert_uint_eq(pgmap_table_chunks(race_pm), RACE_CHUNKS);
+		/*
+		 * each chunk counted once (a 64-byte header + 16-byte entries):
+		 * the losers of the publish freed theirs and counted nothing
+		 */
+		one_chunk = 64 + FOLIO_CHUNK_PAGES * 16;
+		ck_assert_uint_eq(pgmap_table_bytes(race_pm),
+				  RACE_CHUNKS * sizeof(void *) + RACE_CHUNKS * one_chunk);
+		ck_assert_uint_eq(pgmap_active_folios(race_pm), 0);
+		ck_assert_int_eq(pgmap_live_count(race_pm), 1);
+		pgmap_kill(race_pm);
+		ck_assert_int_eq(pgmap_drain(race_pm, 0), 0);
+		ck_assert_int_eq(pgmap_release(&race_pm), 0);
+		rounds++;
+	}
+	ck_assert_int_eq(atomic_load(&failures), 0);
+}
+END_TEST
+
 static Suite *stress_suite(void)
 {
 	Suite *s = suite_create("refcount_stress");
@@ -553,6 +605,7 @@ static Suite *stress_suite(void)
 	tcase_add_test(tc, test_try_get_and_get_folio_racing_the_last_put_and_freeing);
 	tcase_add_test(tc, test_waiters_racing_the_last_put_are_always_woken);
 	tcase_add_test(tc, test_thread_exit_racing_kill_and_release_loses_no_count);
+	tcase_add_test(tc, test_first_requests_racing_on_a_new_chunk_publish_it_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

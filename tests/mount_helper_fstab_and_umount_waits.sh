@@ -12,6 +12,9 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 pgdax_init
 export PGDAXFS_DAEMON=$PGDAXFS
+# /sbin and /etc/fstab are machine-wide: one instance of this test at a time
+exec 9>/run/lock/pgdaxfs-mount-helper-test.lock
+flock -w 600 9 || fail "another instance of this test holds the lock"
 
 install_helper() { # NAME
 	local dst=/sbin/$1
@@ -58,7 +61,10 @@ umount_and_check() {
 	_pgdax_pids+=("$pid")
 	umount "$mnt" || fail "umount failed"
 	# umount returned: the daemon must be gone already (device released)
-	if kill -0 "$pid" 2>/dev/null; then fail "umount returned before the daemon $pid exited"; fi
+	# (an exited daemon its parent has not reaped yet, a zombie, is gone)
+	if kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+		fail "umount returned before the daemon $pid exited"
+	fi
 	pgdax_is_mounted "$mnt" && fail "still mounted after umount"
 	true
 }
@@ -79,15 +85,20 @@ fusermount3 -u "$mnt"
 pgdax_wait_pid "$pid" 20 || fail "daemon did not exit"
 
 # fstab
-cp -a /etc/fstab "$PGDAX_WORK/fstab.saved"
-pgdax_on_exit "cp -a '$PGDAX_WORK/fstab.saved' /etc/fstab"
-echo "$dev $mnt pgdaxfs defaults,noauto 0 0" >>/etc/fstab
+line="$dev $mnt pgdaxfs defaults,noauto 0 0"
+remove_line() { # remove exactly our line, whatever else changed meanwhile
+	grep -vxF "$line" /etc/fstab >"$PGDAX_WORK/fstab.new" || true
+	cat "$PGDAX_WORK/fstab.new" >/etc/fstab
+}
+pgdax_on_exit remove_line
+echo "$line" >>/etc/fstab
 mount "$mnt" || fail "mount from fstab failed"
 check_mounted
 [ "$(cat "$mnt/a")" = "via mount -t" ] || fail "data lost between mounts"
 echo "via fstab" >"$mnt/b"
 umount_and_check
-cp -a "$PGDAX_WORK/fstab.saved" /etc/fstab
+remove_line
+grep -qxF "$line" /etc/fstab && fail "fstab line not removed"
 
 # umount with an open file is refused (EBUSY), the mount stays
 mount -t pgdaxfs "$dev" "$mnt" || fail "remount failed"

@@ -7,8 +7,9 @@
  *
  *   pgdax_client pin FILE OFF LEN [rw]     pin, print "EXT file_off dev_off len hole",
  *                                          "READY", hold until SIGUSR1, unpin
- *   pgdax_client map FILE OFF LEN ro|rw [fill=SEED] [check=SEED] [hold] [poll]
- *                                          map; fill writes a pattern and syncs ("SYNCED");
+ *   pgdax_client map FILE OFF LEN ro|rw [fill=SEED|fillfd=SEED] [check=SEED] [hold] [poll]
+ *                                          map; fill writes a pattern and syncs ("SYNCED")
+ *                                          by mapping (fillfd: by file, pgdax_sync);
  *                                          check verifies it; hold waits for SIGUSR1
  *                                          (then checks again if asked); poll waits for
  *                                          POLLPRI on the mapping's descriptor, prints
@@ -169,6 +170,7 @@ static int cmd_map(int argc, char **argv)
 	struct pgdax_mapping *m;
 	uint64_t off, len, seed_fill = 0, seed_check = 0, bad;
 	bool rw, do_fill = false, do_check = false, hold = false, do_poll = false;
+	bool by_fd = false;
 	char *a;
 	int fd, r;
 
@@ -180,6 +182,8 @@ static int cmd_map(int argc, char **argv)
 	for (int i = 6; i < argc; i++) {
 		if (!strncmp(argv[i], "fill=", 5))
 			do_fill = true, seed_fill = num(argv[i] + 5);
+		else if (!strncmp(argv[i], "fillfd=", 7))
+			do_fill = by_fd = true, seed_fill = num(argv[i] + 7);
 		else if (!strncmp(argv[i], "check=", 6))
 			do_check = true, seed_check = num(argv[i] + 6);
 		else if (!strcmp(argv[i], "hold"))
@@ -199,9 +203,11 @@ static int cmd_map(int argc, char **argv)
 		die("mapping of %s: wrong data at file offset %" PRIu64, argv[2], bad);
 	if (do_fill) {
 		fill(a, off, len, seed_fill, 0);
-		r = pgdax_mapping_sync(m, 0, 0);
+		/* by mapping, or by file (pgdax_sync finds this mapping) */
+		r = by_fd ? pgdax_sync(pgdax_mapping_fd(m), (off_t)off, len)
+			  : pgdax_mapping_sync(m, 0, 0);
 		if (r)
-			die("pgdax_mapping_sync: %s", strerror(-r));
+			die("%s: %s", by_fd ? "pgdax_sync" : "pgdax_mapping_sync", strerror(-r));
 		printf("SYNCED\n");
 	}
 	printf("READY\n");

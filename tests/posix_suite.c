@@ -1020,6 +1020,63 @@ static void case_ownership(void)
 	as_nobody(nobody_creates);
 }
 
+/* NFS-style file handles (FUSE export support): a handle opens the file
+ * again, also after the kernel dropped its caches, and a handle of a removed
+ * directory does not resolve. */
+static void case_file_handles(void)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	char buf[16] = { 0 };
+	int mount_id, mfd, fd;
+
+	must(put("f", "handle", 0644) == 0, "put");
+	mfd = open(".", O_RDONLY | O_DIRECTORY);
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	CHK("name_to_handle", name_to_handle_at(AT_FDCWD, "f", fh, &mount_id, 0));
+	fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	CHK("open_by_handle", fd);
+	if (fd >= 0) {
+		pread(fd, buf, 6, 0);
+		close(fd);
+	}
+	VAL("content", "%s", buf);
+	/* drop the dentry and inode caches so the kernel must ask */
+	{
+		int dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+		if (dc >= 0) {
+			write(dc, "2", 1);
+			close(dc);
+		}
+	}
+	memset(buf, 0, sizeof(buf));
+	fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	CHK("open_by_handle_after_drop", fd);
+	if (fd >= 0) {
+		pread(fd, buf, 6, 0);
+		close(fd);
+	}
+	VAL("content_after_drop", "%s", buf);
+	must(mkdir("gone", 0755) == 0, "mkdir");
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	CHK("name_to_handle_dir", name_to_handle_at(AT_FDCWD, "gone", fh, &mount_id, 0));
+	must(rmdir("gone") == 0, "rmdir");
+	{
+		int dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+		if (dc >= 0) {
+			write(dc, "2", 1);
+			close(dc);
+		}
+	}
+	fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	CHK("open_removed_dir_handle", fd);
+	if (fd >= 0)
+		close(fd);
+	close(mfd);
+	free(fh);
+}
+
 static void case_o_tmpfile(void)
 {
 	int fd = open(".", O_TMPFILE | O_RDWR, 0600);
@@ -1061,6 +1118,7 @@ static const struct tcase cases[] = {
 	{ "permissions", case_permissions },
 	{ "setgid_dir", case_setgid_dir },
 	{ "ownership", case_ownership },
+	{ "file_handles", case_file_handles },
 	{ "o_tmpfile", case_o_tmpfile },
 };
 

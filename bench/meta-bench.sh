@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# bench/meta-bench.sh [--short] [--files N] [--sizes LIST] [--targets "pgdaxfs tmpfs passthrough"]
+#
+# Metadata figures through FUSE, side by side in one run:
+#   pgdaxfs      mkfs.pgdaxfs + the daemon on an emulated device in /dev/shm;
+#   tmpfs        kernel tmpfs (no FUSE): the in-kernel reference;
+#   passthrough  libfuse's example/passthrough_ll.c (compiled at run time
+#                from /usr/share/doc/libfuse3-dev/examples, or
+#                $PASSTHROUGH_SRC) over a tmpfs directory: what a plain
+#                libfuse filesystem achieves on this machine.
+# For each it runs bench/meta-bench (create/stat/unlink of N files in one
+# directory, then lookup time at several directory sizes, with the dentry
+# cache dropped so lookups reach the filesystem) and prints its lines, then
+# a summary with pgdaxfs's ratios to the others and the issue's targets:
+#   create >= 20000/s, stat >= 80000/s, unlink >= 24000/s; lookup time flat
+#   from 1k to 100k entries.
+# --short (make bench): 2000 files, sizes 1000,10000.
+# Environment: PGDAX_BUILD (build dir with fs/pgdaxfs, tools/mkfs.pgdaxfs,
+# bench/meta-bench), PGDAXFS_OPTS (extra daemon arguments), MKFS_OPTS.
+# Everything it creates is undone by its EXIT trap; it signals only the
+# daemons it started, by pid.
+set -uo pipefail
+prog=meta-bench
+B=${PGDAX_BUILD:-$(pwd)}
+PASSTHROUGH_SRC=${PASSTHROUGH_SRC:-/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c}
+files=20000 sizes=1000,10000,100000 samples=2000
+targets="pgdaxfs tmpfs passthrough"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--short) files=2000 sizes=1000,10000 samples=500 ;;
+	--files) files=$2; shift ;;
+	--sizes) sizes=$2; shift ;;
+	--targets) targets=$2; shift ;;
+	-h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "$prog: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+for p in fs/pgdaxfs tools/mkfs.pgdaxfs bench/meta-bench; do
+	[ -x "$B/$p" ] || { echo "$prog: $B/$p not built (set PGDAX_BUILD or run make)" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/meta-bench.XXXXXX)
+dev=/dev/shm/pgdaxfs-meta-bench-$$.img
+pids=() mounts=()
+cleanup() {
+	for m in "${mounts[@]}"; do
+		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m"; }
+	done
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for m in "${mounts[@]}"; do mountpoint -q "$m" && umount -l "$m"; done
+	rm -f "$dev"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_mount() {	# mnt pid
+	for _ in $(seq 200); do
+		mountpoint -q "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+declare -A res
+run_target() {	# name mnt [max-inodes]
+	local n=$files sz=$sizes cap=${3:-}
+	if [ -n "$cap" ]; then
+		# passthrough_ll holds one O_PATH descriptor per inode: stay under
+		# RLIMIT_NOFILE (say so: its figures are then for fewer files)
+		[ "$n" -gt "$cap" ] && n=$cap
+		sz=$(echo "$sizes" | tr ',' '\n' | awk -v c="$cap" '$1 <= c' | paste -sd,)
+		[ -n "$sz" ] || sz=0
+		[ "$n" != "$files" ] || [ "$sz" != "$sizes" ] &&
+			echo "($1: RLIMIT_NOFILE $(ulimit -Hn): files=$n, lookup sizes $sz)"
+	fi
+	echo "== $1"
+	"$B/bench/meta-bench" -d -n "$n" -s "$sz" -k "$samples" "$2" | tee "$work/$1.out"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$prog: meta-bench failed on $1" >&2; return 1; }
+	for k in create_per_s stat_per_s unlink_per_s; do
+		res[$1.$k]=$(grep -o "$k=[0-9.]*" "$work/$1.out" | cut -d= -f2)
+	done
+	res[$1.lookup]=$(grep -oE '(^| )lookup_us=[0-9.]*' "$work/$1.out" | cut -d= -f2 | tr '\n' ' ')
+}
+
+for t in $targets; do
+	mnt=$work/mnt-$t
+	mkdir -p "$mnt"
+	case $t in
+	pgdaxfs)
+		"$B/tools/mkfs.pgdaxfs" -q ${MKFS_OPTS:-} --size 4G -N 262144 "$dev" || exit 1
+		"$B/fs/pgdaxfs" "$dev" "$mnt" -f ${PGDAXFS_OPTS:-} 2>"$work/pgdaxfs.log" &
+		pids+=($!) mounts+=("$mnt")
+		wait_mount "$mnt" "$!" || { echo "$prog: pgdaxfs did not mount:" >&2; cat "$work/pgdaxfs.log" >&2; exit 1; }
+		;;
+	tmpfs)
+		mount -t tmpfs -o size=2G tmpfs "$mnt" || exit 1
+		mounts+=("$mnt")
+		;;
+	passthrough)
+		[ -f "$PASSTHROUGH_SRC" ] || { echo "$prog: $PASSTHROUGH_SRC missing: skipping passthrough"; continue; }
+		gcc -O2 -w "$PASSTHROUGH_SRC" $(pkg-config fuse3 --cflags --libs) -o "$work/passthrough_ll" || continue
+		mkdir -p "$work/pt-src"
+		mount -t tmpfs -o size=2G tmpfs "$work/pt-src" || exit 1
+		mounts+=("$work/pt-src")
+		# passthrough_ll keeps one O_PATH descriptor per inode it knows
+		ulimit -n "$(ulimit -Hn)" 2>/dev/null
+		"$work/passthrough_ll" -f -o source="$work/pt-src" "$mnt" 2>"$work/passthrough.log" &
+		pids+=($!) mounts=("$mnt" "${mounts[@]}")
+		wait_mount "$mnt" "$!" || { echo "$prog: passthrough_ll did not mount" >&2; continue; }
+		;;
+	*) echo "$prog: unknown target '$t'" >&2; exit 2 ;;
+	esac
+	cap=
+	[ "$t" = passthrough ] && cap=$(( $(ulimit -Hn) - 200 ))
+	run_target "$t" "$mnt" $cap || { [ "$t" = pgdaxfs ] && exit 1; echo "$prog: no figures for $t"; }
+done
+
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+echo "== summary (files=$files, lookup sizes $sizes)"
+printf '%-14s %12s %12s %12s %10s %10s %8s\n' metric pgdaxfs tmpfs passthrough vs_tmpfs vs_pt target
+for k in create_per_s:20000 stat_per_s:80000 unlink_per_s:24000; do
+	m=${k%%:*} tgt=${k#*:}
+	p=${res[pgdaxfs.$m]:-} tm=${res[tmpfs.$m]:-} pt=${res[passthrough.$m]:-}
+	printf '%-14s %12s %12s %12s %10s %10s %8s\n' "$m" "${p:--}" "${tm:--}" "${pt:--}" \
+		"$(ratio "$p" "$tm")" "$(ratio "$p" "$pt")" ">=$tgt"
+done
+for t in pgdaxfs tmpfs passthrough; do
+	l=${res[$t.lookup]:-}
+	[ -n "$l" ] || continue
+	set -- $l
+	first=$1; eval "last=\${$#}"
+	echo "lookup_us $t at sizes $sizes: $l (largest/smallest $(ratio "$last" "$first"))"
+done

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Block new, drain old: after SIGTERM with a DAX pin held, the daemon keeps
+# the mount and keeps serving, refuses new opens with ENXIO, reports who
+# holds what once drain_timeout passes, and exits 0 (unmounted, device
+# released) only when the pin goes.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+pgdax_init
+client=$top_builddir/tests/pgdax_client
+[ -x "$client" ] || fail "$client not built (make check builds it)"
+dev=$(pgdax_new_device 128M)
+pgdax_mkfs "$dev"
+mnt=$(pgdax_new_dir mnt)
+pgdax_mount "$dev" "$mnt" -o drain_timeout=1 --log-level notice
+pid=$PGDAX_LAST_PID
+head -c $((1 << 20)) /dev/urandom >"$mnt/pinned"
+echo other >"$mnt/other"
+"$client" pin "$mnt/pinned" 0 65536 >"$PGDAX_WORK/client.out" 2>&1 &
+cpid=$!
+_pgdax_pids+=("$cpid")
+for i in $(seq 1 100); do grep -q READY "$PGDAX_WORK/client.out" && break; sleep 0.05; done
+grep -q READY "$PGDAX_WORK/client.out" || { cat "$PGDAX_WORK/client.out" >&2; fail "pin not taken"; }
+
+kill -TERM "$pid"
+sleep 2.5
+kill -0 "$pid" 2>/dev/null || fail "daemon exited while a pin was held"
+pgdax_is_mounted "$mnt" || fail "mount went away while draining"
+out=$(cat "$mnt/other" 2>&1) && fail "a new open succeeded after SIGTERM: $out"
+echo "$out" | grep -q "No such device or address" || fail "new open after SIGTERM: expected ENXIO, got: $out"
+pgdax_daemon_log "$pid" | grep -q "waiting .* for references" || fail "no drain report after drain_timeout"
+pgdax_daemon_log "$pid" | grep -q "pins on" || fail "drain report does not name the pins"
+
+kill -USR1 "$cpid"
+pgdax_wait_pid "$cpid" 10 || fail "client did not exit"
+pgdax_wait_pid "$pid" 20 || fail "daemon did not exit after the pin was released"
+[ "$PGDAX_STATUS" -eq 0 ] || fail "daemon exited $PGDAX_STATUS"
+pgdax_is_mounted "$mnt" && fail "still mounted after drain"
+pgdax_mount "$dev" "$mnt"
+[ "$(cat "$mnt/other")" = other ] || fail "data lost"
+pgdax_umount "$mnt"
