@@ -9,7 +9,7 @@
  *
  * Lock order: fs.lock is a leaf: nothing is called into lib/ while holding it
  * (except at teardown, when the session loop has stopped and no other thread
- * serves requests).
+ * serves requests). The worker pool's lock (loop.c) is a leaf too.
  */
 #ifndef PGDAX_FS_H
 #define PGDAX_FS_H
@@ -22,15 +22,26 @@
 
 #include "vol.h"
 
-/* Kernel cache lifetimes (seconds). Every change to the filesystem goes
- * through this one kernel mount (single host, one daemon), and the kernel
- * updates or drops its own dentries/attributes on each change it makes, so a
- * short positive timeout is safe; DAX stores never change a size or a name.
- * Negative lookups are not cached (0) so a name created by another path
- * (none today, but cheap insurance) is seen at once. */
-#define FS_ENTRY_TIMEOUT	1.0
-#define FS_ATTR_TIMEOUT		1.0
-#define FS_NEGATIVE_TIMEOUT	0.0
+/*
+ * Kernel cache lifetimes (seconds). Long, because the kernel's caches
+ * cannot go stale: this daemon is the only path to the volume (one host,
+ * one daemon: the device is flock'ed), every change of a name or an
+ * attribute comes through this one kernel mount, and the kernel updates or
+ * drops its own dentries and attributes on each change it sends (create,
+ * unlink, rename, link, setattr, write, fallocate, copy_file_range,
+ * setxattr). The exceptions are changes the daemon makes on its own, and
+ * each one invalidates the kernel's attributes itself
+ * (fuse_lowlevel_notify_inval_inode, after the reply, holding no lock):
+ * DAX clients' pins that allocate or extend a file and their syncs
+ * (fs/ioctl.c), and setuid/setgid cleared by a direct-I/O write
+ * (fs/ops.c). DAX stores change no name or size. Negative entries are
+ * cached too: no name can appear except through this mount.
+ * The cost of 1 s was a LOOKUP or GETATTR round trip for every path walk
+ * more than a second after the last one (stat of 20k files: 43k/s).
+ */
+#define FS_ENTRY_TIMEOUT	30.0
+#define FS_ATTR_TIMEOUT		30.0
+#define FS_NEGATIVE_TIMEOUT	30.0
 
 /* Largest read/write request (also conn->max_write and -o max_read). */
 #define FS_MAX_IO		(1u << 20)
@@ -51,17 +62,26 @@ struct fs_opts {
 	int drain_timeout_s;		/* report (and act) after this long */
 	enum fs_drain_action drain_action;
 	uint64_t align;			/* emulated device alignment override, 0 none */
-	unsigned max_threads;
+	unsigned max_threads;		/* worker pool (or libfuse MT loop) bound */
 	unsigned max_idle_threads;
+	bool mt_loop;			/* -o mt: libfuse's multi-threaded loop */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 
-/* An open regular file (fi->fh). */
+/*
+ * An open handle (fi->fh): a regular file (vf != NULL) or a directory (vf
+ * NULL, dir set). Every handle counts in fs.nhandles until RELEASE /
+ * RELEASEDIR, which is what teardown phase 1 waits for. Root-directory
+ * opens that arrive while closing (pgdaxctl status) get no fs_file
+ * (fi->fh = 0) and do not count.
+ */
 struct fs_file {
-	struct pgdax_vol_file *vf;
+	struct pgdax_vol_file *vf;	/* NULL for a directory */
 	uint64_t ino;
 	pid_t pid;			/* who opened it (for drain reports) */
+	bool dir;
+	bool direct;			/* opened with FOPEN_DIRECT_IO */
 	struct fs_file *prev, *next;	/* fs.files; fs.lock */
 };
 
@@ -70,13 +90,22 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_opts opts;
 
-	/* Set once teardown has called pgdax_vol_kill(): new opens, creates
-	 * and namespace creations fail with ENXIO (the pgmap's own errno). */
+	/* Teardown phase 1 ("block new"), set once by fs_handles_close()
+	 * under fs.lock (read without it where a stale false is harmless):
+	 * new opens, creates, namespace creations, opendir of anything but
+	 * the root and new pins fail with ENXIO (the pgmap's own errno);
+	 * everything on existing handles is served. */
+	atomic_bool closing;
+	/* Phase 2: pgdax_vol_kill() has been called (no new extent
+	 * reference of any kind). Only after nhandles reached 0, or the
+	 * kernel dropped the connection. */
 	atomic_bool dying;
 
-	pthread_mutex_t lock;		/* protects files and the icount table */
-	struct fs_file files;		/* list head of open files */
-	uint64_t nfiles;
+	pthread_mutex_t lock;		/* protects the fields below */
+	pthread_cond_t idle_cond;	/* nhandles reached 0 or conn_gone */
+	struct fs_file files;		/* list head of open handles */
+	uint64_t nhandles;		/* linked handles + reservations */
+	bool conn_gone;			/* the session loop has ended */
 	struct fs_icount *icount;	/* lookup counts held by the kernel */
 
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
@@ -111,12 +140,25 @@ void fs_handles_fini(struct fs *fs);
 /* The kernel now holds @n more (or, with fs_icount_sub, fewer) lookups of @ino. */
 void fs_icount_add(struct fs *fs, uint64_t ino, uint64_t n);
 void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n);
+/* Reserve a handle before opening: -ENXIO once closing. A reservation
+ * becomes a handle with fs_file_link() or is undone with
+ * fs_handle_unreserve(); a linked handle ends with fs_file_unlink(). */
+int fs_handle_reserve(struct fs *fs);
+void fs_handle_unreserve(struct fs *fs);
 void fs_file_link(struct fs *fs, struct fs_file *f);
 void fs_file_unlink(struct fs *fs, struct fs_file *f);
+/* Teardown phase 1: from now on fs_handle_reserve() fails. Returns false
+ * if it was already closing. */
+bool fs_handles_close(struct fs *fs);
+/* Wait (event-driven) until no handle is open or the session loop ended:
+ * 0 idle, 1 loop ended, -ETIMEDOUT after @timeout_ms. */
+int fs_handles_wait_idle(struct fs *fs, int timeout_ms);
+/* The session loop has ended: wake fs_handles_wait_idle(). */
+void fs_handles_conn_gone(struct fs *fs);
 /* Teardown, with the session loop stopped: release every open file and drop
  * every lookup the kernel still held. Returns how many of each. */
 void fs_handles_drop_all(struct fs *fs, uint64_t *files, uint64_t *inodes);
-/* Log the open files (ino, opener pid) for a drain report. */
+/* Log the open handles (ino, opener pid) for a drain report. */
 void fs_handles_report(struct fs *fs);
 
 #endif /* PGDAX_FS_H */

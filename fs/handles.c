@@ -8,6 +8,13 @@
  * exit while files are open), teardown can give every one back
  * (fs_handles_drop_all) before the volume is released.
  *
+ * The open-handle count is also what teardown phase 1 waits for (fs/main.c):
+ * once closing, no reservation succeeds, so the count only goes down, and
+ * the RELEASE that takes it to 0 signals idle_cond. Reserving under the same
+ * lock as the closing flag is what makes "closing, and no handle" final: an
+ * open that raced the flag either reserved before it (and is waited for) or
+ * fails with ENXIO.
+ *
  * Cost: one mutex and a hash probe per lookup/forget, negligible next to the
  * FUSE round trip. A negative count is a protocol bug and aborts, as
  * passthrough_ll's forget_one does.
@@ -16,6 +23,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "fs.h"
 #include "log.h"
@@ -50,6 +58,15 @@ int fs_handles_init(struct fs *fs)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&fs->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* timed waits on CLOCK_MONOTONIC: immune to clock steps */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&fs->idle_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	fs->files.next = fs->files.prev = &fs->files;
 	fs->icount = t;
 	return 0;
@@ -72,6 +89,7 @@ void fs_handles_fini(struct fs *fs)
 	free(t->b);
 	free(t);
 	fs->icount = NULL;
+	pthread_cond_destroy(&fs->idle_cond);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -152,6 +170,36 @@ void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+int fs_handle_reserve(struct fs *fs)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (atomic_load(&fs->closing))
+		r = -ENXIO;
+	else
+		fs->nhandles++;
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+static void put_handle_locked(struct fs *fs)
+{
+	if (fs->nhandles == 0) {
+		pgdax_err("open handle count underflow");
+		abort();
+	}
+	if (--fs->nhandles == 0)
+		pthread_cond_broadcast(&fs->idle_cond);
+}
+
+void fs_handle_unreserve(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	put_handle_locked(fs);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_file_link(struct fs *fs, struct fs_file *f)
 {
 	pthread_mutex_lock(&fs->lock);
@@ -159,7 +207,6 @@ void fs_file_link(struct fs *fs, struct fs_file *f)
 	f->prev = fs->files.prev;
 	fs->files.prev->next = f;
 	fs->files.prev = f;
-	fs->nfiles++;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -169,8 +216,51 @@ void fs_file_unlink(struct fs *fs, struct fs_file *f)
 	f->prev->next = f->next;
 	f->next->prev = f->prev;
 	f->next = f->prev = f;
-	fs->nfiles--;
+	put_handle_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
+}
+
+bool fs_handles_close(struct fs *fs)
+{
+	bool was;
+
+	pthread_mutex_lock(&fs->lock);
+	was = atomic_exchange(&fs->closing, true);
+	pthread_mutex_unlock(&fs->lock);
+	return !was;
+}
+
+void fs_handles_conn_gone(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->conn_gone = true;
+	pthread_cond_broadcast(&fs->idle_cond);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int fs_handles_wait_idle(struct fs *fs, int timeout_ms)
+{
+	struct timespec ts;
+	int r = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fs->lock);
+	while (fs->nhandles && !fs->conn_gone && r == 0)
+		r = pthread_cond_timedwait(&fs->idle_cond, &fs->lock, &ts);
+	if (fs->conn_gone)
+		r = 1;
+	else if (fs->nhandles == 0)
+		r = 0;
+	else
+		r = -ETIMEDOUT;
+	pthread_mutex_unlock(&fs->lock);
+	return r;
 }
 
 void fs_handles_drop_all(struct fs *fs, uint64_t *files, uint64_t *inodes)
@@ -183,7 +273,8 @@ void fs_handles_drop_all(struct fs *fs, uint64_t *files, uint64_t *inodes)
 		struct fs_file *f = fs->files.next;
 
 		fs_file_unlink(fs, f);
-		pgdax_vol_release(fs->vol, &f->vf);
+		if (f->vf)
+			pgdax_vol_release(fs->vol, &f->vf);
 		free(f);
 		nf++;
 	}
@@ -210,9 +301,9 @@ void fs_handles_report(struct fs *fs)
 	unsigned shown = 0;
 
 	pthread_mutex_lock(&fs->lock);
-	pgdax_notice("%llu file(s) still open", (unsigned long long)fs->nfiles);
+	pgdax_notice("%llu handle(s) still open", (unsigned long long)fs->nhandles);
 	for (f = fs->files.next; f != &fs->files && shown < 32; f = f->next, shown++)
-		pgdax_notice("  inode %llu opened by pid %d", (unsigned long long)f->ino,
-			     (int)f->pid);
+		pgdax_notice("  %s inode %llu opened by pid %d", f->dir ? "directory" : "file",
+			     (unsigned long long)f->ino, (int)f->pid);
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -67,7 +67,7 @@ static void inval(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len)
 /* The open regular file behind a request, or NULL (directory, no handle). */
 static struct fs_file *file_of(struct fuse_file_info *fi, unsigned flags)
 {
-	if (!fi || (flags & FUSE_IOCTL_DIR) || !fi->fh)
+	if (!fi || (flags & FUSE_IOCTL_DIR) || !fi->fh || !fs_file_of(fi)->vf)
 		return NULL;
 	return fs_file_of(fi);
 }
@@ -81,7 +81,7 @@ static void do_info(fuse_req_t req, struct fs *fs, fuse_ino_t ino, size_t out_bu
 		return;
 	}
 	pgdax_pintab_info(fs->vol, ino, &info);
-	if (atomic_load(&fs->dying))
+	if (atomic_load(&fs->closing))
 		info.flags |= PGDAX_INFO_DYING;
 	fuse_reply_ioctl(req, 0, &info, sizeof(info));
 }
@@ -111,8 +111,15 @@ static void do_status(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned fl
 		fuse_reply_err(req, -r);
 	} else {
 		st->daemon_pid = (int32_t)getpid();
-		if (atomic_load(&fs->dying))
+		/* From teardown phase 1 on the mount is dying for its users
+		 * (new opens and pins fail with ENXIO) although the pgmap is
+		 * killed only in phase 2, once no handle is left: report
+		 * dying; live_count still shows the pgmap's own count. */
+		if (atomic_load(&fs->closing)) {
 			st->flags |= PGDAX_INFO_DYING;
+			if (st->pgmap_state == 0)
+				st->pgmap_state = 1;
+		}
 		fuse_reply_ioctl(req, 0, st, sizeof(*st));
 	}
 	free(st);
@@ -144,6 +151,7 @@ static int caller_of(fuse_req_t req, struct pgdax_pin_caller *c,
 static void do_pin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 		   const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
+	uint64_t ino = f->ino;
 	struct pgdax_ioc_pin p;
 	struct pgdax_pin_caller c;
 	gid_t *groups;
@@ -153,7 +161,9 @@ static void do_pin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (atomic_load(&fs->dying)) {
+	/* teardown phase 1: no new pin (the pgmap would refuse it too, but
+	 * only from phase 2 on, when no handle is left to ask) */
+	if (atomic_load(&fs->closing)) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -171,13 +181,17 @@ static void do_pin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 		return;
 	}
 	if (fuse_reply_ioctl(req, 0, &p, sizeof(p)) < 0) {
-		/* the caller never learnt the id: drop the pin now */
+		/* the caller never learnt the id (connection gone: the kernel
+		 * waits for a request it has sent, so the file is still open):
+		 * drop the pin now */
 		struct pgdax_ioc_unpin u = { .pin_id = p.pin_id };
 
 		pgdax_pintab_drop(fs->vol, f->vf, &u, NULL, NULL);
 		return;
 	}
-	inval(fs, f->ino, p.map_offset, p.map_length);
+	/* after the reply the caller may close the file at once (RELEASE
+	 * frees @f on another thread): use only what was copied */
+	inval(fs, ino, p.map_offset, p.map_length);
 }
 
 static void do_pin_extents(fuse_req_t req, struct fs *fs, struct fs_file *f,
@@ -207,6 +221,7 @@ static void do_pin_extents(fuse_req_t req, struct fs *fs, struct fs_file *f,
 static void do_unpin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 		     const void *in_buf, size_t in_bufsz)
 {
+	uint64_t ino = f->ino;
 	struct pgdax_ioc_unpin u;
 	uint64_t off = 0, len = 0;
 	int r;
@@ -217,9 +232,12 @@ static void do_unpin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 	}
 	memcpy(&u, in_buf, sizeof(u));
 	r = pgdax_pintab_drop(fs->vol, f->vf, &u, &off, &len);
-	fuse_reply_ioctl(req, r < 0 ? r : 0, NULL, 0);
-	if (r == 0)
-		inval(fs, f->ino, off, len);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_ioctl(req, 0, NULL, 0);
+	inval(fs, ino, off, len);	/* not f->ino: @f may be gone (do_pin) */
 }
 
 static void do_sync(fuse_req_t req, struct fs *fs, struct fs_file *f,
@@ -312,7 +330,7 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	     struct fuse_pollhandle *ph)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_file *f = fi && fi->fh ? fs_file_of(fi) : NULL;
+	struct fs_file *f = fi && fi->fh && fs_file_of(fi)->vf ? fs_file_of(fi) : NULL;
 	unsigned mask = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 
 	(void)ino;

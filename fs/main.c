@@ -10,26 +10,47 @@
  *     pipe and exits with the child's verdict; the child keeps the terminal
  *     for its error messages until the kernel's INIT has been answered, so
  *     "mounted and serving" is what a zero exit status means.
- *  3. Mount the volume, create the session, mount it, run the
- *     multithreaded loop.
- *  4. SIGTERM/SIGINT/SIGHUP are taken by a dedicated thread (sigwait), not
- *     libfuse's handlers (they end the loop at once and lose queued
- *     RELEASEs): it calls pgdax_vol_kill() (new opens/creates fail with
- *     ENXIO) while the loop keeps serving I/O and RELEASE on open handles,
- *     waits for pgdax_vol_drain(), then ends the loop.
- *  5. When the loop ends for any reason (drained, or the kernel dropped the
- *     connection: umount, or umount -l and the last user went), every open
- *     file and every lookup the kernel still held is returned to the
- *     volume, the volume is drained, the session unmounted and the volume
- *     released (marked clean). Only then does the process exit, so a
- *     umount helper that waits for the pid knows the device is free.
+ *  3. Mount the volume, create the session, mount it, run the session
+ *     loop (fs/loop.c: one receiving thread, a pool for requests that may
+ *     wait; -o mt: libfuse's multi-threaded loop).
+ *  4. SIGTERM/SIGINT/SIGHUP (pgdaxctl unmount sends SIGTERM) are taken by a
+ *     dedicated thread (sigwait), not libfuse's handlers (they end the
+ *     loop at once and lose queued RELEASEs). Teardown has two phases:
+ *     phase 1, "block new" at the filesystem level: fs.closing makes new
+ *       opens, creates, namespace creations, opendir of anything but the
+ *       root (pgdaxctl status opens it) and new pins fail with ENXIO, while
+ *       I/O, RELEASE, unpin, getattr and readdir on existing handles are
+ *       served normally; the thread sleeps on fs.idle_cond until the open
+ *       handle count (files and directories, not status handles) reaches 0;
+ *     phase 2, "drain old" at the pgmap level: only then pgdax_vol_kill()
+ *       (from now on no new extent reference of any kind), pgdax_vol_drain()
+ *       for requests still in flight, end the loop, unmount, release.
+ *     Why two phases: DESIGN.md section 4 says old work (handles already
+ *     open, pins held, I/O in flight) is served until released, and
+ *     section 3 rule 3 says that after kill no new reference of any kind
+ *     appears. Every read or write takes a new, transient extent reference,
+ *     so if kill came first every I/O on a file that is still open would
+ *     fail with ENXIO, and a drain that only counts extent references
+ *     completes while files are open (their users then get ENOTCONN). Open
+ *     handles are the "old work" that can still create references, so the
+ *     filesystem blocks new handles first and kills the pgmap only when
+ *     the last one is gone; pins live on handles, so none is left by then.
+ *  5. When the loop ends for any reason (teardown done, or the kernel
+ *     dropped the connection: umount, or umount -l / fusermount -u -z and
+ *     the last user went, which also ends phase 1 at once), every open
+ *     handle and every lookup the kernel still held is returned to the
+ *     volume, the pgmap is killed and drained, the session unmounted and
+ *     the volume released (marked clean). Only then does the process exit,
+ *     so a umount helper that waits for the pid knows the device is free.
  *
- * Drain timeout: after drain_timeout seconds (default 60) of waiting, the
- * daemon logs who holds what (open files with the pid that opened them,
- * pins, in-flight I/O) and then, per on_drain_timeout, keeps waiting
- * (wait, default: never release memory a client may still map) or exits
- * without releasing the device (exit: the next mount recovers as after a
- * crash; nothing referenced is freed).
+ * Drain timeout: after drain_timeout seconds (default 60) of waiting in
+ * either phase, the daemon logs who holds what (open handles with the pid
+ * that opened them, pins, in-flight I/O) and then, per on_drain_timeout,
+ * keeps waiting (wait, default: never release memory a client may still
+ * map) or kills the pgmap and exits without releasing the device (exit: the
+ * mount is detached, open files get ENOTCONN, the next mount recovers as
+ * after a crash and quarantines extents clients still map; nothing
+ * referenced is freed).
  */
 #include <config.h>
 
@@ -41,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -50,6 +72,7 @@
 #include "format.h"
 #include "fs.h"
 #include "log.h"
+#include "loop.h"
 
 #define PIDDIR "/run/pgdaxfs"
 
@@ -76,6 +99,8 @@ static void usage(FILE *out)
 		"  on_drain_timeout=wait|exit  then keep waiting (default) or exit unreleased\n"
 		"  align=4K|2M|1G        alignment of an emulated device (default: recorded one)\n"
 		"  max_threads=N, max_idle_threads=N   worker threads (default 64, 16)\n"
+		"  mt                    libfuse's multi-threaded loop instead of one receiving\n"
+		"                        thread plus workers for requests that may wait\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  default_permissions   always on (the kernel checks permissions)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
@@ -167,7 +192,7 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 			goto bad_value;
 		o->break_timeout_ms = (int)v;
 	} else if (!strcmp(opt, "drain_timeout") && val) {
-		if (parse_int(val, 1, 86400 * 365, &v))
+		if (parse_int(val, 1, 2000000, &v))	/* ms fit an int */
 			goto bad_value;
 		o->drain_timeout_s = (int)v;
 	} else if (!strcmp(opt, "on_drain_timeout") && val) {
@@ -191,6 +216,8 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		if (parse_int(val, 1, 1024, &v))
 			goto bad_value;
 		o->max_idle_threads = (unsigned)v;
+	} else if (!strcmp(opt, "mt") && !val) {
+		o->mt_loop = true;
 	} else if (!strcmp(opt, "fsname") && val && *val) {
 		*fsname = val;
 	} else if (!strcmp(opt, "subtype") && val) {
@@ -304,12 +331,15 @@ static int parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_o
 	return 0;
 }
 
-/* The device as the kernel will show it: absolute when it is a path. */
+/* The device as the kernel will show it: absolute when it names an
+ * existing file or node (also a bare relative name), else as given (daxX.Y,
+ * namespaceX.Y are resolved by the device layer). */
 static char *resolve_device(const char *dev)
 {
 	char path[PATH_MAX];
+	struct stat st;
 
-	if (strchr(dev, '/') && realpath(dev, path))
+	if (stat(dev, &st) == 0 && realpath(dev, path))
 		return strdup(path);
 	return strdup(dev);
 }
@@ -451,14 +481,41 @@ static void drain_report(struct fs *fs, int waited_s)
 }
 
 /*
- * Wait for the drain, reporting every drain_timeout seconds. Returns 0 when
- * drained, 1 when @stop_on_loop_end and the loop ended meanwhile, -1 when
- * the on_drain_timeout=exit policy says give up.
+ * Phase 1: wait until every open handle has been released (the RELEASE
+ * that takes the count to 0 signals fs.idle_cond; no polling), reporting
+ * every drain_timeout seconds. Returns 0 when no handle is left, 1 when the
+ * session loop ended meanwhile (the kernel dropped the connection: every
+ * handle counts as released), -1 when on_drain_timeout=exit says give up.
+ */
+static int wait_handles(struct fs *fs)
+{
+	int waited_s = 0;
+
+	for (;;) {
+		int r = fs_handles_wait_idle(fs, 1000 * fs->opts.drain_timeout_s);
+
+		if (r >= 0)
+			return r;
+		waited_s += fs->opts.drain_timeout_s;
+		drain_report(fs, waited_s);
+		if (fs->opts.drain_action == FS_DRAIN_EXIT) {
+			pgdax_err("drain timeout: exiting without releasing %s; "
+				  "the next mount recovers it", fs->opts.device);
+			return -1;
+		}
+	}
+}
+
+/*
+ * Phase 2: wait for the pgmap drain (extent references of requests still in
+ * flight), reporting every drain_timeout seconds. Returns 0 when drained, 1
+ * when @stop_on_loop_end and the loop ended meanwhile (main() then finishes
+ * the drain itself), -1 when the on_drain_timeout=exit policy says give up.
  */
 static int wait_drain(struct fs *fs, bool stop_on_loop_end)
 {
 	int slice_ms = stop_on_loop_end ? 500 : 1000 * fs->opts.drain_timeout_s;
-	int waited_ms = 0, next_report = 1000 * fs->opts.drain_timeout_s;
+	int64_t waited_ms = 0, next_report = 1000LL * fs->opts.drain_timeout_s;
 
 	for (;;) {
 		if (pgdax_vol_drain(fs->vol, slice_ms) == 0)
@@ -467,8 +524,8 @@ static int wait_drain(struct fs *fs, bool stop_on_loop_end)
 		if (stop_on_loop_end && loop_done())
 			return 1;
 		if (waited_ms >= next_report) {
-			drain_report(fs, waited_ms / 1000);
-			next_report += 1000 * fs->opts.drain_timeout_s;
+			drain_report(fs, (int)(waited_ms / 1000));
+			next_report += 1000LL * fs->opts.drain_timeout_s;
 			if (fs->opts.drain_action == FS_DRAIN_EXIT) {
 				pgdax_err("drain timeout: exiting without releasing %s; "
 					  "the next mount recovers it", fs->opts.device);
@@ -478,13 +535,36 @@ static int wait_drain(struct fs *fs, bool stop_on_loop_end)
 	}
 }
 
-static void begin_kill(struct fs *fs, const char *why)
+/* Phase 1: block new opens and pins; old handles keep being served. */
+static void begin_close(struct fs *fs, const char *why)
 {
-	if (!atomic_exchange(&fs->dying, true)) {
-		pgdax_notice("%s: unmounting %s, new opens fail with ENXIO", why,
-			     fs->opts.mountpoint);
+	if (fs_handles_close(fs))
+		pgdax_notice("%s: unmounting %s, new opens fail with ENXIO; "
+			     "open files are served until closed", why, fs->opts.mountpoint);
+}
+
+/* Phase 2: no new extent reference of any kind (pgmap kill). */
+static void begin_kill(struct fs *fs)
+{
+	fs_handles_close(fs);
+	if (!atomic_exchange(&fs->dying, true))
 		pgdax_vol_kill(fs->vol);
-	}
+}
+
+/*
+ * on_drain_timeout=exit: leave without releasing the device. The mount is
+ * detached first so no dead mount ("Transport endpoint is not connected")
+ * stays behind; the volume is not marked clean, so the next mount recovers
+ * it as after a crash, and references a client may still hold are never
+ * freed by this process.
+ */
+static void __attribute__((noreturn)) give_up(struct fs *fs)
+{
+	if (umount2(fs->opts.mountpoint, MNT_DETACH) < 0 && errno != EINVAL)
+		pgdax_warn("detaching %s: %s", fs->opts.mountpoint, strerror(errno));
+	if (pidfile[0])
+		unlink(pidfile);
+	_exit(1);
 }
 
 static sigset_t stop_sigs;
@@ -497,15 +577,23 @@ static void *signal_thread(void *arg)
 	sigwait(&stop_sigs, &sig);
 	if (loop_done())
 		return NULL;	/* main() woke us to quit */
-	begin_kill(fs, strsignal(sig));
-	r = wait_drain(fs, true);
+	begin_close(fs, strsignal(sig));
+	r = wait_handles(fs);
 	if (r == 1)
 		return NULL;	/* the kernel ended the session: main() finishes */
+	if (r < 0) {
+		begin_kill(fs);
+		give_up(fs);	/* on_drain_timeout=exit */
+	}
+	begin_kill(fs);
+	r = wait_drain(fs, true);
+	if (r == 1)
+		return NULL;
 	if (r < 0)
-		_exit(1);	/* on_drain_timeout=exit */
-	/* Drained: end the loop. The loop's main thread sleeps in sem_wait;
-	 * a signal interrupts it so it sees the exit flag (retry: the signal
-	 * may land just before it sleeps). */
+		give_up(fs);
+	/* Drained: end the loop. The loop's main thread sleeps in read() (or
+	 * sem_wait with -o mt); a signal interrupts it so it sees the exit
+	 * flag (retry: the signal may land just before it sleeps). */
 	fuse_session_exit(fs->se);
 	pthread_mutex_lock(&td.lock);
 	while (!td.loop_done) {
@@ -513,7 +601,7 @@ static void *signal_thread(void *arg)
 
 		pthread_kill(td.main_thread, SIGUSR1);
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
+		ts.tv_nsec += 20 * 1000 * 1000;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
@@ -606,27 +694,12 @@ void fs_ready(struct fs *fs)
 	fs->ready_fd = -1;
 }
 
-static int run_loop(struct fs *fs)
-{
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	int r;
-
-	if (!cfg)
-		return -ENOMEM;
-	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	fuse_loop_cfg_set_idle_threads(cfg, fs->opts.max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, fs->opts.max_threads);
-	r = fuse_session_loop_mt(fs->se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	struct fs fs_s = { .ready_fd = -1 }, *fs = &fs_s;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct pgdax_vol_opts vopts = { 0 };
-	char **fsname = NULL, mnt[PATH_MAX];
+	char **fsname = NULL, mnt[PATH_MAX], *devpath = NULL;
 	pthread_t sigthr;
 	uint64_t nfiles = 0, ninodes = 0;
 	int r, status = 1;
@@ -651,9 +724,10 @@ int main(int argc, char **argv)
 		}
 	}
 	fs->opts.mountpoint = mnt;
-	fs->opts.device = resolve_device(fs->opts.device);
-	if (!fs->opts.device)
+	devpath = resolve_device(fs->opts.device);
+	if (!devpath)
 		return 1;
+	fs->opts.device = devpath;
 
 	/* The kernel mount options, all checked above. */
 	{
@@ -727,8 +801,11 @@ int main(int argc, char **argv)
 	/* From here the INIT handler reports readiness (fs_ready). */
 	if (background)
 		openlog(prog, LOG_PID, LOG_DAEMON);
-	r = run_loop(fs);
+	r = fs_loop_run(fs);
 
+	/* Phase 1 ends here too: no request can come any more, so every
+	 * handle counts as released. */
+	fs_handles_conn_gone(fs);
 	pthread_mutex_lock(&td.lock);
 	td.loop_done = true;
 	pthread_cond_broadcast(&td.cond);
@@ -739,13 +816,16 @@ int main(int argc, char **argv)
 	/* The loop is over (drained after a signal, or the kernel dropped the
 	 * connection): nothing more will come from the kernel, so every handle
 	 * it still held is released here. */
-	begin_kill(fs, r < 0 ? "session error" : "session ended");
+	if (!atomic_load(&fs->dying))
+		pgdax_notice("%s: releasing %s", r < 0 ? "session error" : "session ended",
+			     fs->opts.mountpoint);
+	begin_kill(fs);
 	fs_handles_drop_all(fs, &nfiles, &ninodes);
 	if (nfiles || ninodes)
 		pgdax_info("released %llu open files and %llu inodes the kernel still held",
 			   (unsigned long long)nfiles, (unsigned long long)ninodes);
 	if (wait_drain(fs, false) < 0)
-		_exit(1);
+		give_up(fs);
 	status = 0;
 out_unmount:
 	fuse_session_unmount(fs->se);
@@ -764,5 +844,7 @@ out_vol:
 	fuse_opt_free_args(&args);
 	if (status == 0)
 		pgdax_info("%s released", fs->opts.device);
+	free(devpath);
+	free(*fsname);
 	return status;
 }

@@ -34,9 +34,13 @@
 #include "ioctl.h"
 #include "log.h"
 
+/* A wait in lib/ ends with EINTR when the request is interrupted, or when
+ * the session has ended (nobody is left to release what it waits for). */
 static bool req_interrupted(void *arg)
 {
-	return fuse_req_interrupted((fuse_req_t)arg);
+	fuse_req_t req = arg;
+
+	return fuse_req_interrupted(req) || fuse_session_exited(fs_of(req)->se);
 }
 
 void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
@@ -50,9 +54,11 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 	cred->interrupted_arg = req;
 }
 
-static bool dying(struct fs *fs)
+/* Teardown phase 1 or later: new namespace entries are refused (ENXIO).
+ * Opens are refused by fs_handle_reserve() itself, under fs.lock. */
+static bool closing(struct fs *fs)
 {
-	return atomic_load(&fs->dying);
+	return atomic_load(&fs->closing);
 }
 
 /* errno for the kernel from a negative vol return */
@@ -101,7 +107,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* Data is copied once, device <-> request buffer, by the kernel
 	 * (reads: writev from device memory) or by the volume (writes); a pipe
-	 * would add a copy. */
+	 * would add a copy. And fs/loop.c hands requests between threads,
+	 * which a request living in the receiver's pipe would not allow. */
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	/* Let the kernel clear setuid/setgid itself (it sends a SETATTR), the
 	 * same rule as every local filesystem. */
@@ -129,13 +136,14 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int r;
 
-	if (strcmp(name, ".") == 0) {
-		/* NFS export asks for "."; the volume resolves "..". */
+	r = pgdax_vol_lookup(fs->vol, parent, name, &st);
+	if (r == -ENOTDIR && strcmp(name, ".") == 0) {
+		/* NFS export (open_by_handle_at) looks up "." on the node of
+		 * a handle, which may be a regular file: take the reference
+		 * first, so the inode cannot go away before getattr; if it was
+		 * already gone, getattr fails and no reference was taken. */
+		pgdax_vol_iget(fs->vol, parent);
 		r = pgdax_vol_getattr(fs->vol, parent, &st);
-		if (r == 0)
-			pgdax_vol_iget(fs->vol, parent);
-	} else {
-		r = pgdax_vol_lookup(fs->vol, parent, name, &st);
 	}
 	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0) {
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
@@ -235,7 +243,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int r;
 
-	if (dying(fs)) {
+	if (closing(fs)) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -254,7 +262,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int r;
 
-	if (dying(fs)) {
+	if (closing(fs)) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -283,7 +291,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	struct stat st;
 	int r;
 
-	if (dying(fs)) {
+	if (closing(fs)) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -308,7 +316,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct stat st;
 	int r;
 
-	if (dying(fs)) {
+	if (closing(fs)) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -336,6 +344,20 @@ static struct fs_file *file_new(struct fs *fs, struct pgdax_vol_file *vf, uint64
 	fi->keep_cache = 1;
 	/* Nothing is pending in the daemon between requests. */
 	fi->noflush = 1;
+	/*
+	 * O_DIRECT opens bypass the kernel page cache for real
+	 * (FOPEN_DIRECT_IO): one READ or WRITE per call, and no
+	 * GETXATTR(security.capability) round trip before every write (the
+	 * kernel's file_remove_privs runs only on its page-cache write path).
+	 * Clearing setuid/setgid on a write by a non-owner is then the
+	 * volume's job (pgdax_vol_write does it); fs_write tells the kernel
+	 * its cached mode is stale. Buffered openers of the same file stay
+	 * coherent: the kernel invalidates their pages over a direct write.
+	 */
+	if (fi->flags & O_DIRECT) {
+		fi->direct_io = 1;
+		f->direct = true;
+	}
 	return f;
 }
 
@@ -347,19 +369,22 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f;
 	int r;
 
-	if (dying(fs)) {
-		fuse_reply_err(req, ENXIO);
+	r = fs_handle_reserve(fs);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_open(fs->vol, ino, fi->flags, &cred, &vf);
 	if (r < 0) {
+		fs_handle_unreserve(fs);
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
 	f = file_new(fs, vf, ino, req, fi);
 	if (!f) {
 		pgdax_vol_release(fs->vol, &vf);
+		fs_handle_unreserve(fs);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -383,13 +408,15 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct stat st;
 	int r;
 
-	if (dying(fs)) {
-		fuse_reply_err(req, ENXIO);
+	r = fs_handle_reserve(fs);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf);
 	if (r < 0) {
+		fs_handle_unreserve(fs);
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
@@ -397,6 +424,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!f) {
 		pgdax_vol_release(fs->vol, &vf);
 		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+		fs_handle_unreserve(fs);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -476,20 +504,41 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(c);
 }
 
+/* Would a write by a non-root caller clear setuid/setgid (the rule of
+ * pgdax_vol_write and Linux: S_ISUID, or S_ISGID with group exec)? */
+static bool write_kills_priv(struct fs *fs, uint64_t ino, uid_t uid)
+{
+	struct stat st;
+
+	if (uid == 0 || pgdax_vol_getattr(fs->vol, ino, &st) < 0)
+		return false;
+	return (st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
 	struct pgdax_cred cred;
+	bool kill_priv;
 	ssize_t r;
 
-	(void)ino;
 	fs_cred(req, &cred);
-	r = pgdax_vol_write(fs->vol, fs_file_of(fi)->vf, (uint64_t)off, buf, size, &cred);
-	if (r < 0)
+	/* FOPEN_DIRECT_IO writes skip the kernel's own setuid clearing, so
+	 * its cached mode would keep S_ISUID (which exec and permission
+	 * checks trust for up to FS_ATTR_TIMEOUT) after the volume cleared
+	 * it: notice that case (an in-memory getattr, non-root writers only)
+	 * and invalidate the kernel's attributes after the reply. */
+	kill_priv = f->direct && write_kills_priv(fs, ino, cred.uid);
+	r = pgdax_vol_write(fs->vol, f->vf, (uint64_t)off, buf, size, &cred);
+	if (r < 0) {
 		fuse_reply_err(req, err_of(r));
-	else
-		fuse_reply_write(req, (size_t)r);
+		return;
+	}
+	fuse_reply_write(req, (size_t)r);
+	if (kill_priv)	/* attributes only (offset -1): waits for no page */
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -506,8 +555,10 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_file *f = fs_file_of(fi);
 
 	(void)ino;
-	fs_file_unlink(fs, f);
+	/* Volume first (drops the file's pins), then the handle count: the
+	 * count reaching 0 may start teardown phase 2 at once. */
 	pgdax_vol_release(fs->vol, &f->vf);
+	fs_file_unlink(fs, f);
 	free(f);
 	fuse_reply_err(req, 0);
 }
@@ -518,15 +569,47 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fuse_reply_err(req, -pgdax_vol_fsync(fs_of(req)->vol, ino, datasync != 0));
 }
 
+/*
+ * Directories need no volume handle (readdir offsets are stable positions
+ * and the kernel's lookup reference keeps the inode), but each open
+ * directory counts as an open handle for teardown, so a directory being
+ * listed keeps being served until it is closed. While closing, only the
+ * root may still be opened (pgdaxctl status asks the daemon through an
+ * ioctl on it): such a handle is not counted (fi->fh = 0), so status
+ * requests never hold up the drain they report on.
+ */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* Directories need no handle: readdir offsets are stable positions
-	 * and the kernel's lookup reference keeps the inode. */
-	(void)ino;
+	struct fs *fs = fs_of(req);
+	struct fs_file *f;
+	int r;
+
 	fi->fh = 0;
 	fi->keep_cache = 0;
 	fi->cache_readdir = 0;
-	fuse_reply_open(req, fi);
+	r = fs_handle_reserve(fs);
+	if (r < 0) {
+		if (ino == FUSE_ROOT_ID)
+			fuse_reply_open(req, fi);	/* a status handle */
+		else
+			fuse_reply_err(req, -r);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fs_handle_unreserve(fs);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	f->ino = ino;
+	f->dir = true;
+	f->pid = fuse_req_ctx(req)->pid;
+	fi->fh = (uintptr_t)f;
+	fs_file_link(fs, f);
+	if (fuse_reply_open(req, fi) < 0) {
+		fs_file_unlink(fs, f);	/* no RELEASEDIR will come */
+		free(f);
+	}
 }
 
 struct dir_ctx {
@@ -648,8 +731,13 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_file *f = fi->fh ? fs_file_of(fi) : NULL;
+
 	(void)ino;
-	(void)fi;
+	if (f) {
+		fs_file_unlink(fs_of(req), f);
+		free(f);
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -52,6 +52,27 @@ int dev_read(struct pgdax_vol *vol, struct pgdax_dev *dev, uint64_t off, void *b
 	return pgdax_dev_copy_guarded(dev, buf, (char *)pgdax_dev_base(dev) + off, len, false);
 }
 
+/* Keep blocks the device reports bad (libpmem2 badblocks on devdax, ranges
+ * recorded by the SIGBUS guard) out of the allocator: checked per GiB, then
+ * per block only inside a bad GiB. DRAM only: fsck/mkfs decide what to
+ * persist. */
+static void reserve_bad(struct pgdax_vol *vol, uint64_t lo, uint64_t hi)
+{
+	uint64_t step = (1ULL << 30) >> vol->bshift, n = 0;
+	for (uint64_t b = lo; b < hi; b += step) {
+		uint64_t e = b + step < hi ? b + step : hi;
+		if (!pgdax_dev_range_is_bad(vol->dev, b << vol->bshift, (e - b) << vol->bshift))
+			continue;
+		for (uint64_t k = b; k < e; k++)
+			if (pgdax_dev_range_is_bad(vol->dev, k << vol->bshift, vol->bs) &&
+			    pgdax_alloc_reserve(vol->alloc, k, 1) == 0)
+				n++;
+	}
+	if (n)
+		pgdax_warn("%s: %llu bad blocks kept out of the allocator", vol->devname,
+			   (unsigned long long)n);
+}
+
 /* Give the free runs of the block bitmap in [data_start, blocks-1) to the
  * allocator; count free inodes. Skips all-zero/all-one words fast. */
 int bitmap_scan(struct pgdax_vol *vol)
@@ -93,6 +114,8 @@ int bitmap_scan(struct pgdax_vol *vol)
 	}
 	if (!rc && run != UINT64_MAX)
 		rc = pgdax_alloc_add_free(vol->alloc, run, hi - run);
+	if (!rc)
+		reserve_bad(vol, lo, hi);
 
 	/* free inodes: popcount of the inode bitmap */
 	uint64_t used = 0, ioff = dev_off(vol, vol->ibitmap);

@@ -422,8 +422,10 @@ static unsigned pick_order(struct pgdax_vol *vol, struct inode *ip, uint64_t fp,
 {
 	unsigned maxo = vol->bshift < 21 ? 21 - vol->bshift : 0;
 	uint64_t want = ((end_byte + vol->bs - 1) >> vol->bshift) - fp;
-	/* appending to a file past 1 MiB: large extents even for small writes */
-	bool large = end_byte >= (1u << 20) && (fp << vol->bshift) >= inode_size(ip);
+	/* appending (no gap) to a file already past 1 MiB: large extents even
+	 * for small writes; sparse writes far past EOF get what they write */
+	uint64_t isz = inode_size(ip);
+	bool large = isz >= (1u << 20) && (fp << vol->bshift) <= isz;
 	size_t next;
 	uint64_t limit = UINT64_MAX;
 
@@ -618,8 +620,9 @@ ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	}
 	if (w > 0) {	/* (4) */
 		if (off + (uint64_t)w > inode_size(ip))
-			inode_set_size(vol, ip, off + (uint64_t)w);
-		inode_touch_mc(vol, ip);
+			inode_set_size_mc(vol, ip, off + (uint64_t)w);
+		else
+			inode_touch_mc(vol, ip);
 	}
 	pthread_rwlock_unlock(&ip->lock);
 	return w;
@@ -781,6 +784,12 @@ ssize_t pgdax_vol_copy_range(struct pgdax_vol *vol, uint64_t ino_in, uint64_t of
 
 	if (vol->rdonly)
 		return -EROFS;
+	if (off_in >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off_in ||
+	    off_out >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off_out)
+		return -EFBIG;
+	/* copy_file_range(2): overlapping ranges of one file are invalid */
+	if (ino_in == ino_out && off_in < off_out + len && off_out < off_in + len)
+		return -EINVAL;
 	rc = inode_get(vol, ino_in, &in);
 	if (rc)
 		return rc;

@@ -203,6 +203,9 @@ int pgdax_inode_validate(const struct pgdax_sb *sb, const struct pgdax_inode *in
 	default:
 		return BAD("inode %llu: bad mode 0%o", (unsigned long long)ino, mode);
 	}
+	if (le32toh(in->i_nlink) == 0 && !(le32toh(in->i_flags) & PGDAX_IFL_ORPHAN))
+		return BAD("inode %llu: no links but not on the orphan list",
+			   (unsigned long long)ino);
 	if (le32toh(in->i_flags) & ~PGDAX_IFL_KNOWN)
 		return BAD("inode %llu: unknown flags 0x%x", (unsigned long long)ino,
 			   le32toh(in->i_flags));
@@ -273,6 +276,9 @@ int pgdax_dirent_validate(const void *blk, uint32_t bs, uint32_t pos,
 			   d->d_name_len, rl);
 	if (memchr(d->d_name, '/', d->d_name_len) || memchr(d->d_name, 0, d->d_name_len))
 		return BAD("dirent at %u: name contains '/' or NUL", pos);
+	if (d->d_name[0] == '.' && (d->d_name_len == 1 ||
+				    (d->d_name_len == 2 && d->d_name[1] == '.')))
+		return BAD("dirent at %u: \".\" or \"..\" stored", pos);
 	if (pgdax_name_hash(d->d_name, d->d_name_len) != le32toh(d->d_hash))
 		return BAD("dirent at %u: bad name hash", pos);
 	return 0;

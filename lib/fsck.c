@@ -99,6 +99,7 @@ struct ctx {
 	uint64_t next, capext;
 	struct dent *dents;
 	uint64_t ndent, capdent;
+	char root_why[200];		/* why the root inode must be recreated */
 };
 
 /* ------------------------------------------------------------ reporting */
@@ -277,7 +278,7 @@ static int check_super(struct ctx *c)
 			say(c, "superblock @0: %s; no valid backup superblock at the end of the "
 			    "device either: not a pgdaxfs volume (or too damaged to find)\n", why);
 			c->r->fatal = true;
-			return PGDAX_FSCK_EXIT_OPERROR | PGDAX_FSCK_EXIT_UNCORRECTED;
+			return PGDAX_FSCK_EXIT_OPERROR;
 		}
 		if (problem(c, true, "superblock (primary)", 0,
 			    "%s; restoring it from the backup @%llu", why,
@@ -469,22 +470,26 @@ static void pass_inodes(struct ctx *c)
 		progress(c, "Pass 1: inodes", i, c->ninodes - 1);
 		if ((i & 1023) == 0 && cancelled(c))
 			return;
-		if (!bit_get(c, c->ib_off, i))
+		if (!bit_get(c, c->ib_off, i) && i != 1)
 			continue;
 		if (pgdax_inode_validate(&c->sb, in, i, why, sizeof(why))) {
-			if (i == 1) {
-				c->istate[i] = I_CLEARED;
+			struct pgdax_inode n = *in;
+
+			/* only the checksum is wrong (every field still valid):
+			 * keep the inode, so one flipped bit does not cost a tree */
+			n.i_crc = htole32(pgdax_struct_crc(&n, offsetof(struct pgdax_inode, i_crc)));
+			if (n.i_crc != in->i_crc && le32toh(n.i_mode) &&
+			    !pgdax_inode_validate(&c->sb, &n, i, NULL, 0) &&
+			    (i != 1 || S_ISDIR(le32toh(n.i_mode)))) {
 				if (problem(c, false, "inode table", off_of(c, in),
-					    "root inode: %s; recreating an empty root", why)) {
-					struct pgdax_inode r;
-					memset(&r, 0, sizeof(r));
-					r.i_mode = htole32(S_IFDIR | 0755);
-					r.i_nlink = htole32(2);
-					r.i_ino = htole64(1);
-					r.i_parent = htole64(1);
-					inode_put(c, 1, &r);
-					c->istate[i] = I_USED;
-				}
+					    "%s; the fields are valid: checksum rewritten", why))
+					inode_put(c, i, &n);
+				goto used;
+			}
+			if (i == 1) {
+				/* recreated after pass 2, when free blocks are known */
+				c->istate[i] = I_CLEARED;
+				snprintf(c->root_why, sizeof(c->root_why), "%s", why);
 				continue;
 			}
 			c->istate[i] = I_CLEARED;
@@ -494,6 +499,7 @@ static void pass_inodes(struct ctx *c)
 		}
 		if (!mode_ok_type(le32toh(in->i_mode)))
 			continue;
+used:
 		c->istate[i] = I_USED;
 		c->r->inodes_used++;
 		if (S_ISDIR(le32toh(in->i_mode)))
@@ -501,11 +507,12 @@ static void pass_inodes(struct ctx *c)
 		else if (S_ISREG(le32toh(in->i_mode)))
 			c->r->files++;
 	}
-	if (c->istate[1] != I_USED || !S_ISDIR(le32toh(slot(c, 1)->i_mode))) {
-		if (c->istate[1] != I_CLEARED)
-			problem(c, false, "inode table", c->it_off + PGDAX_INODE_SIZE,
-				"root inode is not a used directory");
+	if (c->istate[1] == I_USED && !S_ISDIR(le32toh(slot(c, 1)->i_mode))) {
+		c->istate[1] = I_CLEARED;
+		snprintf(c->root_why, sizeof(c->root_why), "not a directory");
 	}
+	if (c->istate[1] != I_USED && !c->root_why[0])
+		snprintf(c->root_why, sizeof(c->root_why), "marked free in the inode bitmap");
 }
 
 /* ------------------------------------------------------------ 4. blocks */
@@ -815,6 +822,76 @@ static void check_symlink(struct ctx *c, uint64_t ino)
 	}
 }
 
+static int add_ext(struct ctx *c, const struct ext_rec *e);
+
+/*
+ * A new, empty root directory: one extent block and one directory block
+ * taken from blocks nobody owns, so lost trees can be reconnected into it.
+ */
+static int fix_root(struct ctx *c)
+{
+	uint64_t b[2] = { 0, 0 }, nb = 0;
+	struct pgdax_inode r;
+	struct ext_rec e;
+	uint8_t *eb, *db;
+
+	if (!c->root_why[0])
+		return 0;
+	if (!problem(c, false, "inode table", c->it_off + PGDAX_INODE_SIZE,
+		     "root inode: %s; recreating an empty root", c->root_why) && c->repair)
+		return 0;
+	for (uint64_t k = c->data_start; k < c->blocks - 1 && nb < 2; k++)
+		if (c->owner[k] == OWN_FREE)
+			b[nb++] = k;
+	if (nb < 2)
+		return 0;	/* a full volume: left for a later run */
+	eb = blk(c, b[0]);
+	db = blk(c, b[1]);
+	{
+		uint8_t *z = calloc(1, c->bs);
+		struct pgdax_extent_blk h = { 0 };
+		struct pgdax_extent x;
+		struct pgdax_dirent d;
+
+		if (!z)
+			return -ENOMEM;
+		wr(c, eb, z, c->bs);
+		wr(c, db, z, c->bs);
+		free(z);
+		h.eb_magic = htole32(PGDAX_EB_MAGIC);
+		h.eb_ino = htole64(1);
+		wr(c, eb, &h, sizeof(h));
+		x.x_fpage = 0;
+		x.x_dblk_order = htole64((b[1] << PGDAX_X_DBLK_SHIFT) | PGDAX_X_VALID);
+		wr(c, eb + sizeof(h), &x, sizeof(x));
+		memset(&d, 0, sizeof(d));
+		d.d_rec_len = htole16((uint16_t)(c->bs > 65535 ? 65528 : c->bs));
+		wr(c, db, &d, sizeof(d));
+	}
+	memset(&r, 0, sizeof(r));
+	r.i_mode = htole32(S_IFDIR | 0755);
+	r.i_nlink = htole32(2);
+	r.i_ino = htole64(1);
+	r.i_parent = htole64(1);
+	r.i_extent_head = htole64(b[0]);
+	r.i_blocks = htole64(2);
+	r.i_size = htole64(c->bs);
+	inode_put(c, 1, &r);
+	c->owner[b[0]] = 1;
+	c->owner[b[1]] = 1;
+	c->nblocks[1] = 2;
+	c->ext_start[1] = c->next;
+	e.fpage = 0;
+	e.dblk = b[1];
+	e.order = 0;
+	e.rec_off = b[0] * c->bs + sizeof(struct pgdax_extent_blk);
+	if (add_ext(c, &e))
+		return -ENOMEM;
+	c->ext_count[1] = 1;
+	c->istate[1] = I_USED;
+	return 0;
+}
+
 static int pass_blocks(struct ctx *c)
 {
 	for (uint64_t b = 0; b < c->blocks; b++)
@@ -834,7 +911,7 @@ static int pass_blocks(struct ctx *c)
 		check_xattr(c, i);
 		check_symlink(c, i);
 	}
-	return 0;
+	return fix_root(c);
 }
 
 /* ------------------------------------------------------------ 5. directories */
@@ -1062,17 +1139,109 @@ static void reclaim(struct ctx *c, uint64_t ino)
 	c->istate[ino] = I_CLEARED;
 }
 
+static bool is_orphan(struct ctx *c, uint64_t i)
+{
+	const struct pgdax_inode *in = slot(c, i);
+
+	return (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN) && le32toh(in->i_nlink) == 0;
+}
+
+/*
+ * Give the lost inode @ino the name "#<ino>" in the root directory, in a
+ * free record or the slack of a live one (no allocation: fsck never grows a
+ * directory). Under -n nothing is written, but the passes below count the
+ * name, so one lost subtree is reported once. false: no room in the root.
+ */
+static bool root_add(struct ctx *c, uint64_t ino)
+{
+	struct pgdax_inode *root = slot(c, 1);
+	uint64_t npages = le64toh(root->i_size) / c->bs;
+	char name[32];
+	unsigned len = (unsigned)snprintf(name, sizeof(name), "#%llu", (unsigned long long)ino);
+	uint32_t need = pgdax_dirent_size(len);
+	uint8_t type = (uint8_t)((le32toh(slot(c, ino)->i_mode) & S_IFMT) >> 12);
+	struct dent de = { .dir = 1, .ino = ino, .hash = pgdax_name_hash(name, len) };
+
+	if (c->istate[1] != I_USED || !S_ISDIR(le32toh(root->i_mode)))
+		return false;
+	for (uint64_t p = 0; p < npages && p < c->blocks; p++) {
+		uint64_t b = page_block(c, 1, p);
+		uint8_t *db;
+		uint32_t pos = 0;
+
+		if (!b)
+			break;
+		db = blk(c, b);
+		for (unsigned guard = 0; pos < c->bs && guard < c->bs / 8; guard++) {
+			struct pgdax_dirent *d = (void *)(db + pos);
+			uint32_t rl = le16toh(d->d_rec_len), used, at;
+			uint8_t rec[PGDAX_DIRENT_MIN + 32];
+			struct pgdax_dirent *n = (void *)rec;
+
+			if (pgdax_dirent_validate(db, c->bs, pos, NULL, 0))
+				break;
+			used = le64toh(d->d_ino) ? pgdax_dirent_size(d->d_name_len) : 0;
+			if (rl - used < need) {
+				pos += rl;
+				continue;
+			}
+			at = pos + used;
+			memset(rec, 0, sizeof(rec));
+			n->d_ino = htole64(ino);
+			n->d_rec_len = htole16((uint16_t)(rl - used));
+			n->d_name_len = (uint8_t)len;
+			n->d_type = type;
+			n->d_hash = htole32(de.hash);
+			memcpy(n->d_name, name, len);
+			/* new record first, then shrink the old one onto it */
+			wr(c, db + at, rec, need);
+			if (used) {
+				uint16_t l = htole16((uint16_t)used);
+
+				wr(c, &d->d_rec_len, &l, sizeof(l));
+			}
+			de.off = b * c->bs + at;
+			return add_dent(c, &de) == 0;
+		}
+	}
+	return false;
+}
+
 static void pass_connect(struct ctx *c)
 {
 	uint64_t head = le64toh(c->sb.s_orphan_head), x, steps = 0;
 	struct pgdax_sb *psb = (struct pgdax_sb *)c->base;
 	pgdax_le64 *link = &psb->s_orphan_head;
-	uint64_t orphans = 0, unlisted = 0;
+	uint64_t orphans = 0, reconnected = 0;
 
 	c->reach[1] = 1;
 	for (uint64_t i = 2; i < c->ninodes; i++)
 		if (c->istate[i] == I_USED && S_ISDIR(le32toh(slot(c, i)->i_mode)))
 			reachable(c, i);
+	/* lost directory trees (their parent was cleared): reconnect the tops */
+	for (uint64_t i = 2; i < c->ninodes; i++) {
+		struct pgdax_inode *in = slot(c, i);
+
+		if (c->istate[i] != I_USED || !S_ISDIR(le32toh(in->i_mode)) || c->reach[i] == 1 ||
+		    c->dparent[i] || is_orphan(c, i))
+			continue;
+		if (problem(c, false, "inode", off_of(c, in), "directory %llu is unreachable "
+			    "from the root; reconnected as /#%llu", (unsigned long long)i,
+			    (unsigned long long)i) || !c->repair) {
+			if (root_add(c, i)) {
+				c->dparent[i] = 1;
+				reconnected++;
+			}
+		}
+	}
+	if (reconnected) {
+		for (uint64_t i = 2; i < c->ninodes; i++)
+			if (c->reach[i] != 1)
+				c->reach[i] = 0;
+		for (uint64_t i = 2; i < c->ninodes; i++)
+			if (c->istate[i] == I_USED && S_ISDIR(le32toh(slot(c, i)->i_mode)))
+				reachable(c, i);
+	}
 	for (uint64_t k = 0; k < c->ndent; k++) {
 		struct dent *d = &c->dents[k];
 
@@ -1082,6 +1251,21 @@ static void pass_connect(struct ctx *c)
 			c->nref[d->ino]++;
 		if (S_ISDIR(le32toh(slot(c, d->ino)->i_mode)))
 			c->nsubdir[d->dir]++;
+	}
+	/* lost files (not orphans): reconnect */
+	for (uint64_t i = 2; i < c->ninodes; i++) {
+		struct pgdax_inode *in = slot(c, i);
+
+		if (c->istate[i] != I_USED || S_ISDIR(le32toh(in->i_mode)) || c->nref[i] ||
+		    (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN))
+			continue;
+		if (problem(c, false, "inode", off_of(c, in), "inode %llu (nlink %u) is "
+			    "unreachable from the root; reconnected as /#%llu",
+			    (unsigned long long)i, le32toh(in->i_nlink), (unsigned long long)i) ||
+		    !c->repair) {
+			if (root_add(c, i))
+				c->nref[i] = 1;
+		}
 	}
 	/* orphan list: bounded, cycle-safe */
 	x = head;
@@ -1140,7 +1324,6 @@ static void pass_connect(struct ctx *c)
 			continue;
 		}
 		if (flagged && le32toh(in->i_nlink) == 0) {
-			unlisted++;
 			if (problem(c, true, "inode", off_of(c, in),
 				    "inode %llu: orphan not on the orphan list; reclaimed",
 				    (unsigned long long)i))
@@ -1148,7 +1331,8 @@ static void pass_connect(struct ctx *c)
 			continue;
 		}
 		if (problem(c, false, "inode", off_of(c, in),
-			    "inode %llu (%s, nlink %u): unreachable from the root; freed",
+			    "inode %llu (%s, nlink %u): unreachable from the root and no room "
+			    "in / to reconnect it; freed",
 			    (unsigned long long)i, isdir ? "directory" : "file",
 			    le32toh(in->i_nlink)))
 			reclaim(c, i);
@@ -1158,15 +1342,9 @@ static void pass_connect(struct ctx *c)
 		    "fsck -y\n", (unsigned long long)orphans);
 	/* every orphan is reclaimed or unmarked now: the list is empty */
 	if (c->repair && (head || le64toh(psb->s_orphan_head))) {
-		bool listed_named = false;
-
-		for (uint64_t i = 2; i < c->ninodes; i++)
-			listed_named |= c->on_orphan_list[i] == 2;
-		(void)listed_named;
 		wr64(c, &psb->s_orphan_head, 0);
 		c->sb.s_orphan_head = 0;
 	}
-	(void)unlisted;
 }
 
 /* ------------------------------------------------------------ 7. counts */
@@ -1397,10 +1575,14 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 		       (res->problems > res->fixed ? PGDAX_FSCK_EXIT_UNCORRECTED : 0) |
 		       (res->fixed ? PGDAX_FSCK_EXIT_CORRECTED : 0);
 	}
-	/* fully checked and everything fixed: the volume is clean */
-	if (c.repair && res->problems == res->fixed &&
-	    le64toh(((struct pgdax_sb *)c.base)->s_state) != PGDAX_STATE_CLEAN)
-		wr64(&c, &((struct pgdax_sb *)c.base)->s_state, PGDAX_STATE_CLEAN);
+	/* fully checked and everything fixed: the volume is clean; problems
+	 * left (-p): not clean, so the next fsck checks it without -f */
+	if (c.repair && !res->fatal) {
+		uint64_t want = res->problems == res->fixed ? PGDAX_STATE_CLEAN : PGDAX_STATE_DIRTY;
+
+		if (le64toh(((struct pgdax_sb *)c.base)->s_state) != want)
+			wr64(&c, &((struct pgdax_sb *)c.base)->s_state, want);
+	}
 	say(&c, "pgdaxfs: %llu problems found, %llu fixed; journal %s; %llu orphans "
 	    "reclaimed; %llu inodes (%llu dirs, %llu files), %llu/%llu blocks\n",
 	    (unsigned long long)res->problems, (unsigned long long)res->fixed,
@@ -1448,10 +1630,8 @@ int pgdax_fsck_device(const char *device, uint64_t align_override,
 	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (repair ? 0 : PGDAX_DEV_RDONLY),
 			    align_override, &dev);
 	if (rc) {
-		if (rc == -EBUSY)
-			fprintf(stderr, "fsck.pgdaxfs: %s is in use (mounted by a running "
-				"pgdaxfs daemon?); unmount it first\n", device);
-		else
+		/* the device layer has said why (a busy device: by which pid) */
+		if (rc != -EBUSY)
 			fprintf(stderr, "fsck.pgdaxfs: cannot open %s: %s\n", device,
 				strerror(-rc));
 		return PGDAX_FSCK_EXIT_OPERROR;

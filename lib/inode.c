@@ -236,6 +236,19 @@ void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip)
 	pgdax_dev_persist(vol->dev, &ip->d->i_mtime, 2 * sizeof(t));
 }
 
+/* Extending write: size, mtime, ctime with one persist barrier (i_size and
+ * the times are adjacent hot fields; the size store itself is atomic). */
+void inode_set_size_mc(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
+{
+	struct pgdax_timespec t;
+	inode_now(&t);
+	__atomic_store_n(&ip->d->i_size, htole64(size), __ATOMIC_RELEASE);
+	ip->d->i_mtime = t;
+	ip->d->i_ctime = t;
+	pgdax_dev_persist(vol->dev, &ip->d->i_size,
+			  sizeof(*ip->d) - offsetof(struct pgdax_inode, i_size));
+}
+
 void inode_set_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
 {
 	__atomic_store_n(&ip->d->i_size, htole64(size), __ATOMIC_RELEASE);
@@ -268,6 +281,29 @@ int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent
 	int rc = ino_alloc(tx, &ino);
 	if (rc)
 		return rc;
+	/* the DRAM side first: nothing is written if this fails */
+	pthread_mutex_lock(&vol->icache_lock);
+	struct inode *ip = hfind(vol, ino);
+	if (ip && ip->reclaiming) {
+		/* The previous inode of this number was freed (its bit is clear,
+		 * so its reclaim committed) but its reclaimer has not yet dropped
+		 * it from the hash: detach it now; the reclaimer's own hremove()
+		 * then finds nothing and it frees its copy. */
+		hremove(vol, ip);
+		ip = NULL;
+	}
+	if (ip) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		pgdax_err("inode %llu: free in the bitmap but cached in use",
+			  (unsigned long long)ino);
+		return -EUCLEAN;
+	}
+	ip = inode_alloc_mem(vol, ino);
+	if (!ip) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		return -ENOMEM;
+	}
+	/* still under icache_lock: nobody can load the slot half written */
 	struct pgdax_inode *d = inode_slot(vol, ino);
 	uint32_t gen = le32toh(d->i_generation) + 1;
 	struct pgdax_timespec now;
@@ -286,21 +322,10 @@ int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent
 	d->i_atime = d->i_mtime = d->i_ctime = now;
 	d->i_crc = htole32(pgdax_struct_crc(d, offsetof(struct pgdax_inode, i_crc)));
 	rc = jtx_touch(tx, d, sizeof(*d));
-	if (rc)
+	if (rc) {
+		pthread_mutex_unlock(&vol->icache_lock);
+		inode_free_mem(ip);
 		return rc;
-
-	pthread_mutex_lock(&vol->icache_lock);
-	struct inode *ip = hfind(vol, ino);
-	if (ip) {
-		/* a stale DRAM copy of a reclaimed inode cannot exist */
-		pthread_mutex_unlock(&vol->icache_lock);
-		pgdax_err("inode %llu: allocated while still cached", (unsigned long long)ino);
-		return -EUCLEAN;
-	}
-	ip = inode_alloc_mem(vol, ino);
-	if (!ip) {
-		pthread_mutex_unlock(&vol->icache_lock);
-		return -ENOMEM;
 	}
 	ip->map.loaded = true;	/* a new inode has an empty map */
 	hinsert(vol, ip);

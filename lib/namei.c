@@ -114,11 +114,17 @@ int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		rc = lock_dir_read(vol, dp);
 		if (rc)
 			goto out;
+		/* the entry cannot be unlinked (and its inode freed or reused)
+		 * while we hold the directory: take the inode before dropping it */
 		rc = dir_lookup(vol, dp, name, len, &ino, NULL);
+		if (!rc)
+			rc = inode_get(vol, ino, &ip);
 		pthread_rwlock_unlock(&dp->lock);
+		goto got;
 	}
 	if (!rc)
 		rc = inode_get(vol, ino, &ip);
+got:
 	if (!rc) {
 		inode_stat(vol, ip, st);	/* the reference goes to the caller */
 	} else if (rc == -ESTALE) {

@@ -94,8 +94,10 @@ struct pgdax_mapping;
  * writing). Returns 0 and a handle in *out, or:
  *   -EINVAL  bad arguments (length 0, overflow, unknown prot bits)
  *   -ENOTTY  @fd is not on a pgdaxfs mount
- *   -EBADF   @fd is not open (for writing, when PROT_WRITE)
- *   -EACCES  the caller may not open the device node with that access
+ *   -EBADF   @fd is not an open descriptor
+ *   -EACCES  @fd's access does not allow the mapping (as for mmap(2): read
+ *            access always, O_RDWR and no O_APPEND for PROT_WRITE), or the
+ *            caller may not open the device node with that access
  *   -EBUSY   the range's layout is being broken (truncate/punch waiting)
  *   -ENXIO   the filesystem is being unmounted (no new pins)
  *   -ENOSPC  a writable pin needed space (or an aligned extent) it could not get

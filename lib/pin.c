@@ -39,13 +39,21 @@
  * space from then on (its data stays in the aligned extent after unpin).
  * Relayout needs a writable volume (-EROFS otherwise).
  *
- * Layout breaks. truncate/punch call pgdax_pin_break_layout() under the
- * inode lock before waiting for idle extents: the range is recorded as
- * breaking, new pins overlapping it fail with -EBUSY (checked under the
- * inode lock, so a pin either exists before the break, and is waited for,
- * or is refused), and each open file holding an overlapping pin gets its
- * poll handle notified (poll(2) reports POLLPRI). pgdax_pin_break_done()
- * ends the break whatever the truncate's outcome.
+ * Layout breaks. truncate/punch (lib/data.c wait_range) call
+ * pgdax_pin_break_layout() under the inode lock before waiting for idle
+ * extents: the range is recorded as breaking, new pins overlapping it fail
+ * with -EBUSY at once (checked before taking the inode lock, which the
+ * truncate holds while it waits, and again under it, so a pin either
+ * exists before the break, and is waited for, or is refused), and each
+ * open file holding an overlapping pin gets its poll handle notified
+ * (poll(2) reports POLLPRI). pgdax_pin_break_done() ends the break whatever
+ * the truncate's outcome (EBUSY after break_timeout changes nothing).
+ *
+ * Access. A pin needs what mmap(2) needs of the descriptor (read access;
+ * O_RDWR without O_APPEND for a writable pin: the FUSE open flags kept in
+ * the pgdax_vol_file) and that the caller's uid/gids may open the device
+ * node with that access (owner/group/other bits; uid 0 may), so a process
+ * that could not map device memory cannot hold extents either.
  *
  * Locks: inode->lock (vol) before table->lock. table->lock is held only to
  * edit the books; folio_put() and poll notifications run without it (a

@@ -256,7 +256,8 @@ static void release_unlocked(struct quarantine *q)
 			continue;
 		}
 		/* locked parts stay (page-rounded), gaps go back */
-		qsort(r, n, sizeof(*r), cmp_brange);
+		if (n)
+			qsort(r, n, sizeof(*r), cmp_brange);
 		for (size_t k = 0; k < n; k++) {
 			uint64_t s = r[k].s >> vol->bshift;
 			uint64_t e = (r[k].e + vol->bs - 1) >> vol->bshift;

@@ -162,6 +162,7 @@ void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts);
 /* Hot-field updates outside a transaction: store + persist. */
 void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip);	/* mtime+ctime = now */
 void inode_set_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size);
+void inode_set_size_mc(struct pgdax_vol *vol, struct inode *ip, uint64_t size);
 static inline uint64_t inode_size(const struct inode *ip) { return le64toh(ip->d->i_size); }
 static inline uint32_t inode_mode(const struct inode *ip) { return le32toh(ip->d->i_mode); }
 static inline uint32_t inode_nlink(const struct inode *ip) { return le32toh(ip->d->i_nlink); }

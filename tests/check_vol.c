@@ -581,8 +581,8 @@ START_TEST(test_punch_hole_frees_blocks_and_zeroes_edges)
 	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
 	ck_assert_int_eq(rd(f, 0, out, sizeof(out)), (ssize_t)sizeof(data));
 	ck_assert(memcmp(out, data, 100) == 0);
-	for (size_t i = 100; i < 100 + 512 * 1024; i++)
-		ck_assert_int_eq(out[i], 0);
+	static const char zeros[512 * 1024];
+	ck_assert(memcmp(out + 100, zeros, sizeof(zeros)) == 0);
 	ck_assert(memcmp(out + 100 + 512 * 1024, data + 100 + 512 * 1024,
 			 sizeof(data) - 100 - 512 * 1024) == 0);
 	pgdax_vol_release(vol, &f);
@@ -641,6 +641,40 @@ START_TEST(test_copy_range_copies_bytes)
 	ck_assert_int_eq(rd(f, 0, out, sizeof(out)), 150010);
 	ck_assert(memcmp(out + 10, data + 1000, 150000) == 0);
 	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(pgdax_vol_copy_range(vol, a, 0, a, 100, 1000, &root_cred), -EINVAL);
+	ck_assert_int_eq(pgdax_vol_copy_range(vol, a, 0, PGDAX_ROOT_INO, 0, 10, &root_cred),
+			 -EISDIR);
+}
+END_TEST
+
+START_TEST(test_inode_exhaustion_is_enospc_and_unlink_gives_one_back)
+{
+	struct stat st;
+	struct statvfs sv;
+	char nm[32];
+	int n = 0, rc;
+	ck_assert_int_eq(pgdax_vol_statfs(vol, &sv), 0);
+	uint64_t avail = sv.f_ffree;
+	for (;; n++) {
+		snprintf(nm, sizeof(nm), "i%d", n);
+		rc = pgdax_vol_mknod(vol, PGDAX_ROOT_INO, nm, S_IFREG | 0600, 0, &root_cred, &st);
+		if (rc)
+			break;
+		pgdax_vol_iput(vol, st.st_ino, 1);
+	}
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_int_eq(n, (int)avail);
+	ck_assert_int_eq(pgdax_vol_statfs(vol, &sv), 0);
+	ck_assert_uint_eq(sv.f_ffree, 0);
+	ck_assert_int_eq(pgdax_vol_lookup(vol, PGDAX_ROOT_INO, nm, &st), -ENOENT);
+	ck_assert_int_eq(pgdax_vol_unlink(vol, PGDAX_ROOT_INO, "i7"), 0);
+	ck_assert_int_eq(pgdax_vol_mknod(vol, PGDAX_ROOT_INO, "again", S_IFREG | 0600, 0,
+					 &root_cred, &st), 0);
+	pgdax_vol_iput(vol, st.st_ino, 1);
+	remount();
+	ck_assert_int_eq(pgdax_vol_statfs(vol, &sv), 0);
+	ck_assert_uint_eq(sv.f_ffree, 0);
+	ck_assert_int_eq(vol_test_count_entries(vol, PGDAX_ROOT_INO), n + 2);
 }
 END_TEST
 
@@ -1089,7 +1123,10 @@ struct worker {
 	int id;
 	uint64_t dir;
 	int errors;
+	int first_line, first_i;	/* where the first error happened */
 };
+
+#define WERR(w, i) do { if (!(w)->errors++) { (w)->first_line = __LINE__; (w)->first_i = (i); } } while (0)
 
 static atomic_int stop_readers;
 
@@ -1106,17 +1143,20 @@ static void *churn(void *arg)
 		snprintf(nm, sizeof(nm), "w%d-%d", w->id, i);
 		snprintf(nm2, sizeof(nm2), "w%d-%d-renamed", w->id, i);
 		if (pgdax_vol_create(vol, w->dir, nm, 0644, O_RDWR, &root_cred, &st, &f)) {
-			w->errors++;
+			WERR(w, i);
 			continue;
 		}
-		if (pgdax_vol_write(vol, f, 0, buf, n, &root_cred) != (ssize_t)n ||
-		    rd(f, 0, out, n) != (ssize_t)n || memcmp(out, buf, n))
-			w->errors++;
+		if (pgdax_vol_write(vol, f, 0, buf, n, &root_cred) != (ssize_t)n)
+			WERR(w, i);
+		else if (rd(f, 0, out, n) != (ssize_t)n)
+			WERR(w, i);
+		else if (memcmp(out, buf, n))
+			WERR(w, i);
 		pgdax_vol_release(vol, &f);
 		if (pgdax_vol_rename(vol, w->dir, nm, w->dir, nm2, 0))
-			w->errors++;
+			WERR(w, i);
 		if (i % 3 && pgdax_vol_unlink(vol, w->dir, nm2))
-			w->errors++;
+			WERR(w, i);
 		pgdax_vol_iput(vol, st.st_ino, 1);
 	}
 	return NULL;
@@ -1137,13 +1177,13 @@ static void *lister(void *arg)
 	while (!stop_readers) {
 		int n = 0;
 		if (pgdax_vol_readdir(vol, w->dir, 0, false, count_only, &n) || n < 2)
-			w->errors++;
+			WERR(w, 0);
 		struct stat st;
 		int rc = pgdax_vol_lookup(vol, w->dir, "w0-1-renamed", &st);
 		if (rc == 0)
 			pgdax_vol_iput(vol, st.st_ino, 1);
 		else if (rc != -ENOENT)
-			w->errors++;
+			WERR(w, 0);
 	}
 	return NULL;
 }
@@ -1165,7 +1205,8 @@ START_TEST(test_concurrent_namespace_and_data_operations_stay_consistent)
 	stop_readers = 1;
 	pthread_join(th[4], NULL);
 	for (int i = 0; i < 5; i++)
-		ck_assert_msg(w[i].errors == 0, "worker %d: %d errors", i, w[i].errors);
+		ck_assert_msg(w[i].errors == 0, "worker %d: %d errors, first at line %d, i %d", i,
+			      w[i].errors, w[i].first_line, w[i].first_i);
 	/* 4 workers x 50 files kept (i % 3 == 0) */
 	ck_assert_int_eq(vol_test_count_entries(vol, st.st_ino), 4 * 50 + 2);
 	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
@@ -1242,6 +1283,42 @@ START_TEST(test_interrupted_truncate_wait_returns_eintr_and_changes_nothing)
 }
 END_TEST
 
+START_TEST(test_block_size_64k_volume_works)
+{
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	struct pgdax_mkfs_opts o = { .quiet = true, .force = true, .block_size = 65536 };
+	ck_assert_int_eq(pgdax_mkfs(devpath, &o), 0);
+	do_mount();
+	struct stat st;
+	char nm[64];
+	ck_assert_int_eq(pgdax_vol_mkdir(vol, PGDAX_ROOT_INO, "d", 0755, &root_cred, &st), 0);
+	uint64_t d = st.st_ino;
+	for (int i = 0; i < 3000; i++) {	/* several 64 KiB directory blocks */
+		snprintf(nm, sizeof(nm), "name-%d", i);
+		ck_assert_int_eq(pgdax_vol_mknod(vol, d, nm, S_IFREG | 0644, 0, &root_cred, &st), 0);
+		pgdax_vol_iput(vol, st.st_ino, 1);
+	}
+	for (int i = 0; i < 3000; i += 2) {
+		snprintf(nm, sizeof(nm), "name-%d", i);
+		ck_assert_int_eq(pgdax_vol_unlink(vol, d, nm), 0);
+	}
+	static char data[200000], out[200000];
+	fill_pattern(data, sizeof(data), 8);
+	uint64_t ino = create_file(d, "f", data, sizeof(data));
+	ck_assert_int_eq(pgdax_vol_setxattr(vol, ino, "user.x", "y", 1, 0), 0);
+	remount();
+	ck_assert_int_eq(vol_test_count_entries(vol, d), 1500 + 1 + 2);
+	ck_assert_uint_eq(lookup_ino(d, "name-2999"), lookup_ino(d, "name-2999"));
+	ck_assert_uint_eq(lookup_ino(d, "name-2998"), 0);
+	struct pgdax_vol_file *f;
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
+	ck_assert_int_eq(rd(f, 0, out, sizeof(out)), (ssize_t)sizeof(data));
+	ck_assert(memcmp(data, out, sizeof(data)) == 0);
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+}
+END_TEST
+
 static Suite *vol_suite(void)
 {
 	Suite *s = suite_create("vol");
@@ -1272,7 +1349,9 @@ static Suite *vol_suite(void)
 	tcase_add_test(tc, test_punch_hole_frees_blocks_and_zeroes_edges);
 	tcase_add_test(tc, test_copy_range_copies_bytes);
 	tcase_add_test(tc, test_enospc_is_clean_and_delete_gives_space_back);
+	tcase_add_test(tc, test_inode_exhaustion_is_enospc_and_unlink_gives_one_back);
 	tcase_add_test(tc, test_block_size_8k_volume_works);
+	tcase_add_test(tc, test_block_size_64k_volume_works);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("orphans_and_layout_break");

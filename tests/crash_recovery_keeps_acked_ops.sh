@@ -21,7 +21,7 @@ MKFS=$B/tools/mkfs.pgdaxfs
 WL=$B/tests/vol_workload
 SEED=${CRASH_SEED:-1}
 NOPS=${CRASH_OPS:-150}
-POINTS=${CRASH_POINTS:-400}
+POINTS=${CRASH_POINTS:-300}
 
 work=$(mktemp -d /dev/shm/pgdaxfs-crash.XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT

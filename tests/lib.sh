@@ -58,12 +58,15 @@ pgdax_new_dir() { # NAME -> path of a fresh directory in the work dir
 	echo "$d"
 }
 
-# SIZE [ALIGN] -> path of a new sparse emulated device under /dev/shm
+# SIZE [ALIGN] -> path of a new sparse emulated device under /dev/shm.
+# Called as dev=$(pgdax_new_device ...), i.e. in a subshell: the path is
+# registered for cleanup in a file, not in a shell variable (which the
+# subshell would lose).
 pgdax_new_device() {
 	local size=$1 align=${2:-}
 	local f
 	f=$(mktemp /dev/shm/pgdaxfs-test-$$.XXXXXX)
-	_pgdax_devs+=("$f")
+	echo "$f" >>"$PGDAX_WORK/devices"
 	truncate -s "$size" "$f"
 	if [ -n "$align" ]; then
 		setfattr -n user.pgdax.align -v "$(numfmt --from=iec "$align")" "$f" 2>/dev/null ||
@@ -156,9 +159,15 @@ pgdax_umount() {
 # PID: SIGKILL a daemon we started and detach its mount.
 pgdax_kill9() {
 	local pid=$1 mnt=$2
+	local f
 	kill -9 "$pid"
 	pgdax_wait_pid "$pid" 10 || fail "daemon $pid survived SIGKILL"
 	umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
+	# the run file the killed daemon could not remove
+	for f in /run/pgdaxfs/*.pid; do
+		[ -f "$f" ] && [ "$(head -n1 "$f")" = "$pid" ] && rm -f "$f"
+	done
+	return 0
 }
 
 pgdax_daemon_log() { cat "$PGDAX_WORK/daemon.${1:-$PGDAX_LAST_PID}.log"; }
@@ -181,6 +190,9 @@ _pgdax_cleanup() {
 		pgdax_is_mounted "$m" && umount -l "$m" 2>/dev/null
 	done
 	for d in "${_pgdax_devs[@]}"; do rm -f "$d" "$d".*; done
+	if [ -n "$PGDAX_WORK" ] && [ -f "$PGDAX_WORK/devices" ]; then
+		while read -r d; do rm -f "$d" "$d".*; done <"$PGDAX_WORK/devices"
+	fi
 	if [ "$rc" -ne 0 ] && [ -n "$PGDAX_WORK" ]; then
 		for f in "$PGDAX_WORK"/daemon.*.log; do
 			[ -f "$f" ] && [ ! -L "$f" ] && { echo "---- $f" >&2; tail -30 "$f" >&2; }

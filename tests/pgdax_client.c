@@ -11,13 +11,15 @@
  *                                          map; fill writes a pattern and syncs ("SYNCED")
  *                                          by mapping (fillfd: by file, pgdax_sync);
  *                                          check verifies it; hold waits for SIGUSR1
- *                                          (then checks again if asked); poll waits for
+ *                                          (then checks again if asked; recheck=SEED: the
+ *                                          mapping now shows SEED's pattern); poll waits for
  *                                          POLLPRI on the mapping's descriptor, prints
  *                                          "BREAK" and unmaps
  *   pgdax_client writer FILE LEN SEED      map rw and rewrite the range, one generation
  *                                          after another, until SIGUSR1; after each
  *                                          pgdax_mapping_sync print "ACK gen" (that
  *                                          generation is durable)
+ *   pgdax_client pwrite FILE LEN SEED      write(2) SEED's pattern over [0, LEN)
  *   pgdax_client verify FILE LEN SEED GEN  read(2) the file: every block is generation
  *                                          GEN or later of SEED's pattern (or GEN exactly
  *                                          with "exact")
@@ -170,7 +172,8 @@ static int cmd_map(int argc, char **argv)
 	struct pgdax_mapping *m;
 	uint64_t off, len, seed_fill = 0, seed_check = 0, bad;
 	bool rw, do_fill = false, do_check = false, hold = false, do_poll = false;
-	bool by_fd = false;
+	bool by_fd = false, do_recheck = false;
+	uint64_t seed_recheck = 0;
 	char *a;
 	int fd, r;
 
@@ -186,6 +189,8 @@ static int cmd_map(int argc, char **argv)
 			do_fill = by_fd = true, seed_fill = num(argv[i] + 7);
 		else if (!strncmp(argv[i], "check=", 6))
 			do_check = true, seed_check = num(argv[i] + 6);
+		else if (!strncmp(argv[i], "recheck=", 8))
+			do_recheck = true, seed_recheck = num(argv[i] + 8);
 		else if (!strcmp(argv[i], "hold"))
 			hold = true;
 		else if (!strcmp(argv[i], "poll"))
@@ -232,7 +237,14 @@ static int cmd_map(int argc, char **argv)
 		fflush(stdout);
 	} else if (hold) {
 		wait_release();
-		if (do_check || do_fill) {
+		if (do_recheck) {
+			/* someone else wrote SEED's pattern meanwhile: seen here */
+			if (!check(a, off, len, seed_recheck, 0, &bad))
+				die("mapping of %s does not show the new data at file offset %"
+				    PRIu64, argv[2], bad);
+			printf("SEEN\n");
+			fflush(stdout);
+		} else if (do_check || do_fill) {
 			uint64_t s = do_fill ? seed_fill : seed_check;
 
 			if (!check(a, off, len, s, 0, &bad))
@@ -289,6 +301,29 @@ static int cmd_writer(int argc, char **argv)
 	}
 	r = pgdax_unmap(&m);
 	printf("UNMAPPED %s\n", r ? strerror(-r) : "ok");
+	return 0;
+}
+
+/* write(2) SEED's pattern (generation 0) over [0, LEN) through the mount */
+static int cmd_pwrite(int argc, char **argv)
+{
+	uint64_t len, seed;
+	char *buf;
+	int fd;
+
+	if (argc < 5)
+		die("usage: pwrite FILE LEN SEED");
+	len = num(argv[3]);
+	seed = num(argv[4]);
+	buf = malloc(len);
+	if (!buf)
+		die("out of memory");
+	fill(buf, 0, len, seed, 0);
+	fd = open_file(argv[2], true);
+	if (pwrite(fd, buf, len, 0) != (ssize_t)len)
+		die("pwrite %s: %s", argv[2], strerror(errno));
+	close(fd);
+	free(buf);
 	return 0;
 }
 
@@ -568,6 +603,8 @@ int main(int argc, char **argv)
 		return cmd_map(argc, argv);
 	if (!strcmp(argv[1], "writer"))
 		return cmd_writer(argc, argv);
+	if (!strcmp(argv[1], "pwrite"))
+		return cmd_pwrite(argc, argv);
 	if (!strcmp(argv[1], "verify"))
 		return cmd_verify(argc, argv);
 	if (!strcmp(argv[1], "fuzz"))

@@ -13,13 +13,15 @@ pgdax_on_exit "umount -l '$ref' 2>/dev/null"
 "$suite" "$ref" >"$PGDAX_WORK/tmpfs.out" || fail "posix_suite could not set up on tmpfs"
 umount "$ref"
 
-dev=$(pgdax_new_device 1G)
+# on a device with 4 KiB alignment and on one with 2 MiB (devdax-like)
+for align in 4K 2M; do
+dev=$(pgdax_new_device 1G "$align")
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
 pgdax_mount "$dev" "$mnt" -o allow_other
 "$suite" "$mnt" >"$PGDAX_WORK/pgdaxfs.out" || {
 	grep SETUP-FAILED "$PGDAX_WORK/pgdaxfs.out" >&2
-	fail "posix_suite setup steps failed on pgdaxfs"
+	fail "posix_suite setup steps failed on pgdaxfs ($align alignment)"
 }
 
 # Expected differences, "step: tmpfs-answer => pgdaxfs-answer" (reason):
@@ -51,9 +53,10 @@ PY
 unexpected=$(grep -vxF -f <(echo "$expected" | sed '/^$/d') "$PGDAX_WORK/pairs" || true)
 n=$(wc -l <"$PGDAX_WORK/tmpfs.out")
 if [ -n "$unexpected" ]; then
-	echo "steps that differ from tmpfs (tmpfs => pgdaxfs):" >&2
+	echo "steps that differ from tmpfs (tmpfs => pgdaxfs, $align alignment):" >&2
 	echo "$unexpected" >&2
-	fail "$(echo "$unexpected" | wc -l) of $n steps differ from tmpfs"
+	fail "$(echo "$unexpected" | wc -l) of $n steps differ from tmpfs ($align alignment)"
 fi
 pgdax_umount "$mnt"
-echo "posix suite: $n steps, same answers as tmpfs (expected differences: $(wc -l <"$PGDAX_WORK/pairs"))"
+echo "posix suite, $align alignment: $n steps, same answers as tmpfs (expected differences: $(wc -l <"$PGDAX_WORK/pairs"))"
+done

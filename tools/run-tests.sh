@@ -13,12 +13,19 @@ summary() { # $1 = log of an automake test run
 	     END {print p+0, f+0}' "$1"
 }
 run() { # name, make target
-	local log=/tmp/pgdaxfs-$1.$$.log
+	local log=/tmp/pgdaxfs-$1.$$.log rc
 	echo "== $1: make $2"
-	make -s "$2" 2>&1 | tee "$log" | grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|# )' || true
-	[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; grep -h -A40 -E '^(FAIL|ERROR)' "$log" | head -100; \
-		for f in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . build-* -name '*.trs' 2>/dev/null) 2>/dev/null); do \
-			echo "---- ${f%.trs}.log"; tail -60 "${f%.trs}.log"; done; }
+	make -s "$2" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP|# )' "$log" || true
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		echo "== $1 failed (make exit $rc); last lines and failing test logs:"
+		tail -30 "$log"
+		for f in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs' 2>/dev/null) 2>/dev/null); do
+			echo "---- ${f%.trs}.log"; tail -60 "${f%.trs}.log"
+		done
+	fi
 	read -r p f < <(summary "$log")
 	passed=$((passed + p)); failed=$((failed + f))
 	rm -f "$log"

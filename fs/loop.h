@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's FUSE session loop (fs/loop.c) and the request classifier it
+ * uses (fs/reqclass.c).
+ */
+#ifndef PGDAX_FS_LOOP_H
+#define PGDAX_FS_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fs;
+
+enum fs_req_class {
+	FS_REQ_FAST,		/* never waits for another request */
+	FS_REQ_MAY_WAIT,	/* may wait long (pins, layout breaks) */
+	FS_REQ_INTERRUPT,	/* FUSE_INTERRUPT: always handled at once */
+};
+
+/* Classify the raw request in @mem (as read from /dev/fuse). */
+enum fs_req_class fs_req_classify(const void *mem, size_t size);
+
+/*
+ * Serve the session until it exits (fuse_session_exit, or the kernel drops
+ * the connection), then wait for every request still being served.
+ * max_threads bounds the worker pool (and libfuse's loop with -o mt),
+ * max_idle_threads how many idle workers stay. Returns 0 or a negative
+ * errno (session error).
+ */
+int fs_loop_run(struct fs *fs);
+
+#endif /* PGDAX_FS_LOOP_H */
