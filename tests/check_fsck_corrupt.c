@@ -541,6 +541,26 @@ START_TEST(test_journal_record_into_journal_discarded)
 }
 END_TEST
 
+START_TEST(test_cancel_stops_with_exit_32)
+{
+	static volatile sig_atomic_t stop = 1;	/* as the tool's SIGINT handler sets it */
+	struct pgdax_fsck_opts o = { 0 };
+	struct pgdax_fsck_result res;
+	uint8_t *img = work();
+	FILE *devnull = fopen("/dev/null", "w");
+	int rc;
+
+	o.flags = PGDAX_FSCK_FORCE | PGDAX_FSCK_SCRATCH;
+	o.cancel = &stop;
+	o.out = devnull;
+	rc = pgdax_fsck_image(img, F.size, &o, &res);
+	ck_assert_int_eq(rc & PGDAX_FSCK_EXIT_CANCELLED, PGDAX_FSCK_EXIT_CANCELLED);
+	ck_assert(res.cancelled);
+	fclose(devnull);
+	free(img);
+}
+END_TEST
+
 static uint64_t rnd_state;
 
 static uint64_t rnd(uint64_t n)
@@ -610,6 +630,7 @@ static Suite *fsck_corrupt_suite(void)
 	TCase *r = tcase_create("random");
 
 	tcase_add_test(t, test_clean_image_is_clean);
+	tcase_add_test(t, test_cancel_stops_with_exit_32);
 	tcase_add_test(t, test_primary_superblock_restored_from_backup);
 	tcase_add_test(t, test_backup_superblock_rewritten_from_primary);
 	tcase_add_test(t, test_journal_header_reset);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The session loop (fs/loop.c) serves requests that may wait on worker
+# threads: while a truncate waits (break_timeout=-1: forever) for a pinned
+# range, every other request is still served -- reads, writes, creates,
+# listings, status, pins of other files -- and the wait ends either with
+# EINTR when the caller is interrupted (a signal: FUSE_INTERRUPT), changing
+# nothing, or with success once the holder unpins (its UNPIN and RELEASE
+# are served while the truncate blocks).
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/pin_lib.sh"
+pgdax_init
+dev=$(pgdax_new_device 64M 2M)
+pgdax_mkfs "$dev"
+mnt=$(pgdax_new_dir mnt)
+pgdax_mount "$dev" "$mnt" -o break_timeout=-1
+
+f=$mnt/file
+head -c 4M /dev/urandom >"$f"
+sum=$(md5sum <"$f")
+echo other >"$mnt/other"
+head -c 2M /dev/urandom >"$mnt/free"
+
+# truncate(2) in a process that reports its errno (a USR1 handler makes
+# the signal interrupt the call instead of killing the process)
+start_truncate() { # NAME
+	perl -e '$SIG{USR1} = sub {};
+		 if (truncate($ARGV[0], 1048576)) { print "OK\n" } else { print "ERR $!\n" }' \
+		"$f" >"$PGDAX_WORK/$1.out" 2>&1 &
+	TPID=$!
+	_pgdax_pids+=("$TPID")
+}
+# Run CMD with a deadline: it must be served while the truncate waits.
+served() { # WHAT CMD...
+	local what=$1
+	shift
+	timeout 10 "$@" >/dev/null || fail "$what not served while a truncate waited (status $?)"
+}
+
+pin_start stubborn map "$f" 0 4M ro hold
+pin_wait_line stubborn '^READY'
+
+# 1. interrupted: EINTR, nothing changed
+start_truncate t1
+sleep 0.5
+kill -0 "$TPID" 2>/dev/null || fail "truncate over a pinned range did not wait: $(cat "$PGDAX_WORK/t1.out")"
+t0=$(date +%s%N)
+served "a read" cat "$mnt/other"
+served "a write" dd if=/dev/zero of="$mnt/other" bs=4k count=4 conv=notrunc status=none
+served "a create" touch "$mnt/created"
+served "a listing" ls -l "$mnt"
+served "a pin of another file" "$CLIENT" rawpin OK "$mnt/free" 0 4096 ro
+served "status" "$PGDAXCTL" status "$mnt"
+ms=$((($(date +%s%N) - t0) / 1000000))
+log "6 requests served in ${ms} ms while the truncate waited"
+kill -0 "$TPID" 2>/dev/null || fail "truncate stopped waiting on its own: $(cat "$PGDAX_WORK/t1.out")"
+kill -USR1 "$TPID"
+pgdax_wait_pid "$TPID" 10 || fail "interrupted truncate still waiting"
+grep -q "ERR Interrupted system call" "$PGDAX_WORK/t1.out" ||
+	fail "interrupted truncate: expected EINTR, got: $(cat "$PGDAX_WORK/t1.out")"
+[ "$(stat -c %s "$f")" = 4194304 ] || fail "interrupted truncate changed the size"
+[ "$(md5sum <"$f")" = "$sum" ] || fail "interrupted truncate changed the data"
+
+# 2. the holder lets go while the truncate waits: it completes
+start_truncate t2
+sleep 0.5
+kill -0 "$TPID" 2>/dev/null || fail "second truncate did not wait: $(cat "$PGDAX_WORK/t2.out")"
+pin_release stubborn
+pgdax_wait_pid "$TPID" 10 || fail "truncate still waiting after the unpin"
+grep -qx OK "$PGDAX_WORK/t2.out" || fail "truncate after the unpin: $(cat "$PGDAX_WORK/t2.out")"
+[ "$(stat -c %s "$f")" = 1048576 ] || fail "truncate did not take effect"
+pgdax_umount "$mnt"
