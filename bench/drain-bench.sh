@@ -29,43 +29,15 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for p in fs/pgdaxfs tools/mkfs.pgdaxfs bench/drain-bench; do
-	[ -x "$B/$p" ] || { echo "$prog: $B/$p not built (set PGDAX_BUILD or run make)" >&2; exit 2; }
-done
-
-work=$(mktemp -d /tmp/drain-bench.XXXXXX)
-dev=/dev/shm/pgdaxfs-drain-bench-$$.img
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_need fs/pgdaxfs tools/mkfs.pgdaxfs bench/drain-bench
+bench_setup
 mnt=$work/mnt
 mkdir -p "$mnt"
 pid=
-cleanup() {
-	if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; fi
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	mountpoint -q "$mnt" && umount -l "$mnt"
-	rm -f "$dev"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_mkfs --size 1G
 
-"$B/tools/mkfs.pgdaxfs" -q ${MKFS_OPTS:-} --size 1G "$dev" || exit 1
-
-start() {
-	"$B/fs/pgdaxfs" "$dev" "$mnt" -f ${PGDAXFS_OPTS:-} 2>>"$work/pgdaxfs.log" &
-	pid=$!
-	for _ in $(seq 200); do
-		mountpoint -q "$mnt" && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "$prog: pgdaxfs did not mount:" >&2
-	cat "$work/pgdaxfs.log" >&2
-	exit 1
-}
+start() { bench_mount_pgdaxfs "$mnt"; }
 stop() {	# after a case: the daemon should be gone already
 	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	if kill -0 "$pid" 2>/dev/null; then
@@ -74,7 +46,7 @@ stop() {	# after a case: the daemon should be gone already
 		kill -TERM "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
-	pid=
+	pid= pids=()
 	mountpoint -q "$mnt" && { echo "$prog: $mnt still mounted after the daemon exited" >&2; umount -l "$mnt"; }
 }
 

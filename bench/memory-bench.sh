@@ -30,38 +30,13 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for p in fs/pgdaxfs tools/mkfs.pgdaxfs; do
-	[ -x "$B/$p" ] || { echo "$prog: $B/$p not built (set PGDAX_BUILD or run make)" >&2; exit 2; }
-done
-
-work=$(mktemp -d /tmp/memory-bench.XXXXXX)
-dev=/dev/shm/pgdaxfs-memory-bench-$$.img
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_need fs/pgdaxfs tools/mkfs.pgdaxfs
+bench_setup
 mnt=$work/mnt
 mkdir -p "$mnt"
-pid=
-cleanup() {
-	if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; fi
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	mountpoint -q "$mnt" && umount -l "$mnt"
-	rm -f "$dev"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$B/tools/mkfs.pgdaxfs" -q ${MKFS_OPTS:-} --size "$size" "$dev" || exit 1
-"$B/fs/pgdaxfs" "$dev" "$mnt" -f ${PGDAXFS_OPTS:-} 2>"$work/pgdaxfs.log" &
-pid=$!
-for _ in $(seq 200); do
-	mountpoint -q "$mnt" && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.05
-done
-mountpoint -q "$mnt" || { echo "$prog: pgdaxfs did not mount:" >&2; cat "$work/pgdaxfs.log" >&2; exit 1; }
+bench_mkfs --size "$size"
+bench_mount_pgdaxfs "$mnt"
 
 max=0
 sample() {	# label

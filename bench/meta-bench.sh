@@ -39,39 +39,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for p in fs/pgdaxfs tools/mkfs.pgdaxfs bench/meta-bench; do
-	[ -x "$B/$p" ] || { echo "$prog: $B/$p not built (set PGDAX_BUILD or run make)" >&2; exit 2; }
-done
-
-work=$(mktemp -d /tmp/meta-bench.XXXXXX)
-dev=/dev/shm/pgdaxfs-meta-bench-$$.img
-pids=() mounts=()
-cleanup() {
-	for m in "${mounts[@]}"; do
-		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m"; }
-	done
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	for m in "${mounts[@]}"; do mountpoint -q "$m" && umount -l "$m"; done
-	rm -f "$dev"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_mount() {	# mnt pid
-	for _ in $(seq 200); do
-		mountpoint -q "$1" && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_need fs/pgdaxfs tools/mkfs.pgdaxfs bench/meta-bench
+bench_setup
 
 declare -A res
 run_target() {	# name mnt [max-inodes]
@@ -99,10 +69,8 @@ for t in $targets; do
 	mkdir -p "$mnt"
 	case $t in
 	pgdaxfs)
-		"$B/tools/mkfs.pgdaxfs" -q ${MKFS_OPTS:-} --size 4G -N 262144 "$dev" || exit 1
-		"$B/fs/pgdaxfs" "$dev" "$mnt" -f ${PGDAXFS_OPTS:-} 2>"$work/pgdaxfs.log" &
-		pids+=($!) mounts+=("$mnt")
-		wait_mount "$mnt" "$!" || { echo "$prog: pgdaxfs did not mount:" >&2; cat "$work/pgdaxfs.log" >&2; exit 1; }
+		bench_mkfs --size 4G -N 262144
+		bench_mount_pgdaxfs "$mnt"
 		;;
 	tmpfs)
 		mount -t tmpfs -o size=2G tmpfs "$mnt" || exit 1
@@ -119,7 +87,7 @@ for t in $targets; do
 		ulimit -n "$(ulimit -Hn)" 2>/dev/null
 		"$work/passthrough_ll" -f -o source="$work/pt-src" "$mnt" 2>"$work/passthrough.log" &
 		pids+=($!) mounts=("$mnt" "${mounts[@]}")
-		wait_mount "$mnt" "$!" || { echo "$prog: passthrough_ll did not mount" >&2; continue; }
+		bench_wait_mount "$mnt" "$!" || { echo "$prog: passthrough_ll did not mount" >&2; continue; }
 		;;
 	*) echo "$prog: unknown target '$t'" >&2; exit 2 ;;
 	esac

@@ -65,6 +65,7 @@ struct fs_opts {
 	unsigned max_threads;		/* worker pool (or libfuse MT loop) bound */
 	unsigned max_idle_threads;
 	bool mt_loop;			/* -o mt: libfuse's multi-threaded loop */
+	unsigned receivers;		/* threads reading /dev/fuse (fs/loop.c) */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };

@@ -14,8 +14,9 @@
  * returns. That is safe for FUSE_IOCTL: the kernel sends it holding neither
  * the inode lock nor a page lock (fuse_do_ioctl), so the invalidation waits
  * on nothing this request holds; dirty kernel pages (kernel mmap writers)
- * are laundered through WRITE requests served by other worker threads (the
- * daemon runs the multi-threaded loop). For PIN and UNPIN it runs after the
+ * are laundered through WRITE requests served by other threads (fs/loop.c
+ * runs every ioctl on a worker and, while one runs, every other request on
+ * other workers). For PIN and UNPIN it runs after the
  * reply: nothing waits for it, so the client does not pay for it.
  */
 #include <config.h>

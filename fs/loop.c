@@ -1,26 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The session loop: one receiving thread that serves fast requests inline,
- * and a small worker pool for requests that may wait.
+ * The session loop: a few receiving threads that serve fast requests
+ * inline, and a small worker pool for requests that may wait.
  *
  * Why not libfuse's multi-threaded loop: it parks every idle worker in
  * read(/dev/fuse) and the kernel wakes them in turn, so consecutive
- * requests land on different, cold threads and each one pays a wake-up and
- * a context switch. On a 2-vCPU machine that hand-off is the ceiling: a
- * filesystem that does nothing (nullfs) serves ~13k 4k reads/s with it and
- * ~41k on one thread (/tmp/perf-findings.md, F2). pgdaxfs requests are
- * short (an in-memory lookup and a copy to or from device memory), so one
- * thread that reads a request and serves it at once is the fast path.
+ * requests land on different, cold threads and libfuse starts and stops
+ * workers as they come and go (/tmp/perf-findings.md, F2). pgdaxfs
+ * requests are short (an in-memory lookup and a copy to or from device
+ * memory), so a thread that reads a request and serves it at once is the
+ * fast path. More than one receiver (default: one per CPU, at least 2):
+ * with a single one, any preemption of it stops all service, and a 1 MiB
+ * copy (done by the kernel in the receiver's read/writev) serializes
+ * concurrent streams; measured on 2 vCPUs under load, 1 receiver gave 20k
+ * 4k-reads/s, 2-3 gave 45-54k/s (libfuse MT 46k/s), and 197k/s vs 110k/s
+ * with two fio jobs.
  *
- * Why not one thread only: some requests wait for other requests. A
- * truncate or punch-hole waits (holding the inode lock, up to break_timeout
- * or forever) for pinned extents to go idle, which takes the client's
- * UNPIN or RELEASE; a pin may wait for in-flight I/O; the SYNC ioctl's
- * page invalidation may wait for WRITEs of dirty mmap pages. Served inline,
- * any of these would stop the one thread that could serve what it waits for.
+ * Why not serve everything inline: some requests wait for other requests.
+ * A truncate or punch-hole waits (holding the inode lock, up to
+ * break_timeout or forever) for pinned extents to go idle, which takes the
+ * client's UNPIN or RELEASE; a pin may wait for in-flight I/O; the SYNC
+ * ioctl's page invalidation may wait for WRITEs of dirty mmap pages.
  *
  * So:
- *  - The receiver reads each request into its own buffer and looks at the
+ *  - A receiver reads each request into its own buffer and looks at the
  *    raw header (fs/reqclass.c) before libfuse parses it. A request that
  *    may wait (SETATTR with a size, OPEN with O_TRUNC, FALLOCATE, IOCTL) is
  *    handed, buffer and all, to the pool, and the receiver goes on with a
@@ -31,13 +34,15 @@
  *  - While any such request is queued or running (nwait > 0), every other
  *    request goes to the pool too, because a fast request can block behind
  *    the waiting one (a read of the file being truncated waits for its
- *    inode lock): the receiver never blocks, so the UNPIN or RELEASE that
- *    ends the wait is always read and served. Only FUSE_INTERRUPT is still
- *    served inline (libfuse marks the target request interrupted; the
- *    waits in lib/ poll that flag and end with EINTR).
- *  - nwait rises only on the receiver thread, so when the receiver sees 0
- *    no waiting request exists and none can start while it serves one
- *    inline.
+ *    inode lock). Only FUSE_INTERRUPT is still served inline (libfuse marks
+ *    the target request interrupted; the waits in lib/ poll that flag and
+ *    end with EINTR).
+ *  - Why a receiver is always free: nwait rises only on a receiver, before
+ *    the hand-off. Take the waiting request dispatched last: its receiver
+ *    has served nothing inline since (nwait > 0 all along), so it is
+ *    reading; a receiver blocked inline started its request while nwait was
+ *    0, before that dispatch. So the UNPIN or RELEASE that ends a wait is
+ *    always read and served.
  * The pool grows on demand up to max_threads and keeps at most
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
@@ -47,11 +52,13 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "log.h"
@@ -76,6 +83,7 @@ struct pool {
 	unsigned max_threads, max_idle;
 	bool stop;			/* lock */
 	atomic_uint nwait;		/* may-wait requests queued or running */
+	pthread_t main_thread;		/* receiver 0 */
 };
 
 static void job_free(struct job *j)
@@ -222,57 +230,108 @@ static int loop_mt(struct fs *fs)
 	return r;
 }
 
+/* One receiving thread (fs_loop_run runs opts.receivers of them). */
+struct receiver {
+	struct pool *p;
+	struct fuse_session *se;
+	pthread_t thread;
+	int res;
+};
+
+static void *receive(void *arg)
+{
+	struct receiver *rc = arg;
+	struct pool *p = rc->p;
+	struct job *j = job_get(p);
+	int res = 0;
+
+	while (j && !fuse_session_exited(rc->se)) {
+		enum fs_req_class c;
+
+		res = fuse_session_receive_buf(rc->se, &j->buf);
+		if (res == -EINTR)
+			continue;	/* a wake-up (SIGUSR1): re-check exited */
+		if (res <= 0)
+			break;		/* 0: exited or the connection is gone */
+		c = fs_req_classify(j->buf.mem, j->buf.size);
+		if (c == FS_REQ_MAY_WAIT || (c == FS_REQ_FAST && atomic_load(&p->nwait))) {
+			j->waits = c == FS_REQ_MAY_WAIT;
+			if (j->waits)
+				atomic_fetch_add(&p->nwait, 1);
+			if (submit(p, j) == 0) {
+				j = job_get(p);
+				continue;
+			}
+			/* no worker at all: serve it here (as a plain
+			 * single-threaded loop would) */
+			if (j->waits)
+				atomic_fetch_sub(&p->nwait, 1);
+			j->waits = false;
+		}
+		fuse_session_process_buf(rc->se, &j->buf);
+	}
+	if (!j) {
+		pgdax_err("out of memory for a request buffer: stopping the session");
+		res = -ENOMEM;
+	}
+	job_free(j);
+	/* whichever receiver stops first stops the session for all; the
+	 * first receiver (the main thread) wakes the others when it returns,
+	 * and is woken here if another one stopped first (an error) */
+	fuse_session_exit(rc->se);
+	if (!pthread_equal(pthread_self(), p->main_thread))
+		pthread_kill(p->main_thread, SIGUSR1);
+	rc->res = res < 0 ? res : 0;
+	return NULL;
+}
+
 int fs_loop_run(struct fs *fs)
 {
 	struct pool p = {
 		.se = fs->se,
 		.max_threads = fs->opts.max_threads,
 		.max_idle = fs->opts.max_idle_threads,
+		.main_thread = pthread_self(),
 	};
-	struct job *j;
-	int res = 0;
+	struct receiver rc[FS_MAX_RECEIVERS];
+	unsigned n = fs->opts.receivers, started = 1;
+	int res;
 
 	if (fs->opts.mt_loop)
 		return loop_mt(fs);
+	if (n < 1 || n > FS_MAX_RECEIVERS)
+		n = 1;
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.gone, NULL);
 	atomic_init(&p.nwait, 0);
 
-	j = job_get(&p);
-	while (j && !fuse_session_exited(fs->se)) {
-		enum fs_req_class c;
-
-		res = fuse_session_receive_buf(fs->se, &j->buf);
-		if (res == -EINTR)
-			continue;	/* a wake-up (SIGUSR1): re-check exited */
-		if (res <= 0)
-			break;		/* 0: exited or the connection is gone */
-		c = fs_req_classify(j->buf.mem, j->buf.size);
-		if (c == FS_REQ_MAY_WAIT || (c == FS_REQ_FAST && atomic_load(&p.nwait))) {
-			j->waits = c == FS_REQ_MAY_WAIT;
-			if (j->waits)
-				atomic_fetch_add(&p.nwait, 1);
-			if (submit(&p, j) == 0) {
-				j = job_get(&p);
-				continue;
-			}
-			/* no worker at all: serve it here (as a plain
-			 * single-threaded loop would) */
-			if (j->waits)
-				atomic_fetch_sub(&p.nwait, 1);
-			j->waits = false;
+	/* The calling thread is receiver 0 (the signal thread wakes it with
+	 * SIGUSR1); it wakes the others the same way when the session ends. */
+	for (unsigned i = 0; i < n; i++)
+		rc[i] = (struct receiver){ .p = &p, .se = fs->se, .thread = pthread_self() };
+	for (unsigned i = 1; i < n; i++) {
+		if (pthread_create(&rc[i].thread, NULL, receive, &rc[i]) != 0) {
+			pgdax_warn("cannot start receiving thread %u: serving with %u", i, started);
+			break;
 		}
-		fuse_session_process_buf(fs->se, &j->buf);
+		started++;
 	}
-	if (!j) {
-		pgdax_err("out of memory for a request buffer: stopping the session");
-		res = -ENOMEM;
+	receive(&rc[0]);
+	res = rc[0].res;
+	for (unsigned i = 1; i < started; i++) {
+		/* it may be asleep in read(): interrupt it until it has seen
+		 * the exit flag (the signal can land just before it sleeps) */
+		while (pthread_tryjoin_np(rc[i].thread, NULL) == EBUSY) {
+			pthread_kill(rc[i].thread, SIGUSR1);
+			usleep(1000);
+		}
+		if (rc[i].res < 0 && res == 0)
+			res = rc[i].res;
 	}
 	pool_stop(&p);
-	job_free(j);
 	pthread_cond_destroy(&p.gone);
 	pthread_cond_destroy(&p.work);
 	pthread_mutex_destroy(&p.lock);
-	return res < 0 ? res : 0;
+	return res;
 }

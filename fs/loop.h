@@ -11,6 +11,8 @@
 
 struct fs;
 
+#define FS_MAX_RECEIVERS 16
+
 enum fs_req_class {
 	FS_REQ_FAST,		/* never waits for another request */
 	FS_REQ_MAY_WAIT,	/* may wait long (pins, layout breaks) */

@@ -681,8 +681,9 @@ int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
 	if (rc)
 		return rc;
 	if (!S_ISREG(inode_mode(ip))) {
-		inode_put(vol, ip);
-		return S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
+		rc = S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
+		inode_put(vol, ip);	/* (may free ip: read the mode first) */
+		return rc;
 	}
 	pthread_rwlock_wrlock(&ip->lock);
 	rc = extmap_load(vol, ip);

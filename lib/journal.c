@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quarantine.h"
 #include "vol_internal.h"
 
 struct range {
@@ -413,9 +414,11 @@ int jtx_commit(struct jtx *tx)
 	}
 	if (tx->nrecs)
 		retire(vol->dev, j->hdr, tx->seq);	/* barrier (4): committed */
+	/* after (4): a crash can no longer undo the frees. Pages an old
+	 * client still maps go to quarantine instead of the allocator. */
 	for (size_t i = 0; i < tx->nfrees; i++)
-		pgdax_alloc_put_range(vol->alloc, (uintptr_t)tx->frees[i].addr,
-				      tx->frees[i].len);
+		pgdax_quarantine_put_freed(vol, (uintptr_t)tx->frees[i].addr,
+					   tx->frees[i].len);
 	atomic_fetch_add(&vol->free_inodes, (uint64_t)tx->ino_delta);
 	atomic_fetch_add(&vol->orphans, (uint64_t)tx->orphan_delta);
 	pthread_mutex_unlock(&j->lock);

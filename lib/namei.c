@@ -137,11 +137,14 @@ out:
 	return rc;
 }
 
-void pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino)
+int pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino)
 {
 	struct inode *ip;
-	if (inode_get(vol, ino, &ip))
-		pgdax_err("iget of unknown inode %llu", (unsigned long long)ino);
+	int rc = inode_get(vol, ino, &ip);
+
+	if (rc)
+		pgdax_err("iget of unknown inode %llu (%d)", (unsigned long long)ino, rc);
+	return rc;
 }
 
 void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n)
@@ -255,13 +258,15 @@ static int do_create(struct pgdax_vol *vol, uint64_t dir, const char *name, mode
 		rc = add_nlink(tx, dp, 1);
 	if (!rc)
 		rc = dir_touch(tx, dp);
-	if (rc) {
+	if (rc)
 		jtx_abort(tx);
-		if (ip)
-			inode_forget_new(vol, ip);
+	else
+		rc = jtx_commit(tx);	/* fails only by aborting (journal full) */
+	if (rc && ip) {
+		/* the slot is free again: drop the DRAM inode, or the next
+		 * inode_new of this number finds it cached "in use" */
+		inode_forget_new(vol, ip);
 		ip = NULL;
-	} else {
-		rc = jtx_commit(tx);
 	}
 unlock:
 	pthread_rwlock_unlock(&dp->lock);

@@ -19,12 +19,23 @@
  * Releasing. Every PGDAX_QUARANTINE_PERIOD_MS the thread re-probes each
  * reserved range and returns the unlocked parts with
  * pgdax_alloc_put_range(); it also reserves locked pages that became free
- * since (a file truncated or unlinked after mount while an old client still
- * maps it). That last case has a window of up to one period in which such
- * pages could be handed out; closing it needs a check in the free path.
+ * since by a path other than a transaction (none today; kept as a net).
  *
- * Locks: q->lock protects the reserved list; taken alone (the allocator
- * has its own leaf lock).
+ * Freeing. Pages a file gives back after mount (truncate, punch, unlink of
+ * a file an old client still maps) must not reach the allocator even for
+ * the one period until the next re-probe: jtx_commit returns freed blocks
+ * through pgdax_quarantine_put_freed(), which probes the freed range and
+ * quarantines the locked part at once. Cost: while no probe ever found a
+ * lock (vol->quarantine_armed false) it is the plain allocator call; the
+ * flag is set by a probe that finds a lock and cleared by a whole-device
+ * probe that finds none with nothing held. Clearing is final in practice:
+ * only clients of an OLD daemon matter (a client of this one cannot map
+ * without a pin, and a pinned extent is never freed), and they cannot take
+ * new locks, since taking one needs a pin from a daemon that is gone.
+ *
+ * Locks: q->lock protects the reserved list; it nests inside the journal
+ * lock (put_freed runs in jtx_commit) and takes only the allocator's leaf
+ * lock inside it.
  */
 #include "config.h"
 
@@ -206,7 +217,9 @@ static void reserve_locked_pages(struct quarantine *q, uint64_t a, uint64_t b)
 	}
 }
 
-/* Whole-device probe: reserve free pages under any lock. */
+/* Whole-device probe: reserve free pages under any lock; arm the check of
+ * the free path if any lock exists, disarm it when none is left and
+ * nothing is held. */
 static int scan_device(struct quarantine *q)
 {
 	struct pgdax_vol *vol = q->vol;
@@ -217,9 +230,13 @@ static int scan_device(struct quarantine *q)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&q->lock);
+	if (n)
+		atomic_store(&vol->quarantine_armed, true);
 	for (size_t i = 0; i < n; i++)
 		reserve_locked_pages(q, r[i].s >> vol->bshift,
 				     (r[i].e + vol->bs - 1) >> vol->bshift);
+	if (!n && !q->n)
+		atomic_store(&vol->quarantine_armed, false);
 	pthread_mutex_unlock(&q->lock);
 	free(r);
 	return 0;
@@ -231,6 +248,39 @@ static int cmp_brange(const void *a, const void *b)
 	const struct brange *x = a, *y = b;
 
 	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/*
+ * Pages [pg, end) are out of the allocator and @r (n byte ranges) are the
+ * locks found over them: keep the locked parts (page-rounded) reserved,
+ * give the gaps to the allocator. q->lock held.
+ */
+static void split_locked(struct quarantine *q, uint64_t pg, uint64_t end,
+			 struct brange *r, size_t n)
+{
+	struct pgdax_vol *vol = q->vol;
+	uint64_t cur = pg;
+
+	if (n)
+		qsort(r, n, sizeof(*r), cmp_brange);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t s = r[k].s >> vol->bshift;
+		uint64_t e = (r[k].e + vol->bs - 1) >> vol->bshift;
+
+		if (s < cur)
+			s = cur;
+		if (e > end)
+			e = end;
+		if (s >= e)
+			continue;
+		if (s > cur)
+			pgdax_alloc_put_range(vol->alloc, cur, s - cur);
+		if (add_reserved_locked(q, s, e - s))
+			pgdax_alloc_put_range(vol->alloc, s, e - s);	/* cannot track it */
+		cur = e;
+	}
+	if (cur < end)
+		pgdax_alloc_put_range(vol->alloc, cur, end - cur);
 }
 
 /* Return reserved pages whose lock is gone; keep the locked parts. */
@@ -247,7 +297,7 @@ static void release_unlocked(struct quarantine *q)
 	q->n = q->cap = 0;
 	q->pages = 0;
 	for (size_t i = 0; i < nold; i++) {
-		uint64_t pg = old[i].pg, end = old[i].pg + old[i].n, cur = pg;
+		uint64_t pg = old[i].pg, end = old[i].pg + old[i].n;
 		struct brange *r = NULL;
 		size_t n = 0;
 
@@ -255,31 +305,42 @@ static void release_unlocked(struct quarantine *q)
 			add_reserved_locked(q, pg, old[i].n);	/* keep on doubt */
 			continue;
 		}
-		/* locked parts stay (page-rounded), gaps go back */
-		if (n)
-			qsort(r, n, sizeof(*r), cmp_brange);
-		for (size_t k = 0; k < n; k++) {
-			uint64_t s = r[k].s >> vol->bshift;
-			uint64_t e = (r[k].e + vol->bs - 1) >> vol->bshift;
-
-			if (s < cur)
-				s = cur;
-			if (e > end)
-				e = end;
-			if (s >= e)
-				continue;
-			if (s > cur)
-				pgdax_alloc_put_range(vol->alloc, cur, s - cur);
-			if (add_reserved_locked(q, s, e - s))
-				pgdax_alloc_put_range(vol->alloc, s, e - s);
-			cur = e;
-		}
-		if (cur < end)
-			pgdax_alloc_put_range(vol->alloc, cur, end - cur);
+		split_locked(q, pg, end, r, n);
 		free(r);
 	}
 	pthread_mutex_unlock(&q->lock);
 	free(old);
+}
+
+void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n)
+{
+	struct quarantine *q;
+	struct brange *r = NULL;
+	size_t nr = 0;
+	uint64_t before;
+
+	if (!n)
+		return;
+	if (!atomic_load(&vol->quarantine_armed) || !(q = q_find(vol))) {
+		pgdax_alloc_put_range(vol->alloc, pg, n);
+		return;
+	}
+	pthread_mutex_lock(&q->lock);
+	before = q->pages;
+	if (probe(q->fd, pg << vol->bshift, (pg + n) << vol->bshift, &r, &nr)) {
+		/* keep on doubt; the next re-probe returns what is unlocked */
+		if (add_reserved_locked(q, pg, n))
+			pgdax_alloc_put_range(vol->alloc, pg, n);
+	} else {
+		split_locked(q, pg, pg + n, r, nr);
+	}
+	if (q->pages != before)
+		pgdax_notice("%s: quarantine: %llu freed page(s) at %llu are still mapped by "
+			     "a client of an earlier daemon: held until it unmaps",
+			     vol->devname, (unsigned long long)(q->pages - before),
+			     (unsigned long long)pg);
+	pthread_mutex_unlock(&q->lock);
+	free(r);
 }
 
 void pgdax_quarantine_reprobe(struct pgdax_vol *vol)

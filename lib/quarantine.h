@@ -32,6 +32,15 @@ int pgdax_quarantine_start(struct pgdax_vol *vol);
 void pgdax_quarantine_stop(struct pgdax_vol *vol);
 /* Pages held in quarantine right now. */
 uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol);
+/*
+ * Give pages [pg, pg+n) freed by a committed transaction to the allocator,
+ * except those a client of an earlier daemon still maps (covered by its OFD
+ * lock): these are quarantined at once, so no file can receive them in the
+ * window before the next re-probe. Free of cost (no probe) unless a probe
+ * has found client locks on this device. Called by jtx_commit with the
+ * journal lock held.
+ */
+void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n);
 /* Run one re-probe at once (tests). */
 void pgdax_quarantine_reprobe(struct pgdax_vol *vol);
 

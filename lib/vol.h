@@ -80,7 +80,17 @@ struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol);
 int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st);
 int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st);
-void pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino);	/* +1 reference (readdirplus) */
+/*
+ * One more reference on inode @ino, for a reply that gives the kernel a
+ * lookup count no other call took (the daemon's lookup of "." on a
+ * non-directory, for NFS export). Not for readdirplus: pgdax_vol_readdir()
+ * takes its references itself. Returns 0, or a negative errno (logged;
+ * -ESTALE: @ino is not an inode in use, -EUCLEAN: its slot is corrupt) and
+ * then takes none.
+ */
+int pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino);
+/* Drop @n references (FUSE FORGET); the last one of an unlinked inode frees
+ * it and its blocks before returning. Dropping more than are held aborts. */
 void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n);
 int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
 		      int valid, const struct pgdax_cred *cred, struct stat *out);
@@ -106,6 +116,12 @@ int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t si
  * concurrent changes neither repeat nor skip entries that stay). @fill gets
  * each entry with the offset of the next one and returns nonzero to stop
  * (reply buffer full); that entry then counts as not returned.
+ * With @plus, @st is the full attributes and each entry other than "." and
+ * ".." carries one inode reference taken by this call: it becomes the
+ * caller's when @fill returns 0 (the caller drops it with pgdax_vol_iput()
+ * if the reply never reaches the kernel), and this call drops it itself
+ * when @fill returns nonzero. "." and ".." carry none. Without @plus, only
+ * st_ino and the type bits of st_mode are set, and no reference is taken.
  */
 typedef int (*pgdax_filldir_t)(void *ctx, const char *name, const struct stat *st,
 			       uint64_t next_off);

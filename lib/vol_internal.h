@@ -7,10 +7,14 @@
  *
  * Locking (lock order, outermost first):
  *   vol->ns_lock        mutex: every namespace change (create, link, unlink,
- *                       rename, mkdir, rmdir, symlink, mknod) and inode
- *                       reclaim. Only a holder of ns_lock may hold more than
- *                       one inode lock at a time, so inode locks need no
- *                       further ordering among themselves.
+ *                       rename, mkdir, rmdir, symlink, mknod). Only a holder
+ *                       of ns_lock may hold more than one inode lock at a
+ *                       time, so inode locks need no further ordering among
+ *                       themselves. Inode reclaim (last put of an unlinked
+ *                       inode) runs WITHOUT it: the inode is unreachable
+ *                       (no name, marked reclaiming), and the orphan list it
+ *                       edits changes only inside transactions, which the
+ *                       journal lock serialises.
  *   inode->lock         rwlock per inode: readers (lookup, readdir, read,
  *                       overwrite of allocated blocks) share it; anything
  *                       that changes the extent map, the directory, the size
@@ -18,6 +22,9 @@
  *   journal lock        (inside struct journal) one metadata transaction at
  *                       a time; held from jtx_begin to commit/abort. Nobody
  *                       takes an inode lock or ns_lock while holding it.
+ *   quarantine lock     (lib/quarantine.c) taken inside the journal lock:
+ *                       jtx_commit checks freed blocks against clients'
+ *                       locks. Only the allocator's lock nests inside it.
  *   vol->icache_lock    mutex, leaf: the inode hash table and refcounts.
  *   (allocator)         pgdax_alloc has its own internal lock, leaf.
  * File data of allocated blocks is copied under the inode lock held for
@@ -113,6 +120,9 @@ struct pgdax_vol {
 	atomic_uint_fast64_t free_inodes;
 	atomic_uint_fast64_t orphans;
 	atomic_int_fast64_t inflight_io;
+	/* a probe found clients' OFD locks: freed blocks are checked against
+	 * them before reaching the allocator (lib/quarantine.c) */
+	atomic_bool quarantine_armed;
 
 	char *zero;			/* shared zero buffer for holes */
 	size_t zero_len;
@@ -167,7 +177,9 @@ static inline uint64_t inode_size(const struct inode *ip) { return le64toh(ip->d
 static inline uint32_t inode_mode(const struct inode *ip) { return le32toh(ip->d->i_mode); }
 static inline uint32_t inode_nlink(const struct inode *ip) { return le32toh(ip->d->i_nlink); }
 void icache_evict_all(struct pgdax_vol *vol);
-/* Free an unlinked inode (chunked transactions); ns_lock held or mount. */
+/* Free an unlinked inode (chunked transactions); called by the last
+ * inode_put (no lock held), at mount and at unmount. Waits for its extents
+ * to be idle without a time limit. */
 int inode_reclaim(struct pgdax_vol *vol, uint64_t ino);
 int orphan_add(struct jtx *tx, struct inode *ip);
 int orphan_remove(struct jtx *tx, uint64_t ino);

@@ -566,6 +566,117 @@ START_TEST(test_quarantined_pages_are_never_allocated)
 }
 END_TEST
 
+/* Device byte ranges holding file bytes [0, len) of @f (one per extent). */
+static int data_ranges(struct pgdax_vol_file *f, size_t len, uint64_t *s, uint64_t *e, int max)
+{
+	const char *base = pgdax_dev_base(pgmap_dev(pgdax_vol_pgmap(vol)));
+	struct iovec iov[64];
+	struct pgdax_io io = { 0 };
+	int niov = 0;
+
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 0, len, iov, 64, &niov, &io), (ssize_t)len);
+	ck_assert_int_le(niov, max);
+	for (int k = 0; k < niov; k++) {
+		s[k] = (uint64_t)((const char *)iov[k].iov_base - base);
+		e[k] = s[k] + iov[k].iov_len;
+		ck_assert_uint_lt(e[k], 256 * MiB);	/* device memory, not the zero page */
+	}
+	pgdax_vol_io_done(vol, &io);
+	return niov;
+}
+
+/*
+ * A client of an earlier daemon maps a file's extents (its OFD locks exist
+ * at mount); the file is unlinked after mount: its pages go to quarantine
+ * in the transaction that frees them, not at the next re-probe, so a file
+ * written right after can never receive them.
+ */
+START_TEST(test_freed_pages_an_old_client_maps_are_quarantined_at_once)
+{
+	struct pgdax_vol_opts vo = { .break_timeout_ms = 200 };
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	struct pgdax_vol_file *f = create("victim", O_RDWR);
+	struct pgdax_vol_stats s0, s1, s2, s3;
+	uint64_t ls[8], le[8], ns[8], ne[8], locked = 0;
+	size_t len = 4 * MiB;
+	char *buf = malloc(len);
+	int nl, nn, fd;
+
+	fill_pattern(buf, len, 5);
+	for (size_t off = 0; off < len; off += ALIGN)
+		ck_assert_int_eq(pgdax_vol_write(vol, f, off, buf + off, ALIGN, &root_cred),
+				 (ssize_t)ALIGN);
+	nl = data_ranges(f, len, ls, le, 8);
+	pgdax_vol_release(vol, &f);
+	/* the old client: read locks on every extent it maps */
+	fd = open(devpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	for (int k = 0; k < nl; k++) {
+		fl.l_start = (off_t)ls[k];
+		fl.l_len = (off_t)(le[k] - ls[k]);
+		ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+		locked += (le[k] - ls[k]) / BS;
+	}
+	ck_assert_uint_eq(locked, len / BS);
+	/* "the old daemon is gone": a new mount finds the locks, over pages
+	 * still allocated to the file, so nothing is quarantined yet */
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	ck_assert_int_eq(pgdax_vol_mount(devpath, &vo, &vol), 0);
+	pgdax_vol_get_stats(vol, &s0);
+	ck_assert_uint_eq(s0.quarantined_pages, 0);
+
+	ck_assert_int_eq(pgdax_vol_unlink(vol, PGDAX_ROOT_INO, "victim"), 0);
+	pgdax_vol_get_stats(vol, &s1);
+	ck_assert_uint_eq(s1.orphans, 0);
+	ck_assert_uint_eq(s1.quarantined_pages, locked);
+	/* only the file's metadata blocks came back */
+	ck_assert_uint_lt(s1.free_blocks, s0.free_blocks + 16);
+
+	/* a new file, written before any re-probe, gets other pages */
+	f = create("next", O_RDWR);
+	for (size_t off = 0; off < len; off += ALIGN)
+		ck_assert_int_eq(pgdax_vol_write(vol, f, off, buf + off, ALIGN, &root_cred),
+				 (ssize_t)ALIGN);
+	nn = data_ranges(f, len, ns, ne, 8);
+	for (int a = 0; a < nn; a++)
+		for (int b = 0; b < nl; b++)
+			ck_assert_msg(ne[a] <= ls[b] || ns[a] >= le[b],
+				      "new extent [%llu, %llu) overlaps a range the old client maps",
+				      (unsigned long long)ns[a], (unsigned long long)ne[a]);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_get_stats(vol, &s2);
+
+	/* the old client unmaps: the next probe returns the pages */
+	close(fd);
+	pgdax_quarantine_reprobe(vol);
+	pgdax_vol_get_stats(vol, &s3);
+	ck_assert_uint_eq(s3.quarantined_pages, 0);
+	ck_assert_uint_eq(s3.free_blocks, s2.free_blocks + locked);
+	free(buf);
+}
+END_TEST
+
+/* Without client locks at mount, a freed extent is reusable at once. */
+START_TEST(test_freed_pages_nobody_maps_are_reusable_at_once)
+{
+	struct pgdax_vol_file *f = create("plain", O_RDWR);
+	struct pgdax_vol_stats s0, s1;
+	char *buf = calloc(1, ALIGN);
+
+	pgdax_vol_get_stats(vol, &s0);
+	uint64_t ino = pgdax_vol_file_ino(f);
+
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 0, buf, ALIGN, &root_cred), (ssize_t)ALIGN);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);	/* the lookup reference of create */
+	ck_assert_int_eq(pgdax_vol_unlink(vol, PGDAX_ROOT_INO, "plain"), 0);
+	pgdax_vol_get_stats(vol, &s1);
+	ck_assert_uint_eq(s1.quarantined_pages, 0);
+	ck_assert_uint_ge(s1.free_blocks, s0.free_blocks);
+	free(buf);
+}
+END_TEST
+
 static Suite *pin_suite(void)
 {
 	Suite *s = suite_create("client_pintab");
@@ -598,6 +709,8 @@ static Suite *pin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_locked_free_range_is_quarantined_until_unlocked);
 	tcase_add_test(tc, test_quarantined_pages_are_never_allocated);
+	tcase_add_test(tc, test_freed_pages_an_old_client_maps_are_quarantined_at_once);
+	tcase_add_test(tc, test_freed_pages_nobody_maps_are_reusable_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -89,10 +89,12 @@ expect_baseline "sparse + fallocated + xattr files removed"
 
 # 6. many files from several writers, removed recursively
 mkdir "$mnt/many"
+writers=()
 for j in 1 2 3 4; do
 	(for i in $(seq 1 50); do head -c 20000 /dev/zero >"$mnt/many/f$j.$i"; done) &
+	writers+=("$!")
 done
-wait
+wait "${writers[@]}"	# (a bare wait would wait for the daemon too)
 rm -r "$mnt/many"
 expect_baseline "200 files removed with rm -r"
 

@@ -5,16 +5,15 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fsck.h"
 #include "log.h"
+#include "util.h"
 
 static volatile sig_atomic_t cancelled;
 
@@ -43,27 +42,6 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status (OR of): 0 no errors, 1 errors corrected, 4 errors left\n"
 		"uncorrected, 8 operational error, 16 usage error, 32 cancelled (SIGINT).\n");
-}
-
-static int parse_align(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end || (v != 4096 && v != (2ull << 20) && v != (1ull << 30)))
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 struct progress_state {
@@ -127,7 +105,7 @@ int main(int argc, char **argv)
 			opts.flags |= PGDAX_FSCK_VERBOSE;
 			break;
 		case 'A':
-			if (parse_align(optarg, &align)) {
+			if (pgdax_align_parse(optarg, &align)) {
 				fprintf(stderr, "fsck.pgdaxfs: bad --align '%s': use 4K, 2M or 1G\n",
 					optarg);
 				return PGDAX_FSCK_EXIT_USAGE;

@@ -5,16 +5,15 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "dev.h"
 #include "log.h"
 #include "mkfs.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -39,31 +38,6 @@ static void usage(FILE *f)
 		"\n"
 		"Sizes accept K, M, G and T suffixes (powers of 1024).\n"
 		"A device in use by a running pgdaxfs daemon is refused.\n");
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 enum { OPT_SIZE = 256, OPT_ALIGN };
@@ -93,7 +67,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "b:L:U:N:i:J:fnqhV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (parse_size(optarg, &v) || v > PGDAX_MAX_BLOCK_SIZE) {
+			if (pgdax_size_parse(optarg, &v) || v > PGDAX_MAX_BLOCK_SIZE) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad block size '%s'\n", optarg);
 				return 1;
 			}
@@ -112,20 +86,20 @@ int main(int argc, char **argv)
 			o.uuid_set = true;
 			break;
 		case 'N':
-			if (parse_size(optarg, &o.inodes) || !o.inodes) {
+			if (pgdax_size_parse(optarg, &o.inodes) || !o.inodes) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad inode count '%s'\n", optarg);
 				return 1;
 			}
 			break;
 		case 'i':
-			if (parse_size(optarg, &o.bytes_per_inode) || o.bytes_per_inode < 1024) {
+			if (pgdax_size_parse(optarg, &o.bytes_per_inode) || o.bytes_per_inode < 1024) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad bytes-per-inode '%s' (at least 1024)\n",
 					optarg);
 				return 1;
 			}
 			break;
 		case 'J':
-			if (parse_size(optarg, &o.journal_bytes) || !o.journal_bytes) {
+			if (pgdax_size_parse(optarg, &o.journal_bytes) || !o.journal_bytes) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad journal size '%s'\n", optarg);
 				return 1;
 			}
@@ -140,14 +114,13 @@ int main(int argc, char **argv)
 			o.quiet = true;
 			break;
 		case OPT_SIZE:
-			if (parse_size(optarg, &size) || !size) {
+			if (pgdax_size_parse(optarg, &size) || !size) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad size '%s'\n", optarg);
 				return 1;
 			}
 			break;
 		case OPT_ALIGN:
-			if (parse_size(optarg, &align) ||
-			    (align != 4096 && align != (2u << 20) && align != (1u << 30))) {
+			if (pgdax_size_parse(optarg, &align) || !pgdax_align_valid(align)) {
 				fprintf(stderr, "mkfs.pgdaxfs: bad alignment '%s' (4K, 2M or 1G)\n",
 					optarg);
 				return 1;

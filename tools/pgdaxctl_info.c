@@ -2,15 +2,14 @@
 /* pgdaxctl info DEVICE: what pgdaxfs sees when it opens a device. */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dev.h"
 #include "pgdaxctl.h"
+#include "util.h"
 
 static void info_usage(FILE *f)
 {
@@ -22,29 +21,6 @@ static void info_usage(FILE *f)
 		   "  -a, --align SIZE    alignment to impose on an emulated device (default: the\n"
 		   "                      one recorded in its user.pgdax.align xattr, else 4K)\n"
 		   "  -h, --help          this help\n");
-}
-
-static int parse_align(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (!strcmp(end, "K") || !strcmp(end, "k"))
-		v <<= 10;
-	else if (!strcmp(end, "M") || !strcmp(end, "m"))
-		v <<= 20;
-	else if (!strcmp(end, "G") || !strcmp(end, "g"))
-		v <<= 30;
-	else if (*end)
-		return -EINVAL;
-	if (v != 4096 && v != (2ull << 20) && v != (1ull << 30))
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 static void print_json(const struct pgdax_dev_info *in, int nbad)
@@ -104,7 +80,7 @@ int cmd_info(int argc, char **argv)
 			json = true;
 			break;
 		case 'a':
-			if (parse_align(optarg, &align)) {
+			if (pgdax_align_parse(optarg, &align)) {
 				fprintf(stderr, "pgdaxctl info: --align %s: use 4K, 2M or 1G\n", optarg);
 				return PGDAXCTL_EXIT_USAGE;
 			}

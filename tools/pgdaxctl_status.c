@@ -91,6 +91,14 @@ out:
 	return ret;
 }
 
+void pgdaxctl_status_perror(const char *verb, const char *mnt, int err)
+{
+	if (err == -ENOTTY || err == -EINVAL)
+		fprintf(stderr, "pgdaxctl %s: %s is not the root of a pgdaxfs mount\n", verb, mnt);
+	else
+		fprintf(stderr, "pgdaxctl %s: %s: %s\n", verb, mnt, strerror(-err));
+}
+
 void pgdaxctl_status_free(struct pgdaxctl_status *s)
 {
 	free(s->holders);
@@ -284,11 +292,7 @@ int cmd_status(int argc, char **argv)
 	}
 	r = pgdaxctl_status_get(argv[optind], &s);
 	if (r) {
-		if (r == -ENOTTY || r == -EINVAL)
-			fprintf(stderr, "pgdaxctl status: %s is not the root of a pgdaxfs mount\n",
-				argv[optind]);
-		else
-			fprintf(stderr, "pgdaxctl status: %s: %s\n", argv[optind], strerror(-r));
+		pgdaxctl_status_perror("status", argv[optind], r);
 		return PGDAXCTL_EXIT_FAIL;
 	}
 	if (json)

@@ -22,6 +22,9 @@ struct pgdaxctl_status {
  * 0 or a negative errno (-ENOTTY: not a pgdaxfs mount root). */
 int pgdaxctl_status_get(const char *mnt, struct pgdaxctl_status *s);
 void pgdaxctl_status_free(struct pgdaxctl_status *s);
+/* Say on stderr why pgdaxctl_status_get(@mnt) failed with @err, as
+ * "pgdaxctl VERB: ..." (-ENOTTY/-EINVAL: not the root of a pgdaxfs mount). */
+void pgdaxctl_status_perror(const char *verb, const char *mnt, int err);
 /* Human-readable holders list ("pid 123 (prog) ino 12 /mnt/f: 2 pins, ..."). */
 void pgdaxctl_status_print_holders(FILE *f, const char *mnt,
 				   const struct pgdaxctl_status *s);

@@ -112,11 +112,7 @@ int cmd_unmount(int argc, char **argv)
 	mnt = argv[optind];
 	r = pgdaxctl_status_get(mnt, &s);
 	if (r) {
-		if (r == -ENOTTY || r == -EINVAL)
-			fprintf(stderr, "pgdaxctl unmount: %s is not the root of a pgdaxfs mount\n",
-				mnt);
-		else
-			fprintf(stderr, "pgdaxctl unmount: %s: %s\n", mnt, strerror(-r));
+		pgdaxctl_status_perror("unmount", mnt, r);
 		return PGDAXCTL_EXIT_FAIL;
 	}
 	pid = s.st.daemon_pid;

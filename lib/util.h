@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small parsing helpers shared by the command-line programs (mkfs.pgdaxfs,
+ * fsck.pgdaxfs, pgdaxctl) and, later, the daemon's -o option parser, so a
+ * size or alignment means the same thing to every one of them.
+ *
+ * Two grammars exist on purpose (the tools already accepted them; changing
+ * either would change what a script may pass):
+ *   size   C-style number (decimal, 0x hex, 0 octal) with an optional
+ *          K, M, G or T suffix (powers of 1024) and an optional trailing
+ *          "B" or "iB": "4096", "2M", "64GiB", "0x1000";
+ *   align  decimal number with an optional K, M or G suffix, which must
+ *          come to one of the mapping alignments a devdax offers:
+ *          4K, 2M or 1G.
+ * Both refuse a sign, trailing junk and values that overflow 64 bits.
+ * Internal to libpgdax (not exported from the shared library).
+ */
+#ifndef PGDAX_UTIL_H
+#define PGDAX_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parse a size (grammar above) into *out. 0, or -EINVAL (*out untouched). */
+int pgdax_size_parse(const char *s, uint64_t *out);
+
+/* True when @align is a devdax mapping alignment: 4 KiB, 2 MiB or 1 GiB. */
+bool pgdax_align_valid(uint64_t align);
+
+/* Parse an alignment (grammar above) into *out. 0, or -EINVAL when it does
+ * not parse or is not 4K, 2M or 1G (*out untouched). */
+int pgdax_align_parse(const char *s, uint64_t *out);
+
+#endif /* PGDAX_UTIL_H */
