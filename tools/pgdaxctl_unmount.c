@@ -4,9 +4,10 @@
  * pgdaxfs mount ("block new, drain old", DESIGN.md section 4).
  *
  * It asks the daemon for its pid (PGDAX_IOC_STATUS on the mount root) and
- * sends it SIGTERM: the daemon kills its pgmap (no new opens, pins or
- * mappings), keeps serving what is open until every reference is gone,
- * then unmounts and releases the device. This command waits for that end
+ * sends it SIGTERM: the daemon refuses new opens, pins and mappings,
+ * keeps serving what is open until the last handle is closed, then kills
+ * its pgmap, drains the in-flight references, unmounts and releases the
+ * device (the two phases are explained in fs/main.c). This command waits for that end
  * (the daemon process gone, so the device is free for fsck or a new mount),
  * and every few seconds says who still holds what. It never forces: a
  * timeout only stops waiting (exit 1), the drain goes on.

@@ -31,7 +31,7 @@ tools/install-deps.sh
 say "build (tools/build.sh)"
 tools/build.sh
 say "install (make install)"
-make -s install >/dev/null
+make -C "${PGDAX_BUILD_DIR:-build}" -s install >/dev/null
 ldconfig 2>/dev/null || true
 for p in pgdaxfs mkfs.pgdaxfs; do
 	command -v "$p" >/dev/null || die "$p not on PATH after make install (PATH=$PATH)"

@@ -7,6 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
 tools/build.sh || exit 1
+cd "${PGDAX_BUILD_DIR:-build}" || exit 1
 status=0
 summary() { # $1 = log of an automake test run
 	awk '/^# PASS:/ {p+=$3} /^# FAIL:/ {f+=$3} /^# ERROR:/ {f+=$3} /^# XPASS:/ {f+=$3}
