@@ -73,6 +73,7 @@
 #include "fs.h"
 #include "log.h"
 #include "loop.h"
+#include "util.h"
 
 #define PIDDIR "/run/pgdaxfs"
 
@@ -116,27 +117,6 @@ static const char *const mount_flags[] = {
 	"diratime", "nodiratime", "relatime", "norelatime", "strictatime",
 	"nostrictatime", "sync", "async", "dirsync", "lazytime", "nolazytime", NULL,
 };
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 static int parse_int(const char *s, long min, long max, long *out)
 {
@@ -207,7 +187,7 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	} else if (!strcmp(opt, "align") && val) {
 		uint64_t a;
 
-		if (parse_size(val, &a) || (a != 4096 && a != (2u << 20) && a != (1u << 30)))
+		if (pgdax_align_parse(val, &a))
 			goto bad_value;
 		o->align = a;
 	} else if (!strcmp(opt, "max_threads") && val) {
