@@ -46,6 +46,10 @@
 /* Largest read/write request (also conn->max_write and -o max_read). */
 #define FS_MAX_IO		(1u << 20)
 
+/* -o readahead=KIB (fs_initialized in main.c says why 4 MiB). */
+#define FS_DEFAULT_READAHEAD_KB	4096
+#define FS_MAX_READAHEAD_KB	(1 << 20)
+
 enum fs_drain_action {
 	FS_DRAIN_WAIT = 0,	/* keep waiting after the report (default) */
 	FS_DRAIN_EXIT = 1,	/* exit without releasing: next mount recovers */
@@ -66,6 +70,8 @@ struct fs_opts {
 	unsigned max_idle_threads;
 	bool mt_loop;			/* -o mt: libfuse's multi-threaded loop */
 	unsigned receivers;		/* threads reading /dev/fuse (fs/loop.c) */
+	int readahead_kb;		/* bdi read_ahead_kb to set, -1 kernel's */
+	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
@@ -134,6 +140,11 @@ extern const struct fuse_lowlevel_ops fs_ops;
 
 /* main.c: called once by the INIT handler: the mount is up and serving. */
 void fs_ready(struct fs *fs);
+
+/* main.c: called by the session loop once the INIT reply has been applied
+ * by the kernel (settings the kernel would otherwise overwrite with what
+ * INIT negotiated, such as the readahead window). */
+void fs_initialized(struct fs *fs);
 
 /* handles.c: lookup counts and open files, for teardown */
 int fs_handles_init(struct fs *fs);

@@ -326,6 +326,15 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
  * its pins (the lease-break analogue), and the ordinary readiness
  * otherwise (a regular file is always readable and writable). The handle
  * is kept per open file by lib/pin.c and notified when a break starts.
+ *
+ * Served only with -o break_notify (fs/main.c leaves .poll NULL otherwise,
+ * so the kernel gets ENOSYS once and stops asking). The kernel cannot ask
+ * per file, and io_uring polls every read or write it is given on a file
+ * without FMODE_NOWAIT (all FUSE files) before issuing it: with poll served,
+ * each SQE costs a synchronous FUSE_POLL round trip. Measured with fio 4k
+ * O_DIRECT random reads at queue depth 16: 35k IOPS with it, 143k without
+ * (libaio 95-99k either way). Layout breaks stay safe without it: new pins
+ * are refused and the truncate waits break_timeout, then fails with EBUSY.
  */
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	     struct fuse_pollhandle *ph)

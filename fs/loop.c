@@ -71,6 +71,7 @@ struct job {
 };
 
 struct pool {
+	struct fs *fs;
 	struct fuse_session *se;
 	pthread_mutex_t lock;
 	pthread_cond_t work;		/* queued or stopping; lock */
@@ -254,6 +255,13 @@ static void *receive(void *arg)
 		if (res <= 0)
 			break;		/* 0: exited or the connection is gone */
 		c = fs_req_classify(j->buf.mem, j->buf.size);
+		if (fs_req_is_init(j->buf.mem, j->buf.size)) {
+			/* the reply is written (and applied by the kernel)
+			 * when process_buf returns */
+			fuse_session_process_buf(rc->se, &j->buf);
+			fs_initialized(p->fs);
+			continue;
+		}
 		if (c == FS_REQ_MAY_WAIT || (c == FS_REQ_FAST && atomic_load(&p->nwait))) {
 			j->waits = c == FS_REQ_MAY_WAIT;
 			if (j->waits)
@@ -288,6 +296,7 @@ static void *receive(void *arg)
 int fs_loop_run(struct fs *fs)
 {
 	struct pool p = {
+		.fs = fs,
 		.se = fs->se,
 		.max_threads = fs->opts.max_threads,
 		.max_idle = fs->opts.max_idle_threads,

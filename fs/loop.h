@@ -22,6 +22,9 @@ enum fs_req_class {
 /* Classify the raw request in @mem (as read from /dev/fuse). */
 enum fs_req_class fs_req_classify(const void *mem, size_t size);
 
+/* Whether the raw request in @mem is FUSE_INIT. */
+bool fs_req_is_init(const void *mem, size_t size);
+
 /*
  * Serve the session until it exits (fuse_session_exit, or the kernel drops
  * the connection), then wait for every request still being served.

@@ -28,6 +28,13 @@ static bool has(size_t size, size_t arg)
 	return size >= sizeof(struct fuse_in_header) + arg;
 }
 
+bool fs_req_is_init(const void *mem, size_t size)
+{
+	const struct fuse_in_header *h = mem;
+
+	return mem && size >= sizeof(*h) && h->opcode == FUSE_INIT;
+}
+
 enum fs_req_class fs_req_classify(const void *mem, size_t size)
 {
 	const struct fuse_in_header *h = mem;

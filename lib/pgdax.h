@@ -58,8 +58,9 @@
  * Layout breaks (the lease-break analogue)
  *   truncate(2)/fallocate(PUNCH_HOLE) over a pinned range do not pull memory
  *   from under a mapping: new pins in the range are refused (-EBUSY), the
- *   holders are notified (poll(2) on the file descriptor reports POLLPRI:
- *   see pgdax_mapping_fd()) and the truncate waits for the pins to go, up to
+ *   holders are notified when the mount has -o break_notify (poll(2) on the
+ *   file descriptor reports POLLPRI: see pgdax_mapping_fd()) and the
+ *   truncate waits for the pins to go, up to
  *   the break_timeout mount option; then it fails with EBUSY and changes
  *   nothing. A holder that sees POLLPRI should unmap.
  *

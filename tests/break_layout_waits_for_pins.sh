@@ -12,7 +12,7 @@ pgdax_init
 dev=$(pgdax_new_device 64M 2M)
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
-pgdax_mount "$dev" "$mnt" -o break_timeout=1000
+pgdax_mount "$dev" "$mnt" -o break_timeout=1000,break_notify
 
 f=$mnt/file
 head -c 4M /dev/urandom >"$f"
