@@ -115,6 +115,7 @@ struct pin_table {
 	uint64_t nbreaking;
 	uint64_t next_id;
 	uint64_t pins, extents;
+	uint64_t pins_granted, pins_dropped;	/* cumulative, for status */
 	struct pgdax_pintab_poll_ops ops;
 	struct pin_table *next;		/* registry */
 };
@@ -600,6 +601,7 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	pf->nextents += pin_refs(p);
 	pf->bytes += p->len;
 	t->pins++;
+	t->pins_granted++;
 	t->extents += pin_refs(p);
 	req->pin_id = p->id;
 	req->map_offset = p->off;
@@ -695,6 +697,7 @@ int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	pf->nextents -= pin_refs(p);
 	pf->bytes -= p->len;
 	t->pins--;
+	t->pins_dropped++;
 	t->extents -= pin_refs(p);
 	h = pf_maybe_free_locked(pf, false);
 	pthread_mutex_unlock(&t->lock);
@@ -729,6 +732,7 @@ void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f)
 	list = pf->pins;
 	pf->pins = NULL;
 	t->pins -= pf->npins;
+	t->pins_dropped += pf->npins;
 	t->extents -= pf->nextents;
 	pf->npins = 0;
 	pf->nextents = pf->bytes = 0;
@@ -995,6 +999,8 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 		return 0;
 	pthread_mutex_lock(&t->lock);
 	st->pins = t->pins;
+	st->pins_granted = t->pins_granted;
+	st->pins_dropped = t->pins_dropped;
 	st->pinned_extents = t->extents;
 	st->breaking = t->nbreaking;
 	for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next) {
