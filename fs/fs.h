@@ -50,6 +50,9 @@
 #define FS_DEFAULT_READAHEAD_KB	4096
 #define FS_MAX_READAHEAD_KB	(1 << 20)
 
+/* -o spin=US (fs/loop.c "Waiting for requests" says why). */
+#define FS_DEFAULT_SPIN_US	50
+
 enum fs_drain_action {
 	FS_DRAIN_WAIT = 0,	/* keep waiting after the report (default) */
 	FS_DRAIN_EXIT = 1,	/* exit without releasing: next mount recovers */
@@ -72,6 +75,7 @@ struct fs_opts {
 	unsigned receivers;		/* threads reading /dev/fuse (fs/loop.c) */
 	int readahead_kb;		/* bdi read_ahead_kb to set, -1 kernel's */
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
+	unsigned spin_us;		/* receivers busy-wait for the next request */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };

@@ -22,6 +22,10 @@ enum fs_req_class {
 /* Classify the raw request in @mem (as read from /dev/fuse). */
 enum fs_req_class fs_req_classify(const void *mem, size_t size);
 
+/* Whether the raw request in @mem is one its sender does not wait for
+ * (FORGET, BATCH_FORGET, RELEASE, RELEASEDIR, INTERRUPT). */
+bool fs_req_is_async(const void *mem, size_t size);
+
 /* Whether the raw request in @mem is FUSE_INIT. */
 bool fs_req_is_init(const void *mem, size_t size);
 

@@ -104,6 +104,8 @@ static void usage(FILE *out)
 		"                        (costs io_uring a FUSE round trip per request)\n"
 		"  readahead=KIB         kernel readahead window for buffered reads\n"
 		"                        (default 4096; 0 off; -1 leave the kernel's 128)\n"
+		"  spin=US               after a request, wait this long for the next one\n"
+		"                        without sleeping (default 50; 0 never)\n"
 		"  receivers=N           threads reading requests and serving fast ones\n"
 		"                        (default: online CPUs, at least 2, at most 8)\n"
 		"  mt                    libfuse's multi-threaded loop instead of the receiving\n"
@@ -206,6 +208,10 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->mt_loop = true;
 	} else if (!strcmp(opt, "break_notify") && !val) {
 		o->break_notify = true;
+	} else if (!strcmp(opt, "spin") && val) {
+		if (parse_int(val, 0, 100000, &v))
+			goto bad_value;
+		o->spin_us = (unsigned)v;
 	} else if (!strcmp(opt, "readahead") && val) {
 		if (parse_int(val, -1, FS_MAX_READAHEAD_KB, &v))
 			goto bad_value;
@@ -289,6 +295,7 @@ static int parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_o
 		.max_idle_threads = 16,
 		.receivers = 0,		/* default: see default_receivers() */
 		.readahead_kb = FS_DEFAULT_READAHEAD_KB,
+		.spin_us = FS_DEFAULT_SPIN_US,
 		.log_level = -1,
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */

@@ -28,6 +28,24 @@ static bool has(size_t size, size_t arg)
 	return size >= sizeof(struct fuse_in_header) + arg;
 }
 
+bool fs_req_is_async(const void *mem, size_t size)
+{
+	const struct fuse_in_header *h = mem;
+
+	if (!mem || size < sizeof(*h))
+		return false;
+	switch (h->opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+	case FUSE_INTERRUPT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool fs_req_is_init(const void *mem, size_t size)
 {
 	const struct fuse_in_header *h = mem;
