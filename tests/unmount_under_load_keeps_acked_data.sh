@@ -32,7 +32,7 @@ fio_args() { # NAME ENGINE FILE
 	     --size=24M --verify=crc32c --verify_fatal=1 --randrepeat=1 \
 	     --random_generator=tausworthe64
 }
-fio_layout() { fio $(fio_args "$@") --create_only=1 >/dev/null 2>&1; }
+fio_layout() { (cd "$PGDAX_WORK" && fio $(fio_args "$@") --create_only=1 >/dev/null 2>&1); }
 fio_run() { # NAME ENGINE FILE
 	local sync=
 	[ "$2" = mmap ] && sync=--fsync=1
