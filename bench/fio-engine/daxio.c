@@ -2,7 +2,11 @@
 /* The pgdax fio engine's I/O backends (see daxio.h). */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include <sys/mman.h>
 
 #include "daxio.h"
@@ -101,13 +105,52 @@ static int sync_range(struct daxio_map *m, uint64_t off, size_t len)
 	return msync(m->addr + start, len + (size_t)(off - start), MS_SYNC) ? -errno : 0;
 }
 
+/*
+ * Large writes use non-temporal stores, as fio's libpmem engine does
+ * (pmem_memcpy): the data is not read back soon, and cached stores would
+ * first read every destination line. 1 MiB into /dev/shm: memcpy 18-21
+ * GiB/s, streaming stores 22-28 GiB/s; with memcpy the engine wrote at
+ * 0.65-0.71x the libpmem engine. The fence orders them before a later
+ * sync (which then has nothing left in the cache to flush).
+ */
+#define NT_COPY_MIN	(64u << 10)
+
+static void copy_to_dax(char *dst, const char *src, size_t len)
+{
+#if defined(__x86_64__)
+	if (len >= NT_COPY_MIN) {
+		size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+
+		memcpy(dst, src, head);
+		dst += head;
+		src += head;
+		len -= head;
+		for (; len >= 64; dst += 64, src += 64, len -= 64) {
+			__m128i a = _mm_loadu_si128((const __m128i *)src);
+			__m128i b = _mm_loadu_si128((const __m128i *)(src + 16));
+			__m128i c = _mm_loadu_si128((const __m128i *)(src + 32));
+			__m128i d = _mm_loadu_si128((const __m128i *)(src + 48));
+
+			_mm_stream_si128((__m128i *)dst, a);
+			_mm_stream_si128((__m128i *)(dst + 16), b);
+			_mm_stream_si128((__m128i *)(dst + 32), c);
+			_mm_stream_si128((__m128i *)(dst + 48), d);
+		}
+		memcpy(dst, src, len);
+		_mm_sfence();
+		return;
+	}
+#endif
+	memcpy(dst, src, len);
+}
+
 int daxio_write(struct daxio_map *m, const void *buf, size_t len, uint64_t off)
 {
 	if (!m->writable)
 		return -EBADF;
 	if (!in_range(m, len, off))
 		return -EINVAL;
-	memcpy(m->addr + off, buf, len);
+	copy_to_dax((char *)m->addr + off, buf, len);
 	if (m->persist_each_write)
 		return sync_range(m, off, len);
 	if (off < m->dirty_lo)
