@@ -4,11 +4,11 @@
  * Driven by bench/drain-bench.sh, which formats a device, starts the daemon
  * and passes its pid; this program only times.
  *
- *   drain-bench idle DEVICE MNT PID term|umount
- *       Nothing open. Sends SIGTERM to PID (or runs `fusermount3 -u MNT`)
- *       and prints the time until the device's flock is free and until PID
- *       has exited:
- *         unmount_idle_ms=X unmount_idle_exit_ms=Y how=term|umount
+ *   drain-bench idle DEVICE MNT PID term|umount|umount2
+ *       Nothing open. Sends SIGTERM to PID (or runs `fusermount3 -u MNT`,
+ *       or calls umount2(MNT) itself) and prints the time until the
+ *       device's flock is free and until PID has exited:
+ *         unmount_idle_ms=X unmount_idle_exit_ms=Y how=term|umount|umount2
  *   drain-bench held DEVICE MNT PID open|map
  *       Creates MNT/drain-bench.dat (1 MiB, written and fsync'd), keeps it
  *       open (map: also maps it with pgdax_map and closes the descriptor,
@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -101,7 +102,7 @@ static int run_umount(const char *mnt)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: %s idle DEVICE MNT PID term|umount\n"
+	fprintf(stderr, "usage: %s idle DEVICE MNT PID term|umount|umount2\n"
 		"       %s held DEVICE MNT PID open|map\n", prog, prog);
 }
 
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 
 	if ((!held && strcmp(mode, "idle")) || pid <= 0 ||
 	    (held && strcmp(how, "open") && strcmp(how, "map")) ||
-	    (!held && strcmp(how, "term") && strcmp(how, "umount"))) {
+	    (!held && strcmp(how, "term") && strcmp(how, "umount") && strcmp(how, "umount2"))) {
 		usage();
 		return 2;
 	}
@@ -180,6 +181,12 @@ int main(int argc, char **argv)
 	if (!held && !strcmp(how, "umount")) {
 		if (run_umount(mnt) < 0) {
 			fprintf(stderr, "%s: fusermount3 -u %s failed\n", prog, mnt);
+			return 2;
+		}
+	} else if (!held && !strcmp(how, "umount2")) {
+		/* what umount(8) does as root, without starting a program */
+		if (umount2(mnt, 0) < 0) {
+			fprintf(stderr, "%s: umount2 %s: %s\n", prog, mnt, strerror(errno));
 			return 2;
 		}
 	} else if (kill(pid, SIGTERM) < 0) {

@@ -581,9 +581,18 @@ int fs_loop_run(struct fs *fs)
 	for (unsigned i = 1; i < started; i++) {
 		/* it may be asleep in read(): interrupt it until it has seen
 		 * the exit flag (the signal can land just before it sleeps) */
-		while (pthread_tryjoin_np(rc[i].thread, NULL) == EBUSY) {
+		for (;;) {
+			struct timespec ts;
+
 			pthread_kill(rc[i].thread, SIGUSR1);
-			usleep(1000);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 1000000;	/* 1 ms, then signal again */
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(rc[i].thread, NULL, &ts) != ETIMEDOUT)
+				break;
 		}
 		if (rc[i].res < 0 && res == 0)
 			res = rc[i].res;
