@@ -407,7 +407,9 @@ static void maybe_sequential(struct pool *p)
 	    now_ns() - atomic_load(&p->last_backlog) <= BACKLOG_HOLD_NS)
 		return;
 	pthread_mutex_lock(&p->park_lock);
-	if (atomic_load(&p->concurrent) && set_nonblock(p->fd, true) == 0) {
+	/* not once stopping: fs_loop_run joins the receivers after
+	 * unpark_all, and a joined thread must not be signalled */
+	if (atomic_load(&p->concurrent) && !p->rstop && set_nonblock(p->fd, true) == 0) {
 		atomic_store(&p->concurrent, false);
 		/* those asleep in read() would stay there until a request
 		 * comes: interrupt them (the others ignore the signal) */
