@@ -73,6 +73,16 @@ struct job {
 	struct job *next;
 };
 
+struct pool;
+
+/* One receiving thread (fs_loop_run runs opts.receivers of them). */
+struct receiver {
+	struct pool *p;
+	struct fuse_session *se;
+	pthread_t thread;
+	int res;
+};
+
 struct pool {
 	struct fs *fs;
 	struct fuse_session *se;
@@ -101,8 +111,8 @@ struct pool {
 	atomic_long last_backlog;	/* now_ns() when a backlog was last seen */
 	atomic_bool concurrent;		/* mode; switched under park_lock */
 	atomic_uint serving;		/* receivers serving a request */
-	pthread_t receivers[FS_MAX_RECEIVERS];	/* park_lock */
-	unsigned nreceivers;		/* park_lock */
+	struct receiver *receivers;	/* fs_loop_run's array; park_lock */
+	unsigned nreceivers;		/* started ones; park_lock */
 };
 
 #define BACKLOG_HOLD_NS		(2 * 1000 * 1000L)
@@ -389,8 +399,6 @@ static void note_request(struct pool *p, const struct fuse_buf *buf, unsigned bu
 	if (__builtin_popcount(hist) < 2 && !request_is_long(buf))
 		return;
 	atomic_store(&p->last_backlog, now_ns());
-	if (atomic_load(&p->concurrent))
-		return;
 	pthread_mutex_lock(&p->park_lock);
 	if (!atomic_load(&p->concurrent) && set_nonblock(p->fd, false) == 0) {
 		atomic_store(&p->concurrent, true);
@@ -413,11 +421,9 @@ static void maybe_sequential(struct pool *p)
 		atomic_store(&p->concurrent, false);
 		/* those asleep in read() would stay there until a request
 		 * comes: interrupt them (the others ignore the signal) */
-		for (unsigned i = 1; i < p->nreceivers; i++)
-			if (!pthread_equal(p->receivers[i], pthread_self()))
-				pthread_kill(p->receivers[i], SIGUSR1);
-		if (!pthread_equal(p->main_thread, pthread_self()))
-			pthread_kill(p->main_thread, SIGUSR1);
+		for (unsigned i = 0; i < p->nreceivers; i++)
+			if (!pthread_equal(p->receivers[i].thread, pthread_self()))
+				pthread_kill(p->receivers[i].thread, SIGUSR1);
 	}
 	pthread_mutex_unlock(&p->park_lock);
 }
@@ -440,13 +446,6 @@ static void unpark_all(struct pool *p)
 	pthread_mutex_unlock(&p->park_lock);
 }
 
-/* One receiving thread (fs_loop_run runs opts.receivers of them). */
-struct receiver {
-	struct pool *p;
-	struct fuse_session *se;
-	pthread_t thread;
-	int res;
-};
 
 static void *receive(void *arg)
 {
@@ -565,14 +564,14 @@ int fs_loop_run(struct fs *fs)
 	 * SIGUSR1); it wakes the others the same way when the session ends. */
 	for (unsigned i = 0; i < n; i++)
 		rc[i] = (struct receiver){ .p = &p, .se = fs->se, .thread = pthread_self() };
+	/* under park_lock: a mode switch signals rc[i].thread */
 	pthread_mutex_lock(&p.park_lock);
-	p.receivers[0] = p.main_thread;
+	p.receivers = rc;
 	for (unsigned i = 1; i < n; i++) {
 		if (pthread_create(&rc[i].thread, NULL, receive, &rc[i]) != 0) {
 			pgdax_warn("cannot start receiving thread %u: serving with %u", i, started);
 			break;
 		}
-		p.receivers[i] = rc[i].thread;
 		started++;
 	}
 	p.nreceivers = started;

@@ -839,9 +839,8 @@ int main(int argc, char **argv)
 	/* Without a poll handler libfuse answers FUSE_POLL with ENOSYS and
 	 * the kernel stops asking for the whole mount (fs/ioctl.c fs_poll
 	 * says why that is the default). */
-	static struct fuse_lowlevel_ops ops;
+	struct fuse_lowlevel_ops ops = fs_ops;	/* libfuse keeps a copy */
 
-	ops = fs_ops;
 	if (!fs->opts.break_notify)
 		ops.poll = NULL;
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
