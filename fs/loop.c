@@ -308,6 +308,20 @@ static long now_ns(void)
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+/* A short pause in a spin loop (frees the core's resources to its sibling). */
+static void cpu_relax(void)
+{
+	for (int i = 0; i < 32; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#else
+		__asm__ __volatile__("" ::: "memory");
+#endif
+	}
+}
+
 static int set_nonblock(int fd, bool on)
 {
 	int flags = fcntl(fd, F_GETFL);
@@ -341,8 +355,7 @@ static int wait_request(struct pool *p, struct fuse_buf *buf)
 			break;
 		}
 		if (spin && now_ns() < deadline) {
-			for (int i = 0; i < 32; i++)
-				__builtin_ia32_pause();
+			cpu_relax();
 			continue;
 		}
 		if (spin) {
