@@ -1236,6 +1236,176 @@ START_TEST(test_large_sequential_write_uses_2mib_aligned_extents)
 }
 END_TEST
 
+/* ---- write staging (lib/stage.c) ---- */
+
+/* A volume with room for stages (small test volumes have none). */
+static void remake_big(void)
+{
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	unlink(devpath);
+	make_dev(512 << 20, NULL);
+	do_mount();
+}
+
+static uint64_t adopted(void)
+{
+	struct pgdax_vol_stats s;
+	pgdax_vol_get_stats(vol, &s);
+	return s.writes_adopted;
+}
+
+/* A 4 MiB file of pattern 1 (2 MiB extents), open for writing. */
+static uint64_t big_file(struct pgdax_vol_file **f)
+{
+	static char mib[1 << 20];
+	struct stat st;
+	ck_assert_int_eq(pgdax_vol_create(vol, PGDAX_ROOT_INO, "big", 0644, O_RDWR, &root_cred,
+					  &st, f), 0);
+	for (int i = 0; i < 4; i++) {
+		fill_pattern(mib, sizeof(mib), 1);
+		ck_assert_int_eq(pgdax_vol_write(vol, *f, (uint64_t)i << 20, mib, sizeof(mib),
+						 &root_cred), sizeof(mib));
+	}
+	return st.st_ino;
+}
+
+/* [off, off+n) of the file holds pattern @seed. */
+static void assert_pattern(struct pgdax_vol_file *f, uint64_t off, size_t n, unsigned seed)
+{
+	static char want[1 << 20], got[1 << 20];
+	ck_assert_uint_le(n, sizeof(want));
+	fill_pattern(want, n, seed);
+	ck_assert_int_eq(rd(f, off, got, n), (ssize_t)n);
+	ck_assert_msg(memcmp(want, got, n) == 0, "bytes at %llu are not pattern %u",
+		      (unsigned long long)off, seed);
+}
+
+START_TEST(test_staged_whole_extent_overwrite_exchanges_blocks_and_survives_remount)
+{
+	struct pgdax_vol_stage st;
+	struct pgdax_vol_file *f;
+	remake_big();
+	uint64_t ino = big_file(&f);
+	uint64_t free0 = free_blocks();
+	struct stat sb;
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &sb), 0);
+	blkcnt_t blocks0 = sb.st_blocks;
+	ck_assert_int_eq(pgdax_vol_stage_get(vol, &st), 0);
+	ck_assert_uint_eq(st.len, PGDAX_STAGE_BYTES);
+	ck_assert_uint_eq(free_blocks(), free0 - (PGDAX_STAGE_BYTES >> 12));
+	uint64_t blk0 = st.blk;
+	fill_pattern(st.addr, st.len, 2);
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 1 << 20, &st, st.len, &root_cred),
+			 (ssize_t)st.len);
+	/* exchanged: the stage now holds the file's old blocks */
+	ck_assert_uint_ne(st.blk, blk0);
+	ck_assert_uint_eq(adopted(), 1);
+	fill_pattern(st.addr, st.len, 3);	/* scribbling on the stage changes no file */
+	assert_pattern(f, 0, 1 << 20, 1);
+	assert_pattern(f, 1 << 20, 1 << 20, 2);
+	assert_pattern(f, 2 << 20, 1 << 20, 1);
+	assert_pattern(f, 3 << 20, 1 << 20, 1);
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 4 << 20);
+	ck_assert_int_eq(sb.st_blocks, blocks0);
+	/* the 2 MiB extent was split around the exchanged MiB */
+	ck_assert_int_eq(vol_test_extents_of_order(vol, ino, 8), 2);
+	pgdax_vol_stage_put(vol, &st);
+	ck_assert_uint_eq(free_blocks(), free0);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);
+	remount();
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
+	assert_pattern(f, 0, 1 << 20, 1);
+	assert_pattern(f, 1 << 20, 1 << 20, 2);
+	assert_pattern(f, 2 << 20, 1 << 20, 1);
+	pgdax_vol_release(vol, &f);
+}
+END_TEST
+
+START_TEST(test_staged_write_into_referenced_extent_copies_so_the_reference_sees_it)
+{
+	struct pgdax_vol_stage st;
+	struct pgdax_vol_file *f;
+	remake_big();
+	uint64_t ino = big_file(&f);
+	/* an in-flight read (or a pin, or a mapping) holds the extent */
+	struct iovec iov[8];
+	struct pgdax_io io = { 0 };
+	int niov;
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 1 << 20, 4096, iov, 8, &niov, &io), 4096);
+	const char *held = iov[0].iov_base;
+	ck_assert_int_eq(pgdax_vol_stage_get(vol, &st), 0);
+	uint64_t blk0 = st.blk;
+	fill_pattern(st.addr, st.len, 2);
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 1 << 20, &st, st.len, &root_cred),
+			 (ssize_t)st.len);
+	ck_assert_uint_eq(st.blk, blk0);	/* copied, not exchanged */
+	ck_assert_uint_eq(adopted(), 0);
+	char want[4096];
+	fill_pattern(want, sizeof(want), 2);
+	ck_assert(memcmp(held, want, sizeof(want)) == 0);	/* the holder sees the write */
+	pgdax_vol_io_done(vol, &io);
+	assert_pattern(f, 1 << 20, 1 << 20, 2);
+	pgdax_vol_stage_put(vol, &st);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);
+}
+END_TEST
+
+START_TEST(test_staged_unaligned_short_hole_and_append_writes_copy)
+{
+	struct pgdax_vol_stage st;
+	struct pgdax_vol_file *f;
+	remake_big();
+	uint64_t ino = big_file(&f);
+	ck_assert_int_eq(pgdax_vol_stage_get(vol, &st), 0);
+	uint64_t blk0 = st.blk;
+	/* unaligned */
+	fill_pattern(st.addr, st.len, 4);
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 4096, &st, st.len, &root_cred),
+			 (ssize_t)st.len);
+	assert_pattern(f, 4096, 1 << 20, 4);
+	/* short */
+	fill_pattern(st.addr, 8192, 5);
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 2 << 20, &st, 8192, &root_cred), 8192);
+	assert_pattern(f, 2 << 20, 8192, 5);
+	/* aligned, but past EOF (a hole, then an append) */
+	fill_pattern(st.addr, st.len, 6);
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 8 << 20, &st, st.len, &root_cred),
+			 (ssize_t)st.len);
+	assert_pattern(f, 8 << 20, 1 << 20, 6);
+	/* larger than a stage: refused */
+	ck_assert_int_eq(pgdax_vol_write_staged(vol, f, 0, &st, st.len + 1, &root_cred), -EINVAL);
+	ck_assert_uint_eq(st.blk, blk0);
+	ck_assert_uint_eq(adopted(), 0);
+	pgdax_vol_stage_put(vol, &st);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);
+}
+END_TEST
+
+START_TEST(test_small_or_read_only_volume_lends_no_stage)
+{
+	struct pgdax_vol_stage st;
+	/* the 64 MiB fixture volume has no room to spare */
+	ck_assert_int_eq(pgdax_vol_stage_get(vol, &st), -ENOSPC);
+	ck_assert_ptr_null(st.addr);
+	ck_assert(!pgdax_vol_stage_keep(vol));
+	pgdax_vol_stage_put(vol, &st);	/* no stage: nothing happens */
+	remake_big();
+	ck_assert(pgdax_vol_stage_keep(vol));
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	struct pgdax_vol_opts vo = { .flags = PGDAX_VOL_RDONLY };
+	ck_assert_int_eq(pgdax_vol_mount(devpath, &vo, &vol), 0);
+	ck_assert_int_eq(pgdax_vol_stage_get(vol, &st), -ENOSPC);
+}
+END_TEST
+
 START_TEST(test_read_only_mount_refuses_changes)
 {
 	uint64_t ino = create_file(PGDAX_ROOT_INO, "f", "abc", 3);
@@ -1369,6 +1539,10 @@ static Suite *vol_suite(void)
 	tcase_add_test(tc, test_concurrent_namespace_and_data_operations_stay_consistent);
 	tcase_add_test(tc, test_large_sequential_write_uses_2mib_aligned_extents);
 	tcase_add_test(tc, test_read_only_mount_refuses_changes);
+	tcase_add_test(tc, test_staged_whole_extent_overwrite_exchanges_blocks_and_survives_remount);
+	tcase_add_test(tc, test_staged_write_into_referenced_extent_copies_so_the_reference_sees_it);
+	tcase_add_test(tc, test_staged_unaligned_short_hole_and_append_writes_copy);
+	tcase_add_test(tc, test_small_or_read_only_volume_lends_no_stage);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("big_directory");
