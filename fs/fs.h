@@ -76,7 +76,6 @@ struct fs_opts {
 	int readahead_kb;		/* bdi read_ahead_kb to set, -1 kernel's */
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	unsigned spin_us;		/* receivers busy-wait for the next request */
-	bool stage_writes;		/* WRITE payloads read into device memory (recv.c) */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };

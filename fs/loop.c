@@ -66,10 +66,9 @@
 #include "fs.h"
 #include "log.h"
 #include "loop.h"
-#include "recv.h"
 
 struct job {
-	struct fs_reqbuf rb;		/* the request, its payload maybe staged (recv.c) */
+	struct fuse_buf buf;		/* mem is se->bufsize bytes (libfuse allocates) */
 	bool waits;			/* counted in pool.nwait */
 	struct job *next;
 };
@@ -111,7 +110,6 @@ struct pool {
 	atomic_uint backlog_hist;	/* bit per request taken: others were queued */
 	atomic_long last_backlog;	/* now_ns() when a backlog was last seen */
 	atomic_bool concurrent;		/* mode; switched under park_lock */
-	atomic_bool staging;		/* WRITE payloads into device memory (recv.c) */
 	atomic_uint serving;		/* receivers serving a request */
 	struct receiver *receivers;	/* fs_loop_run's array; park_lock */
 	unsigned nreceivers;		/* started ones; park_lock */
@@ -119,11 +117,11 @@ struct pool {
 
 #define BACKLOG_HOLD_NS		(2 * 1000 * 1000L)
 
-static void job_free(struct pool *p, struct job *j)
+static void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	fs_reqbuf_release(p->fs, &j->rb);
+	free(j->buf.mem);
 	free(j);
 }
 
@@ -157,7 +155,8 @@ static void job_put_locked(struct pool *p, struct job *j)
 		p->spare = j;
 		p->nspare++;
 	} else {
-		job_free(p, j);
+		free(j->buf.mem);
+		free(j);
 	}
 }
 
@@ -182,7 +181,7 @@ static void *worker(void *arg)
 		p->nqueued--;
 		pthread_mutex_unlock(&p->lock);
 
-		fs_reqbuf_serve(p->se, &j->rb);
+		fuse_session_process_buf(p->se, &j->buf);
 		if (j->waits)
 			atomic_fetch_sub(&p->nwait, 1);
 
@@ -241,7 +240,7 @@ static void pool_stop(struct pool *p)
 		pthread_cond_wait(&p->gone, &p->lock);
 	while ((j = p->spare)) {
 		p->spare = j->next;
-		job_free(p, j);
+		job_free(j);
 	}
 	p->nspare = 0;
 	pthread_mutex_unlock(&p->lock);
@@ -335,7 +334,7 @@ static int set_nonblock(int fd, bool on)
 
 /* Read the next request into @buf. Same returns as
  * fuse_session_receive_buf (-EINTR: woken by a signal). */
-static int wait_request(struct pool *p, struct fs_reqbuf *rb)
+static int wait_request(struct pool *p, struct fuse_buf *buf)
 {
 	bool spin = false;
 	long deadline = 0;
@@ -348,7 +347,7 @@ static int wait_request(struct pool *p, struct fs_reqbuf *rb)
 	}
 	for (;;) {
 		/* blocks in concurrent mode, -EAGAIN at once in sequential */
-		res = fs_recv(p->se, p->fs, rb, atomic_load(&p->staging));
+		res = fuse_session_receive_buf(p->se, buf);
 		if (res != -EAGAIN)
 			break;
 		if (fuse_session_exited(p->se)) {
@@ -489,22 +488,20 @@ static void *receive(void *arg)
 				break;
 		}
 		atomic_fetch_add(&p->waiting, 1);
-		res = wait_request(p, &j->rb);
+		res = wait_request(p, &j->buf);
 		atomic_fetch_sub(&p->waiting, 1);
 		if (res == -EINTR)
 			continue;	/* a wake-up (SIGUSR1): re-check exited */
 		if (res <= 0)
 			break;		/* 0: exited or the connection is gone */
 		serving = true;
-		note_request(p, &j->rb.buf, atomic_fetch_add(&p->serving, 1) + 1);
-		c = fs_req_classify(j->rb.buf.mem, j->rb.buf.size);
-		if (fs_req_is_init(j->rb.buf.mem, j->rb.buf.size)) {
+		note_request(p, &j->buf, atomic_fetch_add(&p->serving, 1) + 1);
+		c = fs_req_classify(j->buf.mem, j->buf.size);
+		if (fs_req_is_init(j->buf.mem, j->buf.size)) {
 			/* the reply is written (and applied by the kernel)
 			 * when process_buf returns */
-			fs_reqbuf_serve(rc->se, &j->rb);
+			fuse_session_process_buf(rc->se, &j->buf);
 			fs_initialized(p->fs);
-			/* the protocol is known now (fs_init) */
-			atomic_store(&p->staging, p->fs->opts.stage_writes);
 			continue;
 		}
 		if (c == FS_REQ_MAY_WAIT || (c == FS_REQ_FAST && atomic_load(&p->nwait))) {
@@ -521,13 +518,13 @@ static void *receive(void *arg)
 				atomic_fetch_sub(&p->nwait, 1);
 			j->waits = false;
 		}
-		fs_reqbuf_serve(rc->se, &j->rb);
+		fuse_session_process_buf(rc->se, &j->buf);
 	}
 	if (!j) {
 		pgdax_err("out of memory for a request buffer: stopping the session");
 		res = -ENOMEM;
 	}
-	job_free(p, j);
+	job_free(j);
 	/* whichever receiver stops first stops the session for all; the
 	 * first receiver (the main thread) wakes the others when it returns,
 	 * and is woken here if another one stopped first (an error) */
@@ -567,7 +564,6 @@ int fs_loop_run(struct fs *fs)
 	atomic_init(&p.backlog_hist, 0);
 	atomic_init(&p.last_backlog, 0);
 	atomic_init(&p.concurrent, false);
-	atomic_init(&p.staging, false);
 	atomic_init(&p.serving, 0);
 	p.spin_ns = (long)fs->opts.spin_us * 1000;
 	p.fd = fuse_session_fd(fs->se);

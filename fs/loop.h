@@ -26,14 +26,6 @@ enum fs_req_class fs_req_classify(const void *mem, size_t size);
  * (FORGET, BATCH_FORGET, RELEASE, RELEASEDIR, INTERRUPT). */
 bool fs_req_is_async(const void *mem, size_t size);
 
-/* Whether the raw request in @mem is FUSE_WRITE. */
-bool fs_req_is_write(const void *mem, size_t size);
-
-/* Bytes before a WRITE's payload (fuse_in_header + fuse_write_in), and
- * the smallest request (fuse_in_header); reqclass.c checks both. */
-#define FS_REQ_WRITE_HDR	80
-#define FS_REQ_MIN		40
-
 /* Whether the raw request in @mem is FUSE_INIT. */
 bool fs_req_is_init(const void *mem, size_t size);
 

@@ -104,8 +104,6 @@ static void usage(FILE *out)
 		"                        (costs io_uring a FUSE round trip per request)\n"
 		"  readahead=KIB         kernel readahead window for buffered reads\n"
 		"                        (default 4096; 0 off; -1 leave the kernel's 128)\n"
-		"  nostage               copy WRITE payloads through memory instead of reading\n"
-		"                        them into free device blocks (lib/stage.c)\n"
 		"  spin=US               after a request, wait this long for the next one\n"
 		"                        without sleeping (default 50; 0 never)\n"
 		"  receivers=N           threads reading requests and serving fast ones\n"
@@ -210,8 +208,6 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->mt_loop = true;
 	} else if (!strcmp(opt, "break_notify") && !val) {
 		o->break_notify = true;
-	} else if (!strcmp(opt, "nostage") && !val) {
-		o->stage_writes = false;
 	} else if (!strcmp(opt, "spin") && val) {
 		if (parse_int(val, 0, 100000, &v))
 			goto bad_value;
@@ -300,7 +296,6 @@ static int parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_o
 		.receivers = 0,		/* default: see default_receivers() */
 		.readahead_kb = FS_DEFAULT_READAHEAD_KB,
 		.spin_us = FS_DEFAULT_SPIN_US,
-		.stage_writes = true,
 		.log_level = -1,
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */

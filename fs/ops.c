@@ -32,7 +32,6 @@
 
 #include "fs.h"
 #include "ioctl.h"
-#include "recv.h"
 #include "log.h"
 
 /* A wait in lib/ ends with EINTR when the request is interrupted, or when
@@ -114,9 +113,6 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Let the kernel clear setuid/setgid itself (it sends a SETATTR), the
 	 * same rule as every local filesystem. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
-	/* fs/recv.c reads WRITEs laid out as struct fuse_write_in of 7.9+ */
-	if (conn->proto_major < 7 || (conn->proto_major == 7 && conn->proto_minor < 9))
-		fs->opts.stage_writes = false;
 	/* No POSIX ACLs: the volume stores xattrs but does not interpret
 	 * system.posix_acl_*, so the kernel must not rely on them. */
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
@@ -524,7 +520,6 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct fs *fs = fs_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	struct pgdax_vol_stage *st;
 	struct pgdax_cred cred;
 	bool kill_priv;
 	ssize_t r;
@@ -536,11 +531,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	 * it: notice that case (an in-memory getattr, non-root writers only)
 	 * and invalidate the kernel's attributes after the reply. */
 	kill_priv = f->direct && write_kills_priv(fs, ino, cred.uid);
-	st = fs_staged_payload(buf, size);
-	if (st)		/* the payload is in device memory (fs/recv.c) */
-		r = pgdax_vol_write_staged(fs->vol, f->vf, (uint64_t)off, st, size, &cred);
-	else
-		r = pgdax_vol_write(fs->vol, f->vf, (uint64_t)off, buf, size, &cred);
+	r = pgdax_vol_write(fs->vol, f->vf, (uint64_t)off, buf, size, &cred);
 	if (r < 0) {
 		fuse_reply_err(req, err_of(r));
 		return;

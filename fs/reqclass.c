@@ -46,17 +46,6 @@ bool fs_req_is_async(const void *mem, size_t size)
 	}
 }
 
-_Static_assert(FS_REQ_WRITE_HDR == sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in),
-	       "WRITE header size");
-_Static_assert(FS_REQ_MIN == sizeof(struct fuse_in_header), "request header size");
-
-bool fs_req_is_write(const void *mem, size_t size)
-{
-	const struct fuse_in_header *h = mem;
-
-	return mem && size >= sizeof(*h) && h->opcode == FUSE_WRITE;
-}
-
 bool fs_req_is_init(const void *mem, size_t size)
 {
 	const struct fuse_in_header *h = mem;

@@ -110,7 +110,7 @@ static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t fir
 }
 
 /* Insert aligned power-of-two pieces of file pages [a, b) of extent @e. */
-int data_keep_pieces(struct jtx *tx, struct inode *ip, const struct ext *e,
+static int keep_pieces(struct jtx *tx, struct inode *ip, const struct ext *e,
 		       uint64_t a, uint64_t b)
 {
 	while (a < b) {
@@ -153,9 +153,9 @@ static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, u
 			if (!rc)
 				rc = blk_free(tx, e.dblk + (a - e.fpage), b - a);
 			if (!rc)
-				rc = data_keep_pieces(tx, ip, &e, e.fpage, a);
+				rc = keep_pieces(tx, ip, &e, e.fpage, a);
 			if (!rc)
-				rc = data_keep_pieces(tx, ip, &e, b, e.fpage + ext_pages(&e));
+				rc = keep_pieces(tx, ip, &e, b, e.fpage + ext_pages(&e));
 			if (rc)
 				break;
 			/* continue with the extents before e (pieces at >= e.fpage
@@ -391,7 +391,7 @@ void pgdax_vol_io_done(struct pgdax_vol *vol, struct pgdax_io *io)
 
 /* ---- writes ---- */
 
-bool data_must_kill_suid(const struct inode *ip, const struct pgdax_cred *cred)
+static bool must_kill_suid(const struct inode *ip, const struct pgdax_cred *cred)
 {
 	uint32_t mode = inode_mode(ip);
 	if (!cred || cred->uid == 0)
@@ -585,7 +585,7 @@ ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		return -EFBIG;
 
 	/* fast path: overwrite of allocated blocks inside EOF, shared lock */
-	if (!(f->flags & O_APPEND) && !data_must_kill_suid(ip, cred)) {
+	if (!(f->flags & O_APPEND) && !must_kill_suid(ip, cred)) {
 		pthread_rwlock_rdlock(&ip->lock);
 		if (ip->map.loaded && off + size <= inode_size(ip) &&
 		    range_mapped(vol, ip, off, size)) {
@@ -608,7 +608,7 @@ ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		rc = -EFBIG;
 		goto out;
 	}
-	if (data_must_kill_suid(ip, cred)) {
+	if (must_kill_suid(ip, cred)) {
 		rc = kill_suid(vol, ip);
 		if (rc)
 			goto out;

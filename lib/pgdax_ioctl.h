@@ -135,8 +135,7 @@ struct pgdax_ioc_status {
 	uint64_t breaking;		/* ranges whose layout is being broken */
 	uint64_t pins_granted;		/* pins taken since mount (cumulative) */
 	uint64_t pins_dropped;		/* pins ended since mount: unpin or release */
-	uint64_t staged_blocks;		/* free blocks lent to write stages now */
-	uint64_t writes_adopted;	/* WRITEs done by block exchange since mount */
+	uint64_t reserved_out[2];
 	char dev_path[PGDAX_DEV_PATH_MAX];
 
 	uint32_t nr_holders;		/* out: total */

@@ -993,8 +993,6 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 	st->orphans = s.orphans;
 	st->quarantined_pages = s.quarantined_pages;
 	st->live_count = s.live_count;
-	st->staged_blocks = s.staged_blocks;
-	st->writes_adopted = s.writes_adopted;
 	copy_path(st->dev_path, di->path);
 	t = table_find(vol);
 	if (!t)

@@ -256,8 +256,6 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
 	s->active_extents = pgmap_active_folios(vol->pgmap);
 	s->inflight_io = (uint64_t)atomic_load(&vol->inflight_io);
 	s->orphans = atomic_load(&vol->orphans);
-	s->staged_blocks = atomic_load(&vol->staged_pages);
-	s->writes_adopted = atomic_load(&vol->writes_adopted);
 	s->pgmap_state = (int)pgmap_state(vol->pgmap);
 	s->live_count = pgmap_live_count(vol->pgmap);
 	pthread_mutex_lock(&vol->icache_lock);

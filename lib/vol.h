@@ -160,27 +160,6 @@ void pgdax_vol_io_done(struct pgdax_vol *vol, struct pgdax_io *io);
 ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 			uint64_t off, const void *buf, size_t size,
 			const struct pgdax_cred *cred);
-/*
- * Write staging (lib/stage.c says why and when): a stage is free device
- * memory a request reader lends to the kernel for a WRITE's payload.
- * get: -ENOSPC while the device has no room to spare (read into memory
- * then); keep: false once a held stage should go back (put it);
- * write_staged: as pgdax_vol_write from st->addr, but a whole aligned
- * stage-sized overwrite of an idle range exchanges blocks with the file
- * instead of copying (the stage then holds other blocks).
- */
-#define PGDAX_STAGE_BYTES	(1u << 20)
-struct pgdax_vol_stage {
-	uint64_t blk;
-	void *addr;		/* NULL: no stage */
-	size_t len;
-};
-int pgdax_vol_stage_get(struct pgdax_vol *vol, struct pgdax_vol_stage *st);
-void pgdax_vol_stage_put(struct pgdax_vol *vol, struct pgdax_vol_stage *st);
-bool pgdax_vol_stage_keep(struct pgdax_vol *vol);
-ssize_t pgdax_vol_write_staged(struct pgdax_vol *vol, struct pgdax_vol_file *f,
-			       uint64_t off, struct pgdax_vol_stage *st, size_t size,
-			       const struct pgdax_cred *cred);
 /* fallocate(2) modes: 0, FALLOC_FL_KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE */
 int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
 			uint64_t off, uint64_t len, const struct pgdax_cred *cred);
@@ -211,8 +190,6 @@ struct pgdax_vol_stats {
 	uint64_t pins, pinned_extents;
 	uint64_t orphans;
 	uint64_t quarantined_pages;
-	uint64_t staged_blocks;		/* lent to write stages now */
-	uint64_t writes_adopted;	/* WRITEs done by block exchange */
 	int pgmap_state;		/* enum pgmap_state */
 	int64_t live_count;
 };

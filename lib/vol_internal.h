@@ -123,8 +123,6 @@ struct pgdax_vol {
 	/* a probe found clients' OFD locks: freed blocks are checked against
 	 * them before reaching the allocator (lib/quarantine.c) */
 	atomic_bool quarantine_armed;
-	atomic_uint_fast64_t staged_pages;	/* lent to stages (lib/stage.c) */
-	atomic_uint_fast64_t writes_adopted;	/* WRITEs done by block exchange */
 
 	char *zero;			/* shared zero buffer for holes */
 	size_t zero_len;
@@ -208,11 +206,6 @@ int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_s
 			 const struct pgdax_cred *cred, bool wait_forever);
 int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 		 const struct pgdax_cred *cred);
-/* Insert aligned power-of-two pieces of file pages [a, b) of extent @e. */
-int data_keep_pieces(struct jtx *tx, struct inode *ip, const struct ext *e,
-		     uint64_t a, uint64_t b);
-/* Does a write by @cred clear setuid/setgid (Linux's rule)? */
-bool data_must_kill_suid(const struct inode *ip, const struct pgdax_cred *cred);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
 /* build the index (validating every block) if not built; dp->lock for writing */
