@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# bench/fio-suite.sh [--short] [--runtime S] [--targets "tmpfs pgdaxfs nullfs libpmem"]
+# bench/fio-suite.sh [--short] [--runtime S] [--targets "tmpfs pgdaxfs nullfs storefs libpmem"]
 #                    [--list] [--help]
 #
-# Runs the same fio jobs (bench/fio/*.fio) against four targets and prints
-# one table: GiB/s, kIOPS and the ratio to tmpfs, job for job.
+# Runs the same fio jobs (bench/fio/*.fio) against five targets and prints
+# one table: GiB/s, kIOPS and the ratio to tmpfs, job for job, then the
+# ratios of pgdaxfs to the two FUSE references (nullfs, storefs).
 #   tmpfs    kernel tmpfs mounted for the run: the in-kernel reference
 #            (same memory, no FUSE, no daemon);
 #   pgdaxfs  mkfs.pgdaxfs + the daemon `pgdaxfs DEV MNT -f` on an emulated
@@ -17,6 +18,11 @@
 #            the source is there: the FUSE transport ceiling. It is mounted
 #            the way pgdaxfs serves files (page cache, no direct_io) unless
 #            $NULLFS_OPTS says otherwise (e.g. "-o direct_io");
+#   storefs  bench/storefs.c: nullfs plus the one thing a filesystem must
+#            do with the data, a copy into (and replies from) memory that is
+#            not cache-hot (a /dev/shm mapping): the transport ceiling for a
+#            FUSE filesystem that stores its data ($PGDAX_BUILD/bench/storefs,
+#            else compiled into the work dir; $STOREFS_OPTS);
 #   pgdax-dax  the same pgdaxfs mount through the external fio engine of
 #            bench/fio-engine/ (pgdax_map: loads/stores on the device, no
 #            FUSE round trip per I/O; fio 3.33 only), when it is built
@@ -33,7 +39,7 @@
 #
 # Environment: PGDAX_BUILD (build dir holding fs/pgdaxfs and
 # tools/mkfs.pgdaxfs), MKFS_OPTS, PGDAXFS_OPTS (extra daemon arguments),
-# NULLFS_SRC, NULLFS_OPTS, PGDAX_FIO_ENGINE (engine .so), FIO (fio binary).
+# NULLFS_SRC, NULLFS_OPTS, STOREFS_OPTS, PGDAX_FIO_ENGINE (engine .so), FIO (fio binary).
 #
 # Everything it creates (mounts, daemons, device files, work dir) is undone
 # by its EXIT trap; it signals only the daemons it started, by pid. A fio
@@ -47,12 +53,13 @@ jobdir=$here/fio
 FIO=${FIO:-fio}
 NULLFS_SRC=${NULLFS_SRC:-/work/shared/bench/nullfs.c}
 NULLFS_OPTS=${NULLFS_OPTS:-}
+STOREFS_OPTS=${STOREFS_OPTS:-}
 PGDAXFS_OPTS=${PGDAXFS_OPTS:-}
 MKFS_OPTS=${MKFS_OPTS:-}
 
 short=0
 runtime=
-targets="tmpfs pgdaxfs nullfs libpmem"
+targets="tmpfs pgdaxfs nullfs storefs libpmem"
 list_only=0
 
 usage() {
@@ -79,7 +86,7 @@ while [ $# -gt 0 ]; do
 done
 [ -z "$runtime" ] || [[ $runtime =~ ^[1-9][0-9]*$ ]] || die "--runtime: '$runtime' is not a number of seconds"
 for t in $targets; do
-	case $t in tmpfs|pgdaxfs|nullfs|libpmem) ;; *) die "unknown target '$t' (tmpfs pgdaxfs nullfs libpmem)" ;; esac
+	case $t in tmpfs|pgdaxfs|nullfs|storefs|libpmem) ;; *) die "unknown target '$t' (tmpfs pgdaxfs nullfs storefs libpmem)" ;; esac
 done
 
 # ---- the jobs: "jobfile bs engine direct numjobs iodepth" -----------------
@@ -352,31 +359,51 @@ target_pgdaxfs() {
 		notes+=("pgdaxfs: the daemon (pid $pid) was still running 60 s after unmount")
 }
 
-target_nullfs() {
-	local bin=$work/nullfs mnt=$work/nullfs.mnt pid
-	if [ ! -f "$NULLFS_SRC" ]; then
-		skip_target nullfs "$NULLFS_SRC not found (set NULLFS_SRC)"
-		return
-	fi
-	# shellcheck disable=SC2046
-	if ! gcc -O2 -Wall "$NULLFS_SRC" $(pkg-config fuse3 --cflags --libs) -o "$bin" \
-		>"$work/nullfs-build.log" 2>&1; then
-		skip_target nullfs "cannot build $NULLFS_SRC: $(head -1 "$work/nullfs-build.log")"
-		return
-	fi
+# Mount a reference FUSE filesystem (NAME BINARY OPTS) and run the jobs on it.
+run_reference_fs() {
+	local name=$1 bin=$2 opts=$3 mnt=$work/$1.mnt pid
 	mkdir -p "$mnt"
 	# shellcheck disable=SC2086
-	"$bin" -f $NULLFS_OPTS "$mnt" >"$work/nullfs.log" 2>&1 &
+	"$bin" -f $opts "$mnt" >"$work/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	mounts+=("$mnt")
 	if ! wait_mounted "$mnt" "$pid"; then
-		skip_target nullfs "nullfs did not come up: $(tail -1 "$work/nullfs.log")"
+		skip_target "$name" "$name did not come up: $(tail -1 "$work/$name.log")"
 		return
 	fi
-	run_target nullfs "$mnt" 'fio.$jobnum' 0 ""
+	run_target "$name" "$mnt" 'fio.$jobnum' 0 ""
 	unmount "$mnt"
 	wait_pid_exit "$pid" 20 || stop_pid "$pid"
+}
+
+# Compile SRC into the work dir as NAME (a reference filesystem).
+build_reference_fs() {
+	# shellcheck disable=SC2046
+	gcc -O2 -Wall "$2" $(pkg-config fuse3 --cflags --libs) -o "$work/$1" \
+		>"$work/$1-build.log" 2>&1 && echo "$work/$1"
+}
+
+target_nullfs() {
+	local bin
+	if [ ! -f "$NULLFS_SRC" ]; then
+		skip_target nullfs "$NULLFS_SRC not found (set NULLFS_SRC)"
+		return
+	fi
+	if ! bin=$(build_reference_fs nullfs "$NULLFS_SRC"); then
+		skip_target nullfs "cannot build $NULLFS_SRC: $(head -1 "$work/nullfs-build.log")"
+		return
+	fi
+	run_reference_fs nullfs "$bin" "$NULLFS_OPTS"
+}
+
+target_storefs() {
+	local bin=${PGDAX_BUILD:-/nonexistent}/bench/storefs
+	if [ ! -x "$bin" ] && ! bin=$(build_reference_fs storefs "$here/storefs.c"); then
+		skip_target storefs "cannot build $here/storefs.c: $(head -1 "$work/storefs-build.log")"
+		return
+	fi
+	run_reference_fs storefs "$bin" "$STOREFS_OPTS"
 }
 
 target_libpmem() {
@@ -435,6 +462,20 @@ cell() { # TARGET LABEL -> "GiB/s kIOPS ratio"
 		lbl=$(label $c)
 		printf '%-38s' "$lbl"
 		for t in $columns; do printf ' | %s' "$(cell "$t" "$lbl")"; done
+		echo
+	done
+	# pgdaxfs against the FUSE references, job for job
+	echo
+	printf '%-38s | %-16s | %-16s\n' "job" "pgdaxfs/nullfs" "pgdaxfs/storefs"
+	for c in "${cases[@]}"; do
+		lbl=$(label $c)
+		printf '%-38s' "$lbl"
+		for ref in nullfs storefs; do
+			awk -v p="${result[pgdaxfs|$lbl]:-}" -v r="${result[$ref|$lbl]:-}" 'BEGIN {
+				split(p, a, " "); split(r, b, " ");
+				if (a[1] + 0 > 0 && b[1] + 0 > 0) printf " | %16.2f", a[1] / b[1];
+				else printf " | %16s", "-" }'
+		done
 		echo
 	done
 	for n in "${notes[@]}"; do echo "note: $n"; done
