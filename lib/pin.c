@@ -114,11 +114,18 @@ struct pin_table {
 	struct breaking *breaking;
 	uint64_t nbreaking;
 	uint64_t next_id;
-	uint64_t pins, extents;
-	uint64_t pins_granted, pins_dropped;	/* cumulative, for status */
+	uint64_t extents;
+	/* cumulative; pins held now = granted - dropped (pins_held) */
+	uint64_t pins_granted, pins_dropped;
 	struct pgdax_pintab_poll_ops ops;
 	struct pin_table *next;		/* registry */
 };
+
+/* Pins held now (t->lock held, or the table no longer shared). */
+static uint64_t pins_held(const struct pin_table *t)
+{
+	return t->pins_granted - t->pins_dropped;
+}
 
 /*
  * One table per mounted volume, found through a small registry so the
@@ -178,9 +185,9 @@ void pgdax_pin_vol_fini(struct pgdax_vol *vol)
 	pthread_mutex_unlock(&registry_lock);
 	if (!t)
 		return;
-	if (t->pins || t->files.next != &t->files)
+	if (pins_held(t) || t->files.next != &t->files)
 		pgdax_warn("pin table of a volume freed with %llu pins left",
-			   (unsigned long long)t->pins);
+			   (unsigned long long)pins_held(t));
 	while (t->breaking) {
 		struct breaking *b = t->breaking;
 
@@ -600,7 +607,6 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	pf->pid = caller->pid;
 	pf->nextents += pin_refs(p);
 	pf->bytes += p->len;
-	t->pins++;
 	t->pins_granted++;
 	t->extents += pin_refs(p);
 	req->pin_id = p->id;
@@ -696,7 +702,6 @@ int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	pf->npins--;
 	pf->nextents -= pin_refs(p);
 	pf->bytes -= p->len;
-	t->pins--;
 	t->pins_dropped++;
 	t->extents -= pin_refs(p);
 	h = pf_maybe_free_locked(pf, false);
@@ -731,7 +736,6 @@ void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f)
 	}
 	list = pf->pins;
 	pf->pins = NULL;
-	t->pins -= pf->npins;
 	t->pins_dropped += pf->npins;
 	t->extents -= pf->nextents;
 	pf->npins = 0;
@@ -926,7 +930,7 @@ void pgdax_pintab_counters(struct pgdax_vol *vol, uint64_t *pins, uint64_t *exte
 		return;
 	pthread_mutex_lock(&t->lock);
 	if (pins)
-		*pins = t->pins;
+		*pins = pins_held(t);
 	if (extents)
 		*extents = t->extents;
 	pthread_mutex_unlock(&t->lock);
@@ -998,7 +1002,7 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 	if (!t)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	st->pins = t->pins;
+	st->pins = pins_held(t);
 	st->pins_granted = t->pins_granted;
 	st->pins_dropped = t->pins_dropped;
 	st->pinned_extents = t->extents;
