@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 
 #define NPAGES (1ULL << 20)
 #define RING 32

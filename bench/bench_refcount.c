@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hot-path cost of the refcount core (lib/folio.c, lib/pgmap.c): each
+ * Hot-path cost of the refcount core (lib/core/folio.c, lib/core/pgmap.c): each
  * thread works on its own extents (one chunk each, far apart so no two
  * threads share a cache line of the table), no page_free callback.
  *
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "pgmap.h"
+#include "core/pgmap.h"
 
 #define MAX_THREADS 8
 #define EXTENTS_PER_THREAD 16

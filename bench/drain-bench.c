@@ -20,7 +20,7 @@
  *
  * "Device released" is observed without polling: a thread blocks in
  * flock(LOCK_EX) on the device file (the daemon holds LOCK_EX while it runs,
- * see lib/dev_lock.c) and the main thread poll()s a pidfd for the exit.
+ * see lib/dev/dev_lock.c) and the main thread poll()s a pidfd for the exit.
  * The figure is the earlier of the two (the exit releases the flock too);
  * the *_exit_ms figure is the exit alone.
  * Exit status: 0 with figures, 1 when the daemon did not release within
@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "pgdax.h"
+#include "client/pgdax.h"
 
 static const char *prog = "drain-bench";
 

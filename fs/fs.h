@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pgdaxfs daemon: shared state of the FUSE layer (fs/). The daemon is a thin
- * layer over lib/vol.h: it owns no filesystem state except what the kernel
+ * layer over lib/vol/vol.h: it owns no filesystem state except what the kernel
  * protocol itself needs to be undone at teardown (lookup counts handed to the
  * kernel, open file handles), so that when the kernel drops the connection
  * without sending FORGET/RELEASE (umount -l, then the last user goes) every
@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vol.h"
+#include "vol/vol.h"
 
 /*
  * Kernel cache lifetimes (seconds). Long, because the kernel's caches
@@ -46,7 +46,7 @@
 /* Largest read/write request (also conn->max_write and -o max_read). */
 #define FS_MAX_IO		(1u << 20)
 
-/* -o readahead=KIB (fs_initialized in main.c says why 4 MiB). */
+/* -o readahead=KIB (fs_initialized in daemon.c says why 4 MiB). */
 #define FS_DEFAULT_READAHEAD_KB	4096
 #define FS_MAX_READAHEAD_KB	(1 << 20)
 
@@ -142,13 +142,42 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* main.c: called once by the INIT handler: the mount is up and serving. */
-void fs_ready(struct fs *fs);
+/* options.c: the command line, checked before anything is touched */
+extern const char *fs_prog;		/* program name for messages */
+/* Parse argv into @o (defaults first); *fsname_out gets -o fsname= or
+ * NULL. 0, or 1 after printing why (or the help text). */
+int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out);
+/* Rebuild o->fuse_opts as the kernel mount gets them (the options every
+ * pgdaxfs mount has, then the user's pass-through ones). */
+void fs_opts_for_kernel(struct fs_opts *o, const char *fsname);
+/* DEVICE as the kernel will show it (absolute when it names a file or a
+ * node, else as given: daxX.Y / namespaceX.Y); NULL on ENOMEM. */
+char *fs_device_path(const char *dev);
+/* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable. */
+int fs_device_has_magic(const char *dev);
 
-/* main.c: called by the session loop once the INIT reply has been applied
- * by the kernel (settings the kernel would otherwise overwrite with what
- * INIT negotiated, such as the readahead window). */
+/* daemon.c: the process */
+/* Fork to the background; the parent exits with the byte fs_ready() writes
+ * to *ready_fd (0 = serving). 0 in the child, -1 on failure. */
+int fs_daemonize(int *ready_fd);
+/* Called once by the INIT handler: the mount is up and serving. */
+void fs_ready(struct fs *fs);
+/* Called by the session loop once the INIT reply has been applied by the
+ * kernel (settings the kernel would otherwise overwrite with what INIT
+ * negotiated, such as the readahead window). */
 void fs_initialized(struct fs *fs);
+/* /run/pgdaxfs/MAJ_MIN.pid for the umount helper (best effort). */
+void fs_pidfile_write(struct fs *fs);
+void fs_pidfile_remove(void);
+
+/* teardown.c: "block new, drain old" (the phases are described there) */
+/* Block the stop signals in this and every later thread (before any
+ * thread exists). 0 or -1. */
+int fs_signals_block(void);
+/* Start the thread that turns a stop signal into phase 1 and 2. 0 or -1. */
+int fs_teardown_start(struct fs *fs);
+/* After the session loop: release what the kernel held, kill, drain. */
+void fs_teardown_finish(struct fs *fs, int loop_result);
 
 /* handles.c: lookup counts and open files, for teardown */
 int fs_handles_init(struct fs *fs);

@@ -8,7 +8,7 @@
  * exit while files are open), teardown can give every one back
  * (fs_handles_drop_all) before the volume is released.
  *
- * The open-handle count is also what teardown phase 1 waits for (fs/main.c):
+ * The open-handle count is also what teardown phase 1 waits for (fs/teardown.c):
  * once closing, no reservation succeeds, so the count only goes down, and
  * the RELEASE that takes it to 0 signals idle_cond. Reserving under the same
  * lock as the closing flag is what makes "closing, and no handle" final: an
@@ -26,7 +26,7 @@
 #include <time.h>
 
 #include "fs.h"
-#include "log.h"
+#include "util/log.h"
 
 struct icount_ent {
 	uint64_t ino;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DAX pin ioctls and poll (DESIGN.md section 5; ABI in lib/pgdax_ioctl.h).
+ * DAX pin ioctls and poll (DESIGN.md section 5; ABI in lib/pin/pgdax_ioctl.h).
  *
  * The daemon holds no pin state or refcount logic here: every command is
  * validated for its transport (sizes, file vs root directory) and handed to
- * lib/pin.c, which validates the contents and keeps the books. This file
+ * lib/pin/pin.c, which validates the contents and keeps the books. This file
  * only adds what needs FUSE: the caller's credentials and groups, the poll
  * handles, and invalidation of the kernel's cached pages.
  *
@@ -29,9 +29,9 @@
 
 #include "fs.h"
 #include "ioctl.h"
-#include "log.h"
-#include "pgdax_ioctl.h"
-#include "pin.h"
+#include "util/log.h"
+#include "pin/pgdax_ioctl.h"
+#include "pin/pin.h"
 
 #define FS_MAX_GROUPS	1024
 
@@ -325,7 +325,7 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
  * poll(2) on a file reports POLLPRI while a layout break concerns one of
  * its pins (the lease-break analogue), and the ordinary readiness
  * otherwise (a regular file is always readable and writable). The handle
- * is kept per open file by lib/pin.c and notified when a break starts.
+ * is kept per open file by lib/pin/pin.c and notified when a break starts.
  *
  * Served only with -o break_notify (fs/main.c leaves .poll NULL otherwise,
  * so the kernel gets ENOSYS once and stops asking). The kernel cannot ask

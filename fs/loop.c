@@ -64,7 +64,7 @@
 #include <unistd.h>
 
 #include "fs.h"
-#include "log.h"
+#include "util/log.h"
 #include "loop.h"
 
 struct job {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The FUSE low-level operations: one fs_<op> handler per op, wired in one
- * table (fs_ops, at the bottom). Each handler calls into lib/vol.h and
+ * table (fs_ops, at the bottom). Each handler calls into lib/vol/vol.h and
  * replies exactly once; helpers never reply.
  *
  * Synchronous: every vol call that acknowledges a change returns only once
@@ -32,7 +32,7 @@
 
 #include "fs.h"
 #include "ioctl.h"
-#include "log.h"
+#include "util/log.h"
 
 /* A wait in lib/ ends with EINTR when the request is interrupted, or when
  * the session has ended (nobody is left to release what it waits for). */

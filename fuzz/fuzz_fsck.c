@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the image parser/validator (lib/fsck.c).
+ * libFuzzer target for the image parser/validator (lib/fsck/fsck.c).
  *
- * At start a small populated image is made (lib/mkfs.h, then the lib/vol.h
+ * At start a small populated image is made (lib/vol/mkfs.h, then the lib/vol/vol.h
  * API: tests/fsck_image.c) and kept in memory. An input is the
  * metadata of that image as one blob: superblock, backup, journal head,
  * bitmaps, the used inode slots, extent, directory and xattr blocks, in that
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsck.h"
+#include "fsck/fsck.h"
 #include "fsck_image.h"
 
 static struct fimg F;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the extent allocator (lib/alloc.c): one suite, test cases
+ * Unit tests of the extent allocator (lib/core/alloc.c): one suite, test cases
  * grouped by concern. The randomized test replays fixed seeds against a
  * page-state model; a failing run prints the seed and the op number.
  */
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define HAVE_SANITIZER_HEAP 1

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the DAX client library (lib/client.c) and of the parts of
- * the daemon-side pin table that need no mounted volume (lib/pin.c): the
+ * Unit tests of the DAX client library (lib/client/client.c) and of the parts of
+ * the daemon-side pin table that need no mounted volume (lib/pin/pin.c): the
  * ioctl ABI's shape, argument checking on both sides, and the device
  * permission rule. What needs a daemon is in the tests/ scripts.
  */
-#include "pgdax.h"	/* first: the public header stands alone */
+#include "client/pgdax.h"	/* first: the public header stands alone */
 
 #include <check.h>
 #include <errno.h>
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgdax_ioctl.h"
-#include "pin.h"
+#include "pin/pgdax_ioctl.h"
+#include "pin/pin.h"
 
 static char tmpfile_path[64];
 static int tmpfd = -1;

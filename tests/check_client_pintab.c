@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the daemon-side pin table (lib/pin.c) and the quarantine
- * (lib/quarantine.c) on a volume mounted in this process (no FUSE): the
+ * Unit tests of the daemon-side pin table (lib/pin/pin.c) and the quarantine
+ * (lib/vol/quarantine.c) on a volume mounted in this process (no FUSE): the
  * alignment/ownership rule and relayout, one folio reference per pinned
  * extent and none left after unpin or release, layout breaks and poll,
  * hostile arguments, access rules, and quarantined ranges kept out of the
@@ -21,12 +21,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "mkfs.h"
-#include "pgmap.h"
-#include "pin.h"
-#include "quarantine.h"
-#include "vol.h"
+#include "dev/dev.h"
+#include "vol/mkfs.h"
+#include "core/pgmap.h"
+#include "pin/pin.h"
+#include "vol/quarantine.h"
+#include "vol/vol.h"
 
 #define MiB (1ull << 20)
 #define ALIGN (2 * MiB)

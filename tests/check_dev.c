@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the device layer (lib/dev*.c) and logging (lib/log.c).
+ * Unit tests of the device layer (lib/dev*.c) and logging (lib/util/log.c).
  * Every test runs in its own forked process (Check's CK_FORK), on its own
  * emulated device file under /dev/shm, removed by the teardown.
  */
@@ -21,8 +21,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "log.h"
+#include "dev/dev.h"
+#include "util/log.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)

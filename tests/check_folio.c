@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the folio table (lib/folio.c): every refcount transition
+ * Unit tests of the folio table (lib/core/folio.c): every refcount transition
  * and the DESIGN.md section 3 invariants that apply to it. One suite, test
  * cases grouped by concern; a fixture gives each test a fresh pgmap with a
  * counting page_free, and the teardown proves the counters balance.
@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgmap.h"
-#include "pgmap_internal.h"
+#include "core/pgmap.h"
+#include "core/pgmap_internal.h"
 
 #define NPAGES 1024
 

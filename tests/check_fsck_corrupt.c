@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fsck on corrupt images, under AddressSanitizer (this binary compiles
- * lib/fsck.c itself with -fsanitize=address, whatever the build).
+ * lib/fsck/fsck.c itself with -fsanitize=address, whatever the build).
  *
  * Each structure is corrupted in turn (superblock, backup, journal header,
  * bitmaps, inode fields, directory records, extent records and chains,
@@ -27,11 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "fsck.h"
+#include "vol/format.h"
+#include "fsck/fsck.h"
 #include "fsck_image.h"
 #include <sys/uio.h>
-#include "vol.h"
+#include "vol/vol.h"
 
 #define IMG_SIZE (16ull << 20)
 

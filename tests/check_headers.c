@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Header hygiene (house rule 9): every lib/<name>.h compiles on its own
+ * Header hygiene (house rule 9): every lib/<layer>/<name>.h compiles on its own
  * (nothing included before it) and twice (include guard).
  *
  * Two layers:
  *  - build time: each tests/check_headers_<name>.c includes one header
  *    alone and is linked into this program, so a listed header that breaks
  *    fails the build of `make check`;
- *  - run time: the test below compiles every lib/<name>.h found in the source
+ *  - run time: the test below compiles every lib/<layer>/<name>.h found in the source
  *    tree (including headers added after the list was written) with the
  *    same compiler and -Werror, so nobody has to remember to add a file.
  */
@@ -50,7 +50,7 @@ static bool is_pending(const char *name)
 	return false;
 }
 
-/* 0 when lib/<name> compiles alone (and twice) with -Werror. */
+/* 0 when lib/<name> (layer/file.h) compiles alone (and twice) with -Werror. */
 static int compile_alone(const char *top, const char *name, char *err, size_t errlen)
 {
 	char cmd[8192], out[64] = "/tmp/pgdax-hdr-XXXXXX";
@@ -83,10 +83,40 @@ static int compile_alone(const char *top, const char *name, char *err, size_t er
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+/* Compile every header of folder lib/@layer alone; count them in *n. */
+static void check_folder(const char *top, const char *layer, int *n,
+			 char *failed, size_t failedlen)
+{
+	char dir[4096], name[512], err[2048];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/lib/%s", top, layer);
+	d = opendir(dir);
+	if (!d)
+		return;		/* a file, not a layer folder */
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 3 || strcmp(de->d_name + len - 2, ".h"))
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", layer, de->d_name);
+		if (is_pending(name))
+			continue;
+		(*n)++;
+		if (compile_alone(top, name, err, sizeof(err))) {
+			fprintf(stderr, "lib/%s does not compile on its own:\n%s\n", name, err);
+			strncat(failed, " ", failedlen - strlen(failed) - 1);
+			strncat(failed, name, failedlen - strlen(failed) - 1);
+		}
+	}
+	closedir(d);
+}
+
 START_TEST(test_every_lib_header_compiles_alone)
 {
 	const char *top = getenv("top_srcdir");
-	char dir[4096], err[2048], failed[4096] = "";
+	char dir[4096], failed[4096] = "";
 	struct dirent *de;
 	int n = 0;
 	DIR *d;
@@ -96,18 +126,9 @@ START_TEST(test_every_lib_header_compiles_alone)
 	snprintf(dir, sizeof(dir), "%s/lib", top);
 	d = opendir(dir);
 	ck_assert_msg(d != NULL, "cannot open %s (set top_srcdir)", dir);
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 3 || strcmp(de->d_name + len - 2, ".h") || is_pending(de->d_name))
-			continue;
-		n++;
-		if (compile_alone(top, de->d_name, err, sizeof(err))) {
-			fprintf(stderr, "lib/%s does not compile on its own:\n%s\n", de->d_name, err);
-			strncat(failed, " ", sizeof(failed) - strlen(failed) - 1);
-			strncat(failed, de->d_name, sizeof(failed) - strlen(failed) - 1);
-		}
-	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			check_folder(top, de->d_name, &n, failed, sizeof(failed));
 	closedir(d);
 	ck_assert_int_gt(n, 0);
 	ck_assert_msg(!*failed, "headers that do not compile alone:%s", failed);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/alloc.h must compile on its own (nothing included before it) and
+ * lib/core/alloc.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "alloc.h"
-#include "alloc.h"
+#include "core/alloc.h"
+#include "core/alloc.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_alloc = "alloc.h";
+static const char *const header_alloc = "core/alloc.h";

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/dev.h must compile on its own (nothing included before it) and
+ * lib/dev/dev.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "dev.h"
-#include "dev.h"
+#include "dev/dev.h"
+#include "dev/dev.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_dev = "dev.h";
+static const char *const header_dev = "dev/dev.h";

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/format.h must compile on its own (nothing included before it) and
+ * lib/vol/format.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "format.h"
-#include "format.h"
+#include "vol/format.h"
+#include "vol/format.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_format = "format.h";
+static const char *const header_format = "vol/format.h";

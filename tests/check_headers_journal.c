@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/journal.h must compile on its own (nothing included before it) and
+ * lib/vol/journal.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "journal.h"
-#include "journal.h"
+#include "vol/journal.h"
+#include "vol/journal.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_journal = "journal.h";
+static const char *const header_journal = "vol/journal.h";

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/log.h must compile on its own (nothing included before it) and
+ * lib/util/log.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "log.h"
-#include "log.h"
+#include "util/log.h"
+#include "util/log.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_log = "log.h";
+static const char *const header_log = "util/log.h";

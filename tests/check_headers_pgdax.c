@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/pgdax.h must compile on its own (nothing included before it) and
+ * lib/client/pgdax.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "pgdax.h"
-#include "pgdax.h"
+#include "client/pgdax.h"
+#include "client/pgdax.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_pgdax = "pgdax.h";
+static const char *const header_pgdax = "client/pgdax.h";

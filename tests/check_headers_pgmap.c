@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/pgmap.h must compile on its own (nothing included before it) and
+ * lib/core/pgmap.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "pgmap.h"
-#include "pgmap.h"
+#include "core/pgmap.h"
+#include "core/pgmap.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_pgmap = "pgmap.h";
+static const char *const header_pgmap = "core/pgmap.h";

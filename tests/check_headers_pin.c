@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/pin.h must compile on its own (nothing included before it) and
+ * lib/pin/pin.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "pin.h"
-#include "pin.h"
+#include "pin/pin.h"
+#include "pin/pin.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_pin = "pin.h";
+static const char *const header_pin = "pin/pin.h";

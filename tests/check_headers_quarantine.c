@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/quarantine.h must compile on its own (nothing included before it) and
+ * lib/vol/quarantine.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "quarantine.h"
-#include "quarantine.h"
+#include "vol/quarantine.h"
+#include "vol/quarantine.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_quarantine = "quarantine.h";
+static const char *const header_quarantine = "vol/quarantine.h";

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/vol.h must compile on its own (nothing included before it) and
+ * lib/vol/vol.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "vol.h"
-#include "vol.h"
+#include "vol/vol.h"
+#include "vol/vol.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_vol = "vol.h";
+static const char *const header_vol = "vol/vol.h";

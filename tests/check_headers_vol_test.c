@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/vol_test.h must compile on its own (nothing included before it) and
+ * lib/vol/vol_test.h must compile on its own (nothing included before it) and
  * twice (include guard). The section entry lets tests/check_headers.c
  * compare the built units with its list of pending headers.
  */
-#include "vol_test.h"
-#include "vol_test.h"
+#include "vol/vol_test.h"
+#include "vol/vol_test.h"
 
 __attribute__((section("pgdax_hdrs"), used))
-static const char *const header_vol_test = "vol_test.h";
+static const char *const header_vol_test = "vol/vol_test.h";

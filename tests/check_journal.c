@@ -22,12 +22,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "fsck.h"
-#include "log.h"
-#include "mkfs.h"
-#include "vol.h"
-#include "vol_test.h"
+#include "dev/dev.h"
+#include "fsck/fsck.h"
+#include "util/log.h"
+#include "vol/mkfs.h"
+#include "vol/vol.h"
+#include "vol/vol_test.h"
 
 static char devpath[256], shadow[256], countpath[256];
 static struct pgdax_cred cred = { .uid = 0, .gid = 0 };
@@ -335,7 +335,7 @@ START_TEST(test_crash_at_every_barrier_leaves_a_consistent_volume)
 END_TEST
 
 /* Any crashed image: mounts, accounts for every block, walks, and the
- * checker (lib/fsck.c) finds nothing wrong after the recovery mount. */
+ * checker (lib/fsck/fsck.c) finds nothing wrong after the recovery mount. */
 static int walk_cb(void *ctx, const char *name, const struct stat *st, uint64_t next)
 {
 	(void)name;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the pgmap (lib/pgmap.c): the live reference's percpu_ref
+ * Unit tests of the pgmap (lib/core/pgmap.c): the live reference's percpu_ref
  * life cycle (init at 1 -> kill -> drained), the per-thread shards and
  * their fold, drain and release, and the device it owns.
  */
@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "pgmap.h"
-#include "pgmap_internal.h"
+#include "dev/dev.h"
+#include "core/pgmap.h"
+#include "core/pgmap_internal.h"
 
 static struct pgdax_pgmap *pgmap;
 

@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "pgmap.h"
-#include "pgmap_internal.h"
+#include "util/log.h"
+#include "core/pgmap.h"
+#include "core/pgmap_internal.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define STRESS_TSAN 1

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the volume (lib/vol.h): mkfs, mount, every namespace and
+ * Unit tests of the volume (lib/vol/vol.h): mkfs, mount, every namespace and
  * data operation with its errors, persistence across remount, orphans,
  * xattrs, large/sparse files, ENOSPC, layout breaks, corrupt superblocks.
  * Journal crash consistency is in check_journal.c.
@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "format.h"
-#include "log.h"
-#include "mkfs.h"
-#include "pgmap.h"
-#include "vol.h"
-#include "vol_test.h"
+#include "dev/dev.h"
+#include "vol/format.h"
+#include "util/log.h"
+#include "vol/mkfs.h"
+#include "core/pgmap.h"
+#include "vol/vol.h"
+#include "vol/vol_test.h"
 
 static char devpath[256];
 static struct pgdax_vol *vol;

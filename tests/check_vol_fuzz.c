@@ -18,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "format.h"
-#include "log.h"
-#include "mkfs.h"
-#include "vol.h"
+#include "dev/dev.h"
+#include "vol/format.h"
+#include "util/log.h"
+#include "vol/mkfs.h"
+#include "vol/vol.h"
 
 #define DEV_SIZE (16u << 20)
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Crash injection: tests/vol_workload (a metadata-heavy workload through the
-# lib/vol.h API) is killed at persist barrier N, with PGDAX_CRASH_SHADOW
+# lib/vol/vol.h API) is killed at persist barrier N, with PGDAX_CRASH_SHADOW
 # keeping the image a power cut would have left. For every N tried:
 #   - fsck.pgdaxfs -n -f on the shadow finds no inconsistency (it rolls a
 #     pending journal transaction back in a private view, as mount would);

@@ -12,10 +12,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "format.h"
-#include "mkfs.h"
-#include "vol.h"
+#include "dev/dev.h"
+#include "vol/format.h"
+#include "vol/mkfs.h"
+#include "vol/vol.h"
 #include "fsck_image.h"
 
 static const struct pgdax_cred cred0 = { 0, 0, 0, NULL, NULL };

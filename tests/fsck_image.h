@@ -2,7 +2,7 @@
 /*
  * Test helper shared by tests/check_fsck_corrupt.c and fuzz/fuzz_fsck.c: a
  * small populated pgdaxfs image in memory (made by mkfs.pgdaxfs and the
- * lib/vol.h API on an emulated device), the byte ranges of its metadata
+ * lib/vol/vol.h API on an emulated device), the byte ranges of its metadata
  * (what corruption tests flip and the fuzzer mutates), and a mount that
  * walks everything through the vol API.
  */
@@ -32,7 +32,7 @@ struct fimg {
 };
 
 /*
- * mkfs (lib/mkfs.h) a @size-byte emulated device, populate it
+ * mkfs (lib/vol/mkfs.h) a @size-byte emulated device, populate it
  * (files, hard links, nested directories, short and long symlinks, xattrs,
  * a removed entry), read it into f->img and list its metadata ranges.
  * Returns 0 or -errno (with a message on stderr).

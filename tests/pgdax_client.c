@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test driver for the DAX client API (lib/pgdax.h), linked against the
+ * Test driver for the DAX client API (lib/client/pgdax.h), linked against the
  * shared libpgdax so only exported symbols are used. The integration
  * scripts (tests/<behaviour>.sh) run it as a separate process, so that pins can be
  * held, killed, or outlive a daemon.
@@ -50,8 +50,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pgdax.h"
-#include "pgdax_ioctl.h"
+#include "client/pgdax.h"
+#include "pin/pgdax_ioctl.h"
 
 #define BLK 4096u
 

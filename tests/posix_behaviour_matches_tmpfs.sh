@@ -29,7 +29,7 @@ pgdax_mount "$dev" "$mnt" -o allow_other
 #  - o_tmpfile: the FUSE protocol of libfuse 3.14 has no TMPFILE op; the
 #    kernel answers EOPNOTSUPP for every FUSE filesystem.
 #  - sparse_seek after 1 MiB: a write that extends a file past 1 MiB gets a
-#    large aligned extent (lib/data.c pick_order: fewer, larger extents for
+#    large aligned extent (lib/vol/data.c pick_order: fewer, larger extents for
 #    DAX mappings), and allocated-but-unwritten blocks count as data for
 #    SEEK_DATA/SEEK_HOLE (they read as zeros), which lseek(2) permits.
 expected='

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vol_workload: a deterministic, metadata-heavy workload through the lib/vol.h
+ * vol_workload: a deterministic, metadata-heavy workload through the lib/vol/vol.h
  * API, and the checker that compares a volume with what it acknowledged.
  *
  *   vol_workload run DEVICE ACKLOG SEED NOPS
@@ -42,7 +42,7 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-#include "vol.h"
+#include "vol/vol.h"
 
 #define MAX_INO		96
 #define MAX_ENT		192

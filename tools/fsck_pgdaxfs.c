@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fsck.pgdaxfs: check and repair a pgdaxfs volume. A thin CLI over
- * lib/fsck.c; exit codes are fsck(8)'s, combined by bitwise OR.
+ * lib/fsck/fsck.c; exit codes are fsck(8)'s, combined by bitwise OR.
  */
 #include "config.h"
 
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsck.h"
-#include "log.h"
-#include "util.h"
+#include "fsck/fsck.h"
+#include "util/log.h"
+#include "util/util.h"
 
 static volatile sig_atomic_t cancelled;
 

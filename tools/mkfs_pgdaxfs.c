@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dev.h"
-#include "log.h"
-#include "mkfs.h"
-#include "util.h"
+#include "dev/dev.h"
+#include "util/log.h"
+#include "vol/mkfs.h"
+#include "util/util.h"
 
 static void usage(FILE *f)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgdax.h"
+#include "client/pgdax.h"
 #include "pgdaxctl.h"
 
 struct cmd {

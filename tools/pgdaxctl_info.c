@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dev.h"
+#include "dev/dev.h"
 #include "pgdaxctl.h"
-#include "util.h"
+#include "util/util.h"
 
 static void info_usage(FILE *f)
 {

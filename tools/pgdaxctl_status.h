@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "pgdax_ioctl.h"
+#include "pin/pgdax_ioctl.h"
 
 struct pgdaxctl_status {
 	struct pgdax_ioc_status st;	/* counters of the last batch */

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 
 #include "daxio.h"
-#include "pgdax.h"
+#include "client/pgdax.h"
 
 struct daxio_map {
 	enum daxio_backend backend;

@@ -5,7 +5,7 @@
  * then copy in and out of the mapping; no FUSE round trip per I/O.
  *
  * Backends:
- *   pgdax  pgdax_map()/pgdax_unmap() of libpgdax (lib/pgdax.h): the file's
+ *   pgdax  pgdax_map()/pgdax_unmap() of libpgdax (lib/client/pgdax.h): the file's
  *          extents pinned and mapped straight from the device. Stores are
  *          made durable by daxio_sync() (pgdax_mapping_sync), or after
  *          every write with persist_each_write.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The DAX client API (lib/pgdax.h): runs inside applications.
+ * The DAX client API (lib/client/pgdax.h): runs inside applications.
  *
  * A pin is taken through an ioctl on a private close-on-exec duplicate of
  * the caller's descriptor: the daemon ties pins to the FUSE open file, and
@@ -17,7 +17,7 @@
  * mappings), marked MADV_DONTFORK (a child must not inherit memory it holds
  * no pin for), and covered by an OFD read lock: after an unclean end of the
  * daemon, the next daemon finds those locks and keeps the ranges out of its
- * allocator while this process still maps them (lib/quarantine.c). The
+ * allocator while this process still maps them (lib/vol/quarantine.c). The
  * lock goes with the device descriptor, which is closed after munmap().
  *
  * Every answer from the daemon is checked (alignment, bounds, contiguity)
@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "pgdax.h"
-#include "pgdax_ioctl.h"
+#include "pin/pgdax_ioctl.h"
 
 struct pgdax_pin {
 	int fd;				/* our close-on-exec duplicate */

@@ -46,7 +46,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
-#include "log.h"
+#include "util/log.h"
 
 #define MAX_ORDER PGDAX_ALLOC_MAX_ORDER
 /* Offsets stay far from overflow even in bytes with 64 KiB pages. */

@@ -93,7 +93,7 @@
  * request otherwise, plus 2^k loads (16 bytes apart) to activate an extent
  * of order k > 0.
  *
- * == The live reference (lib/pgmap.c) ==
+ * == The live reference (lib/core/pgmap.c) ==
  * The kernel's percpu_ref. It starts at 1 (the initial unit). Each active
  * extent holds 2^order units from request (R2b) to the end of its last put
  * (R4), so "all extents idle" is one counter reaching 0 (invariant 2), with
@@ -146,7 +146,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "pgmap_internal.h"
 
 #define F_COUNT_MASK	0x00ffffffu

@@ -2,7 +2,7 @@
 /*
  * The pgmap: the device map and its live reference (the kernel's
  * dev_pagemap + percpu_ref). Why the scheme is safe is written once, at the
- * top of lib/folio.c ("The live reference"); this file implements it.
+ * top of lib/core/folio.c ("The live reference"); this file implements it.
  *
  * Locks (lock order: kill_lock -> shard_lock):
  *   kill_lock   per pgmap: serializes pgmap_kill() so a second caller returns
@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "log.h"
+#include "dev/dev.h"
+#include "util/log.h"
 #include "pgmap_internal.h"
 
 __thread struct live_tls live_tls __attribute__((tls_model("initial-exec")));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to lib/pgmap.c and lib/folio.c (and their tests): the pgmap body,
+ * Private to lib/core/pgmap.c and lib/core/folio.c (and their tests): the pgmap body,
  * the per-thread shards of the live reference and the read-side section
- * that lib/folio.c uses to make "check liveness + take a reference" atomic
+ * that lib/core/folio.c uses to make "check liveness + take a reference" atomic
  * with respect to pgmap_kill(). The rules and why they are safe are written
  * once, at the top of lib/folio.c.
  */
@@ -28,8 +28,8 @@
 #endif
 
 /*
- * Largest extent order (2^30 pages, as lib/alloc.h). It must fit the order
- * field of the folio state word (5 bits, lib/folio.c).
+ * Largest extent order (2^30 pages, as lib/core/alloc.h). It must fit the order
+ * field of the folio state word (5 bits, lib/core/folio.c).
  */
 #define PGMAP_MAX_ORDER		30
 /* Largest npages accepted (keeps the first-level table bounded: 2^27 ptrs). */
@@ -98,7 +98,7 @@ struct pgdax_pgmap {
 	struct live_shard fallback;	/* used when a shard cannot be allocated */
 };
 
-/* --- lib/pgmap.c, for lib/folio.c ---------------------------------------- */
+/* --- lib/core/pgmap.c, for lib/core/folio.c ---------------------------------------- */
 
 /* The calling thread's shard for @pgmap (registered on first use). */
 struct live_shard *live_shard_slow(struct pgdax_pgmap *pgmap);
@@ -172,7 +172,7 @@ static inline void shard_add(struct live_shard *s, _Atomic int64_t *ctr,
 				      memory_order_relaxed);
 }
 
-/* futex helpers (lib/pgmap.c): wake all; wait while *word == val. */
+/* futex helpers (lib/core/pgmap.c): wake all; wait while *word == val. */
 void pgdax_futex_wake_all(_Atomic uint32_t *word);
 /* @deadline: CLOCK_MONOTONIC, NULL = forever. 0 (re-check) or -ETIMEDOUT. */
 int pgdax_futex_wait(_Atomic uint32_t *word, uint32_t val,
@@ -181,7 +181,7 @@ int pgdax_futex_wait(_Atomic uint32_t *word, uint32_t val,
 /* Drop @nr units from the atomic count (after dying); fires drained at 0. */
 void live_put_central(struct pgdax_pgmap *pgmap, uint64_t nr);
 
-/* --- lib/folio.c, for lib/pgmap.c ---------------------------------------- */
+/* --- lib/core/folio.c, for lib/core/pgmap.c ---------------------------------------- */
 
 /* Allocate/free the folio table of @pgmap (first level only; chunks lazily). */
 int folio_table_init(struct pgdax_pgmap *pgmap);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 /*
  * The one place libpmem2 errors become errno values. libpmem2 returns

@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 #define SHADOW_BLOCK 4096
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 bool dev_align_valid(uint64_t align)
 {

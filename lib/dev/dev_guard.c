@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 #define GUARD_PAGE 4096ull
 

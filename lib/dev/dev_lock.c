@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 /* pid holding a FLOCK write lock on (dev, ino), or -1. */
 static pid_t find_flock_holder(dev_t dev, ino_t ino)

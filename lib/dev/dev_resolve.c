@@ -22,7 +22,7 @@
 #include <ndctl/libndctl.h>
 
 #include "dev_internal.h"
-#include "log.h"
+#include "util/log.h"
 
 /* "<prefix>N.M" with decimal N and M, nothing else. */
 static bool is_dotted_name(const char *name, const char *prefix)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The checker/repairer (lib/fsck.h). An independent reading of the format
- * (lib/format.h) that trusts nothing on the image.
+ * The checker/repairer (lib/fsck/fsck.h). An independent reading of the format
+ * (lib/vol/format.h) that trusts nothing on the image.
  *
  * Passes, in order; each later pass only sees what the earlier ones kept:
  *   1. superblock: primary vs backup (crc, geometry); repair either from
  *      the other; everything below uses a validated DRAM copy.
  *   2. journal: header; a pending transaction is rolled back exactly as
- *      mount does (lib/journal.c), into the image under -y/-p, into a
+ *      mount does (lib/vol/journal.c), into the image under -y/-p, into a
  *      private view under -n (when the caller gives one), else reported.
  *   3. inodes: every slot the inode bitmap marks used is validated (crc,
  *      number, mode, flags, pointers); a bad one is cleared.
@@ -44,10 +44,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dev.h"
-#include "format.h"
+#include "dev/dev.h"
+#include "vol/format.h"
 #include "fsck.h"
-#include "log.h"
+#include "util/log.h"
 
 #define OWN_FREE	0u
 #define OWN_META	0xffffffffu	/* superblocks, journal, bitmaps, table, bad */
@@ -368,7 +368,7 @@ static int check_journal(struct ctx *c)
 	offs = malloc((c->jr_bytes / PGDAX_JREC_ALIGN + 1) * sizeof(*offs));
 	if (!offs)
 		return -ENOMEM;
-	/* the same walk as lib/journal.c walk_records() */
+	/* the same walk as lib/vol/journal.c walk_records() */
 	while (pos + sizeof(struct pgdax_jrec) <= c->jr_bytes) {
 		const struct pgdax_jrec *r = (const void *)(area + pos);
 		uint64_t len, off;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The ioctl ABI between libpgdax's client side (lib/client.c, in
- * applications) and the pgdaxfs daemon (fs/ioctl.c -> lib/pin.c).
+ * The ioctl ABI between libpgdax's client side (lib/client/client.c, in
+ * applications) and the pgdaxfs daemon (fs/ioctl.c -> lib/pin/pin.c).
  *
  * FUSE forwards only *restricted* ioctls from a regular mount: the kernel
  * copies exactly _IOC_SIZE(cmd) bytes in (for _IOW/_IOWR) and out (for

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pins: device extents handed to DAX clients (lib/pin.h, DESIGN.md 3 and 5).
+ * Pins: device extents handed to DAX clients (lib/pin/pin.h, DESIGN.md 3 and 5).
  *
  * What a pin is. A pin belongs to one open file (struct pgdax_vol_file) and
  * covers a file range rounded out to the device alignment. It holds exactly
@@ -15,32 +15,15 @@
  * RELEASE when the last descriptor of the open file goes, including when
  * the process dies), or at teardown when the daemon releases every handle.
  *
- * Alignment and ownership (the decision). Clients map device ranges
- * directly, so every range handed out must (a) start and end on the device
- * alignment (devdax refuses anything else; the emulated device is held to
- * the same rule) and (b) contain bytes of this file only. The on-media
- * format already aligns every extent to its own size (x_fpage and dblk are
- * multiples of 2^order), so a file range of one alignment unit (A =
- * align / block size pages, order ao) is client-safe exactly when one
- * extent of order >= ao covers it. For every unit of the pinned range:
- *   - covered by one such extent: pin that extent as it is;
- *   - a hole, read-only pin: reported as a hole (the client maps zeros),
- *     nothing is allocated;
- *   - otherwise (small extents, or a hole in a writable pin): *relayout* the
- *     unit: allocate one extent of order ao (aligned), copy the unit's data
- *     into it and zero the rest, persist it, then in ONE journal transaction
- *     remove the old extent records, insert the new one, free the old blocks
- *     (they reach the allocator after commit) and account i_blocks. This
- *     runs under the inode lock held for writing, so no read/write can look
- *     the old extents up meanwhile, and only when every old extent is idle
- *     (an in-flight I/O reference is waited for, briefly; a busy extent
- *     after that gives -EBUSY and changes nothing).
- * Cost: a small file pinned on a 2 MiB-aligned device takes 2 MiB of device
- * space from then on (its data stays in the aligned extent after unpin).
- * Relayout needs a writable volume (-EROFS otherwise).
+ * Alignment and ownership. Every range handed to a client starts and ends
+ * on the device alignment and holds bytes of this file only; the volume
+ * gives such extents, re-laying a unit out when needed
+ * (pgdax_vol_dax_layout, the decision and its cost are at the top of
+ * lib/vol/layout.c). This file keeps the books of what it handed out.
  *
- * Layout breaks. truncate/punch (lib/data.c wait_range) call
- * pgdax_pin_break_layout() under the inode lock before waiting for idle
+ * Layout breaks. truncate/punch (lib/vol/data.c wait_range) call
+ * pgdax_pin_break_layout() (through the volume's holder operations, which
+ * this table registers) under the inode lock before waiting for idle
  * extents: the range is recorded as breaking, new pins overlapping it fail
  * with -EBUSY at once (checked before taking the inode lock, which the
  * truncate holds while it waits, and again under it, so a pin either
@@ -71,8 +54,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/pgmap.h"
+#include "dev/dev.h"
+#include "util/log.h"
+#include "vol/vol.h"
 #include "pin.h"
-#include "vol_internal.h"
 
 struct pin_ext {
 	uint64_t file_off, dev_off, len;	/* bytes, clipped to the pin */
@@ -90,7 +76,7 @@ struct pin {
 	struct pin *next;
 };
 
-/* Per open file: f->pin_priv. Fields under table->lock. */
+/* Per open file: *pgdax_vol_file_holder(f). Fields under table->lock. */
 struct pin_file {
 	struct pgdax_vol_file *f;
 	uint64_t ino;
@@ -118,7 +104,6 @@ struct pin_table {
 	/* cumulative; pins held now = granted - dropped (pins_held) */
 	uint64_t pins_granted, pins_dropped;
 	struct pgdax_pintab_poll_ops ops;
-	struct pin_table *next;		/* registry */
 };
 
 /* Pins held now (t->lock held, or the table no longer shared). */
@@ -128,63 +113,59 @@ static uint64_t pins_held(const struct pin_table *t)
 }
 
 /*
- * One table per mounted volume, found through a small registry so the
- * volume's private struct needs no field for it (a daemon mounts one
- * volume; tests a few).
+ * One table per mounted volume: the volume's holder (lib/vol/vol.h), set
+ * up by the first call that needs it (the daemon's first ioctl or poll, or
+ * pgdax_pintab_attach() at mount) and freed by the volume at unmount
+ * through the fini operation.
  */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pin_table *registry;
+static void hold_break_layout(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+static void hold_break_done(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+static void hold_release_file(void *ctx, struct pgdax_vol_file *f);
+static void hold_fini(void *ctx);
+
+static const struct pgdax_vol_holder_ops holder_ops = {
+	.break_layout = hold_break_layout,
+	.break_done = hold_break_done,
+	.release_file = hold_release_file,
+	.fini = hold_fini,
+};
 
 static struct pin_table *table_of(struct pgdax_vol *vol)
 {
-	struct pin_table *t;
+	struct pin_table *t = pgdax_vol_holder(vol);
 
-	pthread_mutex_lock(&registry_lock);
-	for (t = registry; t; t = t->next)
-		if (t->vol == vol)
-			break;
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (t) {
-			t->vol = vol;
-			pthread_mutex_init(&t->lock, NULL);
-			t->files.next = t->files.prev = &t->files;
-			t->next_id = 1;
-			t->next = registry;
-			registry = t;
-		}
-	}
-	pthread_mutex_unlock(&registry_lock);
-	return t;
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->vol = vol;
+	pthread_mutex_init(&t->lock, NULL);
+	t->files.next = t->files.prev = &t->files;
+	t->next_id = 1;
+	if (pgdax_vol_set_holder(vol, &holder_ops, t) == 0)
+		return t;
+	/* another thread registered first: use that one */
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	return pgdax_vol_holder(vol);
 }
 
+/* The table if one exists (calls that find nothing to do without one). */
 static struct pin_table *table_find(struct pgdax_vol *vol)
 {
-	struct pin_table *t;
-
-	pthread_mutex_lock(&registry_lock);
-	for (t = registry; t; t = t->next)
-		if (t->vol == vol)
-			break;
-	pthread_mutex_unlock(&registry_lock);
-	return t;
+	return pgdax_vol_holder(vol);
 }
 
-void pgdax_pin_vol_fini(struct pgdax_vol *vol)
+int pgdax_pintab_attach(struct pgdax_vol *vol)
 {
-	struct pin_table **pp, *t = NULL;
+	return table_of(vol) ? 0 : -ENOMEM;
+}
 
-	pthread_mutex_lock(&registry_lock);
-	for (pp = &registry; *pp; pp = &(*pp)->next) {
-		if ((*pp)->vol == vol) {
-			t = *pp;
-			*pp = t->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&registry_lock);
-	if (!t)
-		return;
+static void hold_fini(void *ctx)
+{
+	struct pin_table *t = ctx;
+
 	if (pins_held(t) || t->files.next != &t->files)
 		pgdax_warn("pin table of a volume freed with %llu pins left",
 			   (unsigned long long)pins_held(t));
@@ -196,6 +177,11 @@ void pgdax_pin_vol_fini(struct pgdax_vol *vol)
 	}
 	pthread_mutex_destroy(&t->lock);
 	free(t);
+}
+
+static uint64_t block_size(const struct pin_table *t)
+{
+	return pgdax_vol_block_size(t->vol);
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,7 +227,7 @@ int pgdax_pintab_may_access_device(const char *path, const struct pgdax_pin_call
 
 static struct pin_file *pf_get_locked(struct pin_table *t, struct pgdax_vol_file *f)
 {
-	struct pin_file *pf = f->pin_priv;
+	struct pin_file *pf = *pgdax_vol_file_holder(f);
 
 	if (pf)
 		return pf;
@@ -249,12 +235,12 @@ static struct pin_file *pf_get_locked(struct pin_table *t, struct pgdax_vol_file
 	if (!pf)
 		return NULL;
 	pf->f = f;
-	pf->ino = f->ip->ino;
+	pf->ino = pgdax_vol_file_ino(f);
 	pf->next = t->files.next;
 	pf->prev = &t->files;
 	t->files.next->prev = pf;
 	t->files.next = pf;
-	f->pin_priv = pf;
+	*pgdax_vol_file_holder(f) = pf;
 	return pf;
 }
 
@@ -268,7 +254,7 @@ static void *pf_maybe_free_locked(struct pin_file *pf, bool force)
 	h = pf->poll_handle;
 	pf->prev->next = pf->next;
 	pf->next->prev = pf->prev;
-	pf->f->pin_priv = NULL;
+	*pgdax_vol_file_holder(pf->f) = NULL;
 	free(pf);
 	return h;
 }
@@ -308,98 +294,17 @@ static bool breaking_locked(struct pin_table *t, uint64_t ino, uint64_t first,
 }
 
 /* ------------------------------------------------------------------ */
-/* Layout (inode lock held for writing)                                */
+/* Creating a pin (pgdax_vol_dax_layout calls back under the inode lock) */
 /* ------------------------------------------------------------------ */
 
 struct pin_ctx {
-	struct pgdax_vol *vol;
-	struct inode *ip;
-	unsigned ao;			/* alignment order in blocks */
-	uint64_t A;			/* pages per alignment unit */
-	bool write;
+	struct pin_table *t;
+	struct pgdax_vol_file *f;
+	const struct pgdax_pin_caller *caller;
+	struct pgdax_ioc_pin *req;	/* out fields filled at commit */
+	struct pin *p;
+	uint32_t cap;			/* of p->ext */
 };
-
-/* Wait (briefly) for an extent to go idle: an in-flight I/O reference. */
-static int wait_idle(struct pgdax_vol *vol, uint64_t dblk)
-{
-	for (int tries = 0; tries < 20; tries++) {
-		if (pgmap_folio_refcount(vol->pgmap, dblk) == 0)
-			return 0;
-		(void)pgmap_wait_idle(vol->pgmap, dblk, 100, NULL, NULL);
-	}
-	return pgmap_folio_refcount(vol->pgmap, dblk) == 0 ? 0 : -EBUSY;
-}
-
-/*
- * Give unit [fp, fp + A) one aligned extent of order ao, carrying over the
- * data of the small extents in it (indices [lo, hi) of the map).
- */
-static int relayout_unit(struct pin_ctx *c, uint64_t fp, size_t lo, size_t hi)
-{
-	struct pgdax_vol *vol = c->vol;
-	struct inode *ip = c->ip;
-	struct pgdax_alloc_hint hint = { .near = 0, .align_order = c->ao };
-	uint64_t nb, old_blocks = 0, bs = vol->bs, cursor = fp;
-	char *dst;
-	struct jtx *tx;
-	int r;
-
-	if (vol->rdonly)
-		return -EROFS;
-	for (size_t i = lo; i < hi; i++) {
-		r = wait_idle(vol, ip->map.v[i].dblk);
-		if (r)
-			return r;
-	}
-	tx = jtx_begin(vol);
-	r = blk_alloc(tx, c->ao, &hint, &nb);
-	if (r)
-		goto abort;
-	if (nb & (c->A - 1)) {
-		r = -ENOSPC;	/* no aligned extent left */
-		goto abort;
-	}
-	dst = blk_addr(vol, nb);
-	/* data first (persisted), then the metadata that exposes it */
-	for (size_t i = lo; i < hi; i++) {
-		const struct ext *x = &ip->map.v[i];
-		uint64_t n = 1ull << x->order;
-
-		if (x->fpage > cursor)
-			pgdax_dev_memset_persist(vol->dev, dst + (cursor - fp) * bs, 0,
-						 (size_t)((x->fpage - cursor) * bs));
-		r = pgdax_dev_copy_guarded(vol->dev, dst + (x->fpage - fp) * bs,
-					   blk_addr(vol, x->dblk), (size_t)(n * bs), true);
-		if (r)
-			goto abort;
-		cursor = x->fpage + n;
-		old_blocks += n;
-	}
-	if (cursor < fp + c->A)
-		pgdax_dev_memset_persist(vol->dev, dst + (cursor - fp) * bs, 0,
-					 (size_t)((fp + c->A - cursor) * bs));
-	for (size_t i = hi; i > lo; i--) {
-		const struct ext x = ip->map.v[i - 1];
-
-		r = extmap_remove(tx, ip, i - 1);
-		if (!r)
-			r = blk_free(tx, x.dblk, 1ull << x.order);
-		if (r)
-			goto abort;
-	}
-	/* extmap_insert/remove account i_blocks and note the DRAM map */
-	r = extmap_insert(tx, ip, fp, nb, c->ao);
-	if (r)
-		goto abort;
-	pgdax_dbg("inode %llu: unit at page %llu relaid out: %llu block(s) -> aligned "
-		  "extent at block %llu", (unsigned long long)ip->ino,
-		  (unsigned long long)fp, (unsigned long long)old_blocks,
-		  (unsigned long long)nb);
-	return jtx_commit(tx);
-abort:
-	jtx_abort(tx);
-	return r;
-}
 
 /* Append (or extend) the pin's extent list. */
 static int add_ext(struct pin *p, uint32_t *cap, uint64_t file_off, uint64_t dev_off,
@@ -434,45 +339,75 @@ static int add_ext(struct pin *p, uint32_t *cap, uint64_t file_off, uint64_t dev
 	return 0;
 }
 
-/* Pin unit [fp, fp + A), relaying it out first when needed. */
-static int pin_unit(struct pin_ctx *c, struct pin *p, uint32_t *cap, uint64_t fp)
+/* Under the inode lock, before any extent: exact break check, per-file limit. */
+static int pin_begin(void *arg)
 {
-	struct pgdax_vol *vol = c->vol;
-	struct extmap *m = &c->ip->map;
-	uint64_t bs = vol->bs;
-	struct pgdax_folio *folio;
-	size_t next, lo, hi;
-	ssize_t idx;
+	struct pin_ctx *c = arg;
+	struct pin_table *t = c->t;
+	struct pin_file *pf;
+	uint64_t bs = block_size(t);
 	int r;
 
-	for (int pass = 0; pass < 2; pass++) {
-		idx = extmap_find(m, fp, &next);
-		if (idx >= 0 && m->v[idx].order >= c->ao) {
-			const struct ext *x = &m->v[idx];
-
-			r = pgmap_get_folio(vol->pgmap, x->dblk, x->order, c->ip, &folio);
-			if (r)
-				return r;
-			r = add_ext(p, cap, fp * bs,
-				    (x->dblk + (fp - x->fpage)) * bs, c->A * bs, 0, folio);
-			if (r != 0)
-				folio_put(folio);	/* merged (1) or failed (< 0) */
-			return r < 0 ? r : 0;
-		}
-		lo = idx >= 0 ? (size_t)idx : next;
-		hi = lo;
-		while (hi < m->n && m->v[hi].fpage < fp + c->A)
-			hi++;
-		if (lo == hi && !c->write)
-			return add_ext(p, cap, fp * bs, 0, c->A * bs, PGDAX_EXTENT_HOLE, NULL);
-		if (pass)
-			break;
-		r = relayout_unit(c, fp, lo, hi);
-		if (r)
-			return r;
-	}
-	return -EIO;	/* relayout did not produce an aligned extent: a bug */
+	pthread_mutex_lock(&t->lock);
+	pf = *pgdax_vol_file_holder(c->f);
+	r = breaking_locked(t, pgdax_vol_file_ino(c->f), c->p->off / bs, c->p->len / bs)
+		? -EBUSY : 0;
+	if (!r && pf && pf->npins >= PGDAX_PIN_MAX_PER_FILE)
+		r = -EMFILE;
+	pthread_mutex_unlock(&t->lock);
+	return r;
 }
+
+/* One alignment unit: the reference becomes the pin's (or is put). */
+static int pin_unit(void *arg, const struct pgdax_vol_dax_ext *e)
+{
+	struct pin_ctx *c = arg;
+	int r = add_ext(c->p, &c->cap, e->file_off, e->dev_off, e->len,
+			e->hole ? PGDAX_EXTENT_HOLE : 0, e->folio);
+
+	if (r != 0 && e->folio)
+		folio_put(e->folio);	/* merged (1) or failed (< 0) */
+	return r < 0 ? r : 0;
+}
+
+/* Every unit is held: enter the pin in the books. */
+static int pin_commit(void *arg)
+{
+	struct pin_ctx *c = arg;
+	struct pin_table *t = c->t;
+	struct pin *p = c->p;
+	struct pin_file *pf;
+
+	pthread_mutex_lock(&t->lock);
+	pf = pf_get_locked(t, c->f);
+	if (!pf) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOMEM;
+	}
+	p->id = t->next_id++;
+	p->next = pf->pins;
+	pf->pins = p;
+	pf->npins++;
+	pf->pid = c->caller->pid;
+	pf->nextents += pin_refs(p);
+	pf->bytes += p->len;
+	t->pins_granted++;
+	t->extents += pin_refs(p);
+	/* under the lock: once it is dropped, a guessed id can unpin p */
+	c->req->pin_id = p->id;
+	c->req->map_offset = p->off;
+	c->req->map_length = p->len;
+	c->req->nr_extents = p->nr;
+	c->req->reserved1 = 0;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+static const struct pgdax_vol_dax_ops pin_layout_ops = {
+	.begin = pin_begin,
+	.unit = pin_unit,
+	.commit = pin_commit,
+};
 
 static int check_pin_req(const struct pgdax_ioc_pin *req)
 {
@@ -502,12 +437,10 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		     const struct pgdax_pin_caller *caller, struct pgdax_ioc_pin *req)
 {
 	const struct pgdax_dev_info *di;
-	struct pin_table *t;
-	struct pin_file *pf;
-	struct pin_ctx c;
+	struct pin_ctx c = { .f = f, .caller = caller, .req = req };
 	struct pin *p = NULL;
-	uint64_t align, a_off, a_end, end, size;
-	uint32_t cap = 0;
+	uint64_t align, a_off, a_end, end, bs;
+	bool write;
 	int r;
 
 	if (!vol || !f || !caller || !req)
@@ -515,26 +448,23 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	r = check_pin_req(req);
 	if (r)
 		return r;
-	c.write = req->flags & PGDAX_PIN_WRITE;
-	if (!S_ISREG(inode_mode(f->ip)))
+	write = req->flags & PGDAX_PIN_WRITE;
+	if (!S_ISREG(pgdax_vol_file_mode(f)))
 		return -EINVAL;
-	r = check_open_mode(f->flags, c.write);
+	r = check_open_mode(pgdax_vol_file_flags(f), write);
 	if (r)
 		return r;
-	if (c.write && vol->rdonly)
+	if (write && pgdax_vol_is_rdonly(vol))
 		return -EROFS;
-	di = pgdax_dev_info(vol->dev);
-	r = pgdax_pintab_may_access_device(di->path, caller, c.write);
+	di = pgdax_dev_info(pgdax_vol_dev(vol));
+	r = pgdax_pintab_may_access_device(di->path, caller, write);
 	if (r)
 		return r;
-	if (pgmap_state(vol->pgmap) != PGMAP_LIVE)
+	if (pgmap_state(pgdax_vol_pgmap(vol)) != PGMAP_LIVE)
 		return -ENXIO;
 
-	align = di->align < vol->bs ? vol->bs : di->align;
-	c.vol = vol;
-	c.ip = f->ip;
-	c.A = align / vol->bs;
-	c.ao = (unsigned)__builtin_ctzll(c.A);
+	bs = pgdax_vol_block_size(vol);
+	align = di->align < bs ? bs : di->align;
 	end = req->offset + req->length;
 	a_off = req->offset & ~(align - 1);
 	if (end > UINT64_MAX - align)
@@ -542,84 +472,33 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	a_end = (end + align - 1) & ~(align - 1);
 	if (a_end > (uint64_t)INT64_MAX || (a_end - a_off) / align > PGDAX_PIN_MAX_EXTENTS)
 		return -EFBIG;
-	if (c.write && (a_end - a_off) / vol->bs > vol->blocks)
+	if (write && (a_end - a_off) / bs > pgdax_vol_blocks(vol))
 		return -ENOSPC;
 
-	t = table_of(vol);
-	if (!t)
+	c.t = table_of(vol);
+	if (!c.t)
 		return -ENOMEM;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->pid = caller->pid;
-	p->write = c.write;
+	p->write = write;
 	p->off = a_off;
 	p->len = a_end - a_off;
+	c.p = p;
 
 	/* A truncate breaking this range holds the inode lock while it
-	 * waits: refuse at once rather than queue behind it (the check is
-	 * repeated under the inode lock, where it is exact). */
-	pthread_mutex_lock(&t->lock);
-	r = breaking_locked(t, c.ip->ino, a_off / vol->bs, (a_end - a_off) / vol->bs)
+	 * waits: refuse at once rather than queue behind it (pin_begin
+	 * repeats the check under the inode lock, where it is exact). */
+	pthread_mutex_lock(&c.t->lock);
+	r = breaking_locked(c.t, pgdax_vol_file_ino(f), a_off / bs, (a_end - a_off) / bs)
 		? -EBUSY : 0;
-	pthread_mutex_unlock(&t->lock);
-	if (r) {
-		pin_free(p);
-		return r;
-	}
-	pthread_rwlock_wrlock(&c.ip->lock);
-	pthread_mutex_lock(&t->lock);
-	pf = f->pin_priv;
-	r = breaking_locked(t, c.ip->ino, a_off / vol->bs, (a_end - a_off) / vol->bs)
-		? -EBUSY : 0;
-	if (!r && pf && pf->npins >= PGDAX_PIN_MAX_PER_FILE)
-		r = -EMFILE;
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&c.t->lock);
+	if (!r)
+		r = pgdax_vol_dax_layout(vol, f, a_off, a_end, end, align, write,
+					 &pin_layout_ops, &c);
 	if (r)
-		goto unlock;
-	if (!c.ip->map.loaded) {
-		r = extmap_load(vol, c.ip);
-		if (r)
-			goto unlock;
-	}
-	for (uint64_t fp = a_off / vol->bs; fp < a_end / vol->bs; fp += c.A) {
-		r = pin_unit(&c, p, &cap, fp);
-		if (r)
-			goto unlock;
-	}
-	size = inode_size(c.ip);
-	if (c.write && end > size) {
-		/* like a write fault past EOF: the file grows to cover the pin */
-		inode_set_size(vol, c.ip, end);
-		inode_touch_mc(vol, c.ip);
-	}
-	pthread_mutex_lock(&t->lock);
-	pf = pf_get_locked(t, f);
-	if (!pf) {
-		pthread_mutex_unlock(&t->lock);
-		r = -ENOMEM;
-		goto unlock;
-	}
-	p->id = t->next_id++;
-	p->next = pf->pins;
-	pf->pins = p;
-	pf->npins++;
-	pf->pid = caller->pid;
-	pf->nextents += pin_refs(p);
-	pf->bytes += p->len;
-	t->pins_granted++;
-	t->extents += pin_refs(p);
-	req->pin_id = p->id;
-	req->map_offset = p->off;
-	req->map_length = p->len;
-	req->nr_extents = p->nr;
-	req->reserved1 = 0;
-	pthread_mutex_unlock(&t->lock);
-	pthread_rwlock_unlock(&c.ip->lock);
-	return 0;
-unlock:
-	pthread_rwlock_unlock(&c.ip->lock);
-	pin_free(p);
+		pin_free(p);
 	return r;
 }
 
@@ -654,7 +533,7 @@ int pgdax_pintab_extents(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	if (!t)
 		return -ENOENT;
 	pthread_mutex_lock(&t->lock);
-	p = find_pin_locked(f->pin_priv, req->pin_id, NULL);
+	p = find_pin_locked(*pgdax_vol_file_holder(f), req->pin_id, NULL);
 	if (!p) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
@@ -692,7 +571,7 @@ int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	if (!t)
 		return -ENOENT;
 	pthread_mutex_lock(&t->lock);
-	pf = f->pin_priv;
+	pf = *pgdax_vol_file_holder(f);
 	p = find_pin_locked(pf, req->pin_id, &link);
 	if (!p) {
 		pthread_mutex_unlock(&t->lock);
@@ -716,20 +595,16 @@ int pgdax_pintab_drop(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	return 0;
 }
 
-void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f)
+/* Holder operation: the last close of @f drops every pin held through it. */
+static void hold_release_file(void *ctx, struct pgdax_vol_file *f)
 {
-	struct pin_table *t;
+	struct pin_table *t = ctx;
 	struct pin_file *pf;
 	struct pin *list;
 	void *h;
 
-	if (!vol || !f || !f->pin_priv)
-		return;
-	t = table_find(vol);
-	if (!t)
-		return;
 	pthread_mutex_lock(&t->lock);
-	pf = f->pin_priv;
+	pf = *pgdax_vol_file_holder(f);
 	if (!pf) {
 		pthread_mutex_unlock(&t->lock);
 		return;
@@ -764,7 +639,7 @@ int pgdax_pintab_sync_range(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	if (req->offset > (uint64_t)INT64_MAX ||
 	    (req->length && req->length > (uint64_t)INT64_MAX - req->offset))
 		return -EINVAL;
-	size = inode_size(f->ip);
+	size = pgdax_vol_file_size(f);
 	*off = req->offset;
 	if (req->offset >= size)
 		*len = 0;
@@ -792,7 +667,7 @@ void pgdax_pintab_set_poll_ops(struct pgdax_vol *vol, const struct pgdax_pintab_
 
 static bool file_breaking_locked(struct pin_table *t, struct pin_file *pf)
 {
-	uint64_t bs = t->vol->bs;
+	uint64_t bs = block_size(t);
 
 	for (struct pin *p = pf->pins; p; p = p->next)
 		if (breaking_locked(t, pf->ino, p->off / bs, p->len / bs))
@@ -812,7 +687,7 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 	if (!t)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	pf = handle ? pf_get_locked(t, f) : f->pin_priv;
+	pf = handle ? pf_get_locked(t, f) : *pgdax_vol_file_holder(f);
 	if (pf) {
 		if (file_breaking_locked(t, pf))
 			mask |= POLLPRI;
@@ -828,18 +703,49 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 	return mask;
 }
 
-unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
-				uint64_t first_page, uint64_t npages)
+static unsigned break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
+			    uint64_t npages);
+
+/* Holder operation (the top of this file, "Layout breaks"). */
+static void hold_break_layout(void *ctx, uint64_t ino, uint64_t first_page, uint64_t npages)
 {
-	struct pin_table *t = table_find(vol);
+	(void)break_table(ctx, ino, first_page, npages);
+}
+
+static void hold_break_done(void *ctx, uint64_t ino, uint64_t first_page, uint64_t npages)
+{
+	struct pin_table *t = ctx;
+	struct breaking **pp;
+
+	if (!npages)
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->breaking; *pp; pp = &(*pp)->next) {
+		struct breaking *b = *pp;
+
+		if (b->ino == ino && b->first == first_page && b->n == npages) {
+			*pp = b->next;
+			t->nbreaking--;
+			free(b);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Record the break and notify the overlapping pins' poll handles; returns
+ * the number of pins that overlap. */
+static unsigned break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
+			    uint64_t npages)
+{
 	struct breaking *b;
 	void **handles = NULL;
 	unsigned nh = 0, cap = 0, pins = 0;
 	uint64_t bs;
 
-	if (!t || !npages)
+	if (!npages)
 		return 0;
-	bs = vol->bs;
+	bs = block_size(t);
 	b = calloc(1, sizeof(*b));
 	pthread_mutex_lock(&t->lock);
 	if (b) {
@@ -892,26 +798,21 @@ unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
 	return pins;
 }
 
+unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first_page,
+				uint64_t npages)
+{
+	struct pin_table *t = table_find(vol);
+
+	return t ? break_table(t, ino, first_page, npages) : 0;
+}
+
 void pgdax_pin_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first_page,
 			  uint64_t npages)
 {
 	struct pin_table *t = table_find(vol);
-	struct breaking **pp;
 
-	if (!t || !npages)
-		return;
-	pthread_mutex_lock(&t->lock);
-	for (pp = &t->breaking; *pp; pp = &(*pp)->next) {
-		struct breaking *b = *pp;
-
-		if (b->ino == ino && b->first == first_page && b->n == npages) {
-			*pp = b->next;
-			t->nbreaking--;
-			free(b);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
+	if (t)
+		hold_break_done(t, ino, first_page, npages);
 }
 
 /* ------------------------------------------------------------------ */
@@ -949,26 +850,28 @@ static void copy_path(char dst[PGDAX_DEV_PATH_MAX], const char *src)
 
 void pgdax_pintab_info(struct pgdax_vol *vol, uint64_t ino, struct pgdax_ioc_info *out)
 {
-	const struct pgdax_dev_info *di = pgdax_dev_info(vol->dev);
+	const struct pgdax_dev_info *di = pgdax_dev_info(pgdax_vol_dev(vol));
+	uint64_t bs = pgdax_vol_block_size(vol);
 
 	memset(out, 0, sizeof(*out));
 	out->version = PGDAX_IOC_VERSION;
 	if (di->kind == PGDAX_DEV_EMULATED)
 		out->flags |= PGDAX_INFO_EMULATED;
-	if (vol->rdonly)
+	if (pgdax_vol_is_rdonly(vol))
 		out->flags |= PGDAX_INFO_RDONLY;
-	if (pgmap_state(vol->pgmap) != PGMAP_LIVE)
+	if (pgmap_state(pgdax_vol_pgmap(vol)) != PGMAP_LIVE)
 		out->flags |= PGDAX_INFO_DYING;
 	out->dev_size = di->size;
-	out->dev_align = di->align < vol->bs ? vol->bs : di->align;
-	out->block_size = vol->bs;
+	out->dev_align = di->align < bs ? bs : di->align;
+	out->block_size = bs;
 	out->ino = ino;
 	copy_path(out->dev_path, di->path);
 }
 
 int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 {
-	const struct pgdax_dev_info *di = pgdax_dev_info(vol->dev);
+	const struct pgdax_dev_info *di = pgdax_dev_info(pgdax_vol_dev(vol));
+	uint64_t bs = pgdax_vol_block_size(vol);
 	struct pgdax_vol_stats s;
 	struct pin_table *t;
 	uint32_t cursor = st->cursor, idx = 0, n = 0;
@@ -981,12 +884,12 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 	st->pgmap_state = s.pgmap_state;
 	if (di->kind == PGDAX_DEV_EMULATED)
 		st->flags |= PGDAX_INFO_EMULATED;
-	if (vol->rdonly)
+	if (pgdax_vol_is_rdonly(vol))
 		st->flags |= PGDAX_INFO_RDONLY;
 	if (s.pgmap_state != PGMAP_LIVE)
 		st->flags |= PGDAX_INFO_DYING;
 	st->dev_size = di->size;
-	st->dev_align = di->align < vol->bs ? vol->bs : di->align;
+	st->dev_align = di->align < bs ? bs : di->align;
 	st->block_size = s.block_size;
 	st->blocks = s.blocks;
 	st->free_blocks = s.free_blocks;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon-side pin table (lib/pin.c): which open file holds which
+ * The daemon-side pin table (lib/pin/pin.c): which open file holds which
  * extents of which inode on behalf of DAX clients, the layout-break state of
  * inodes being truncated/punched, and the poll handles through which
  * holders are told of a break. Every reference is taken and dropped through
  * the refcount core (pgmap_get_folio / folio_put); this file only keeps the
- * books. Used by fs/ioctl.c (requests) and lib/vol*.c (hooks below).
+ * books. Used by fs/ioctl.c (requests); the volume (lib/vol/) reaches it
+ * only through the holder operations it registers (pgdax_pintab_attach).
  */
 #ifndef PGDAX_PIN_H
 #define PGDAX_PIN_H
@@ -68,14 +69,17 @@ void pgdax_pintab_info(struct pgdax_vol *vol, uint64_t ino, struct pgdax_ioc_inf
 int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *req);
 
 /*
- * Hook (pgdax_vol_release): drop every pin of the open file @f and forget
- * its poll handle. Must be called before @f's inode reference goes.
+ * Make this table the holder of @vol (lib/vol/vol.h), so that the volume
+ * breaks layouts, releases files and frees the table through it. The
+ * daemon calls it at mount; every other call here attaches on first use
+ * too. 0 or -ENOMEM.
  */
-void pgdax_pin_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
+int pgdax_pintab_attach(struct pgdax_vol *vol);
 
 /*
- * Hook (truncate / punch, under the inode's lock, before waiting for idle
- * extents): mark file pages [first_page, first_page + npages) of @ino as
+ * Layout break (the volume calls it through the holder operations before
+ * a truncate / punch waits for idle extents, under the inode's lock; tests
+ * call it directly): mark file pages [first_page, first_page + npages) of @ino as
  * breaking (new pins overlapping it get -EBUSY) and notify the open files
  * holding pins there (poll reports POLLPRI). Returns the number of pins
  * that overlap (0: nothing to wait for from pins). Pair with
@@ -105,8 +109,5 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 
 /* Counters (pgdax_vol_get_stats, status). */
 void pgdax_pintab_counters(struct pgdax_vol *vol, uint64_t *pins, uint64_t *extents);
-
-/* Unmount hook: free the table of @vol (every file already released). */
-void pgdax_pin_vol_fini(struct pgdax_vol *vol);
 
 #endif /* PGDAX_PIN_H */

@@ -4,7 +4,7 @@
  * from the block bitmap at mount. The bitmap is the persistent truth; every
  * change to it happens inside a journal transaction (so bitmap words are
  * only written under the journal lock). The DRAM buddy allocator
- * (lib/alloc.c) decides which free extent to hand out; blocks freed by a
+ * (lib/core/alloc.c) decides which free extent to hand out; blocks freed by a
  * transaction reach it only after the commit (journal.c).
  */
 #include "config.h"

@@ -33,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pin.h"
 #include "vol_internal.h"
 
 #define MAX_FILE_BYTES	(1ULL << 60)
@@ -60,9 +59,9 @@ static int64_t now_ms(void)
 static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 			   uint64_t end, const struct pgdax_cred *cred, bool forever);
 
-/* [pin hook, lib/pin.h] A layout break: while the range's extents are
- * waited for, new pins in it are refused and the open files pinning it
- * are notified (poll reports POLLPRI) so their clients can let go. */
+/* A layout break: while the range's extents are waited for, the holder
+ * (lib/pin/) refuses new pins in it and notifies the open files pinning
+ * it (poll reports POLLPRI) so their clients can let go. */
 static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 		      uint64_t end, const struct pgdax_cred *cred, bool forever)
 {
@@ -70,9 +69,9 @@ static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 
 	if (end <= first)
 		return 0;
-	pgdax_pin_break_layout(vol, ip->ino, first, end - first);
+	holder_break_layout(vol, ip->ino, first, end - first);
 	rc = wait_range_idle(vol, ip, first, end, cred, forever);
-	pgdax_pin_break_done(vol, ip->ino, first, end - first);
+	holder_break_done(vol, ip->ino, first, end - first);
 	return rc;
 }
 

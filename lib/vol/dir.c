@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Directories: variable-length records in the directory's blocks
- * (lib/format.h), and a DRAM hash index (name hash -> record position)
+ * (lib/vol/format.h), and a DRAM hash index (name hash -> record position)
  * built on first use and kept up to date, so lookup is O(1) whatever the
  * size of the directory. The index also keeps, per block, the largest free
  * record, so an insertion finds room without reading the blocks.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Extent maps: file page -> (device block, order). On the medium a chain of
- * extent blocks with fixed 16-byte records (lib/format.h); in DRAM, loaded
+ * extent blocks with fixed 16-byte records (lib/vol/format.h); in DRAM, loaded
  * on first use, a sorted array (binary search: O(log n) per lookup) plus
  * the list of free record slots. Every change is one record store inside
  * the caller's transaction; an aborted transaction drops the DRAM copy

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Read-only helpers over the on-media format (lib/format.h): CRC32C, the
+ * Read-only helpers over the on-media format (lib/vol/format.h): CRC32C, the
  * name hash, and validators for every structure read from the medium. They
  * never trust a field before checking it and never write, so fsck.pgdaxfs
  * and the fuzzer can run them on arbitrary images.

@@ -64,7 +64,7 @@
  *  - directories: i_size = mapped blocks * block size, no holes.
  *
  * Crash consistency: every metadata update is one undo-journal transaction
- * (lib/journal.c): the old bytes of each range are persisted in the journal
+ * (lib/vol/journal.c): the old bytes of each range are persisted in the journal
  * before the range is changed in place; commit persists the ranges, then
  * bumps j_seq with one 8-byte store. Mount rolls back the records of an
  * uncommitted transaction. File data is never journaled: it is written
@@ -335,7 +335,7 @@ struct pgdax_xattr_entry {
 static_assert(sizeof(struct pgdax_xattr_entry) == 8, "xattr entry size");
 
 /* ------------------------------------------------------------------ */
-/* Read-only helpers (lib/format.c): fsck and the fuzzer reuse these.  */
+/* Read-only helpers (lib/vol/format.c): fsck and the fuzzer reuse these.  */
 /* ------------------------------------------------------------------ */
 
 uint32_t pgdax_crc32c(uint32_t crc, const void *buf, size_t len);

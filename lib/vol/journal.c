@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The undo journal: crash-consistent metadata updates (like libpmemobj's
- * tx_add_range). Format in lib/format.h ("Undo journal").
+ * tx_add_range). Format in lib/vol/format.h ("Undo journal").
  *
  * Why it is safe. A transaction t = j_seq + 1 changes metadata in place,
  * but only ranges whose old bytes are already durable in a valid record

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The undo journal (format: lib/format.h, "Undo journal"). One metadata
+ * The undo journal (format: lib/vol/format.h, "Undo journal"). One metadata
  * transaction at a time (the journal lock, held from jtx_begin to
- * jtx_commit/jtx_abort); see the top of lib/journal.c for the order of
+ * jtx_commit/jtx_abort); see the top of lib/vol/journal.c for the order of
  * persist barriers.
  *
  * Usage: tx = jtx_begin(vol); for every range about to change:

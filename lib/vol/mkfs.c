@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mkfs: lay out and write an empty pgdaxfs (lib/mkfs.h, lib/format.h).
+ * mkfs: lay out and write an empty pgdaxfs (lib/vol/mkfs.h, lib/vol/format.h).
  *
  * Order of writes (each persisted before the next), so that a crash or an
  * interrupted mkfs never leaves something that validates as a filesystem
@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "journal.h"
-#include "log.h"
+#include "util/log.h"
 #include "mkfs.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "vol.h"
 
 #define MIN_BLOCKS 64

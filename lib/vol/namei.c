@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Namespace operations of lib/vol.h: lookup, mknod/mkdir/symlink/create,
+ * Namespace operations of lib/vol/vol.h: lookup, mknod/mkdir/symlink/create,
  * link, unlink, rmdir, rename, readlink, readdir, open/release.
  *
  * Every change holds vol->ns_lock, then the inode locks it needs (write),
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pin.h"
 #include "vol_internal.h"
 
 #ifndef RENAME_NOREPLACE
@@ -749,7 +748,6 @@ static int file_new(struct inode *ip, int flags, struct pgdax_vol_file **f)
 		return -ENOMEM;
 	nf->ip = ip;
 	nf->flags = flags;
-	pthread_mutex_init(&nf->pin_lock, NULL);
 	atomic_fetch_add(&ip->opens, 1);
 	*f = nf;
 	return 0;
@@ -808,15 +806,7 @@ void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **fp)
 	if (!f)
 		return;
 	*fp = NULL;
-	pgdax_pin_release_file(vol, f);	/* [pin hook] drop the DAX pins (lib/pin.c) */
-	pthread_mutex_lock(&f->pin_lock);
-	for (size_t i = 0; i < f->npins; i++)
-		folio_put(f->pins[i]);
-	free(f->pins);
-	f->pins = NULL;
-	f->npins = 0;
-	pthread_mutex_unlock(&f->pin_lock);
-	pthread_mutex_destroy(&f->pin_lock);
+	holder_release_file(vol, f);	/* drop the DAX pins (lib/pin/) */
 	atomic_fetch_sub(&f->ip->opens, 1);
 	inode_put(vol, f->ip);
 	free(f);
@@ -825,4 +815,24 @@ void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **fp)
 uint64_t pgdax_vol_file_ino(const struct pgdax_vol_file *f)
 {
 	return f->ip->ino;
+}
+
+void **pgdax_vol_file_holder(struct pgdax_vol_file *f)
+{
+	return &f->holder;
+}
+
+int pgdax_vol_file_flags(const struct pgdax_vol_file *f)
+{
+	return f->flags;
+}
+
+mode_t pgdax_vol_file_mode(const struct pgdax_vol_file *f)
+{
+	return inode_mode(f->ip);
+}
+
+uint64_t pgdax_vol_file_size(const struct pgdax_vol_file *f)
+{
+	return inode_size(f->ip);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Quarantine (lib/quarantine.h): device ranges locked by clients of an
+ * Quarantine (lib/vol/quarantine.h): device ranges locked by clients of an
  * earlier daemon stay out of the allocator.
  *
  * Probing. F_OFD_GETLK with F_WRLCK over [lo, hi) reports one lock that

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Quarantine of device ranges still mapped by clients of an earlier daemon
- * (lib/quarantine.c, DESIGN.md section 3 "After an unclean end").
+ * (lib/vol/quarantine.c, DESIGN.md section 3 "After an unclean end").
  *
  * The client library holds an OFD read lock on every device range it maps
- * (lib/client.c). A daemon that died without draining (kill -9, forced
+ * (lib/client/client.c). A daemon that died without draining (kill -9, forced
  * drain timeout) cannot know what its clients still map; the next daemon
  * finds out by probing the device for those locks and keeps the locked
  * ranges out of its allocator until they are unlocked (the client unmapped

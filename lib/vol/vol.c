@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Mount / unmount / stats of a volume (lib/vol.h).
+ * Mount / unmount / stats of a volume (lib/vol/vol.h).
  *
  * Mount: open the device with the exclusive lock, validate the superblock
  * (backup if the primary is damaged), roll back an uncommitted journal
@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "pin.h"
 #include "quarantine.h"
 #include "vol_internal.h"
 
@@ -43,8 +42,12 @@ static const struct pgmap_ops vol_pgmap_ops = {
 
 static void vol_free(struct pgdax_vol *vol)
 {
-	pgdax_quarantine_stop(vol);	/* [pin hook] lib/quarantine.c */
-	pgdax_pin_vol_fini(vol);	/* [pin hook] the pin table (lib/pin.c) */
+	const struct pgdax_vol_holder_ops *hops = vol->holder_ops;
+	void *hctx = atomic_load(&vol->holder_ctx);
+
+	pgdax_quarantine_stop(vol);
+	if (hctx && hops->fini)
+		hops->fini(hctx);	/* the holder's state (lib/pin/) */
 	icache_evict_all(vol);
 	free(vol->hash);
 	journal_close(vol);
@@ -53,6 +56,7 @@ static void vol_free(struct pgdax_vol *vol)
 		munmap(vol->zero, vol->zero_len);
 	pthread_mutex_destroy(&vol->ns_lock);
 	pthread_mutex_destroy(&vol->icache_lock);
+	pthread_mutex_destroy(&vol->holder_lock);
 	free(vol);
 }
 
@@ -82,6 +86,7 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	vol->rdonly = opts->flags & PGDAX_VOL_RDONLY;
 	pthread_mutex_init(&vol->ns_lock, NULL);
 	pthread_mutex_init(&vol->icache_lock, NULL);
+	pthread_mutex_init(&vol->holder_lock, NULL);
 	snprintf(vol->devname, sizeof(vol->devname), "%s", device);
 
 	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (vol->rdonly ? PGDAX_DEV_RDONLY : 0),
@@ -258,9 +263,76 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
 	s->orphans = atomic_load(&vol->orphans);
 	s->pgmap_state = (int)pgmap_state(vol->pgmap);
 	s->live_count = pgmap_live_count(vol->pgmap);
-	pthread_mutex_lock(&vol->icache_lock);
-	/* pins hang off open files; the pin layer keeps its own counts */
-	pthread_mutex_unlock(&vol->icache_lock);
-	pgdax_pintab_counters(vol, &s->pins, &s->pinned_extents);	/* [pin hook] */
-	s->quarantined_pages = pgdax_quarantine_pages(vol);		/* [pin hook] */
+	s->quarantined_pages = pgdax_quarantine_pages(vol);
+}
+
+/* ---- the holder (lib/pin/): registration and the calls to it ---- */
+
+int pgdax_vol_set_holder(struct pgdax_vol *vol, const struct pgdax_vol_holder_ops *ops,
+			 void *ctx)
+{
+	int rc = 0;
+
+	if (!vol || !ops || !ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&vol->holder_lock);
+	if (atomic_load(&vol->holder_ctx)) {
+		rc = -EBUSY;
+	} else {
+		vol->holder_ops = ops;
+		atomic_store(&vol->holder_ctx, ctx);	/* publishes holder_ops */
+	}
+	pthread_mutex_unlock(&vol->holder_lock);
+	return rc;
+}
+
+void *pgdax_vol_holder(struct pgdax_vol *vol)
+{
+	return atomic_load(&vol->holder_ctx);
+}
+
+void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
+{
+	void *ctx = atomic_load(&vol->holder_ctx);
+
+	if (ctx && vol->holder_ops->break_layout)
+		vol->holder_ops->break_layout(ctx, ino, first, n);
+}
+
+void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
+{
+	void *ctx = atomic_load(&vol->holder_ctx);
+
+	if (ctx && vol->holder_ops->break_done)
+		vol->holder_ops->break_done(ctx, ino, first, n);
+}
+
+void holder_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f)
+{
+	void *ctx = atomic_load(&vol->holder_ctx);
+
+	if (ctx && vol->holder_ops->release_file)
+		vol->holder_ops->release_file(ctx, f);
+}
+
+/* ---- what the layer above may read ---- */
+
+struct pgdax_dev *pgdax_vol_dev(struct pgdax_vol *vol)
+{
+	return vol->dev;
+}
+
+uint32_t pgdax_vol_block_size(const struct pgdax_vol *vol)
+{
+	return vol->bs;
+}
+
+uint64_t pgdax_vol_blocks(const struct pgdax_vol *vol)
+{
+	return vol->blocks;
+}
+
+bool pgdax_vol_is_rdonly(const struct pgdax_vol *vol)
+{
+	return vol->rdonly;
 }

@@ -2,9 +2,9 @@
 /*
  * The volume: a formatted device, mounted by one process (the daemon). This
  * is the filesystem proper: inodes, directories, extent maps, xattrs and
- * orphans on the medium (lib/format.h), crash-consistent through the
- * journal (lib/journal.c), data reached through the refcount core
- * (lib/pgmap.h). The FUSE daemon (fs/) is a thin layer over this API.
+ * orphans on the medium (lib/vol/format.h), crash-consistent through the
+ * journal (lib/vol/journal.c), data reached through the refcount core
+ * (lib/core/pgmap.h). The FUSE daemon (fs/) is a thin layer over this API.
  *
  * Conventions: every call returns 0 (or a byte count) or a negative errno.
  * Inode numbers are the on-media ones and match FUSE's: the root is 1.
@@ -33,6 +33,8 @@
 struct pgdax_vol;
 struct pgdax_vol_file;
 struct pgdax_pgmap;
+struct pgdax_dev;
+struct pgdax_folio;
 
 #define PGDAX_ROOT_INO 1
 
@@ -187,12 +189,85 @@ struct pgdax_vol_stats {
 	uint64_t inodes, free_inodes;
 	uint64_t active_extents;	/* folios with refcount > 0 */
 	uint64_t inflight_io;		/* transient I/O references held now */
-	uint64_t pins, pinned_extents;
 	uint64_t orphans;
 	uint64_t quarantined_pages;
 	int pgmap_state;		/* enum pgmap_state */
 	int64_t live_count;
 };
 void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
+
+/*
+ * Holders: the layer above (lib/pin/) hands file extents to DAX clients and
+ * holds folio references for them. The volume never calls that layer by
+ * name (dependencies point down); it calls these operations, registered
+ * once per mounted volume, as fs/dax.c reaches a device's holder through
+ * dax_holder_operations. Any may be NULL.
+ *   break_layout  a truncate/punch/zero-range is about to wait for file
+ *                 pages [first, first + n) of inode @ino to be idle: from
+ *                 now on refuse new holds overlapping them and tell the
+ *                 current holders (called with the inode lock held for
+ *                 writing: must not block on other requests);
+ *   break_done    that wait is over, whatever its outcome;
+ *   release_file  the last close of @f: drop everything held through it
+ *                 (called before @f's inode reference goes);
+ *   fini          unmount: free the holder's state (nothing held any more).
+ */
+struct pgdax_vol_holder_ops {
+	void (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+	void (*break_done)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+	void (*release_file)(void *ctx, struct pgdax_vol_file *f);
+	void (*fini)(void *ctx);
+};
+/* Register the holder of @vol. 0, or -EBUSY if one is registered (then
+ * pgdax_vol_holder() returns that one's @ctx). */
+int pgdax_vol_set_holder(struct pgdax_vol *vol, const struct pgdax_vol_holder_ops *ops,
+			 void *ctx);
+/* The registered holder's context, or NULL. */
+void *pgdax_vol_holder(struct pgdax_vol *vol);
+/* The holder's slot in an open file (the volume never reads it). */
+void **pgdax_vol_file_holder(struct pgdax_vol_file *f);
+
+/* What the layer above may read of a volume and of an open file. */
+struct pgdax_dev *pgdax_vol_dev(struct pgdax_vol *vol);
+uint32_t pgdax_vol_block_size(const struct pgdax_vol *vol);
+uint64_t pgdax_vol_blocks(const struct pgdax_vol *vol);
+bool pgdax_vol_is_rdonly(const struct pgdax_vol *vol);
+int pgdax_vol_file_flags(const struct pgdax_vol_file *f);	/* open(2) flags */
+mode_t pgdax_vol_file_mode(const struct pgdax_vol_file *f);
+uint64_t pgdax_vol_file_size(const struct pgdax_vol_file *f);
+
+/*
+ * DAX layout (lib/vol/layout.c): give a holder the device extents of file
+ * range [off, end_aligned) of @f, where @off and @end_aligned are multiples
+ * of @align (the device alignment, a power of two >= the block size), one
+ * alignment unit at a time, each unit an extent that is aligned and holds
+ * bytes of this file only, so a client may map it. Under the inode lock
+ * held for writing, in this order:
+ *   ops->begin(ctx)   may refuse (a layout break on the range: -EBUSY);
+ *   for every unit, ops->unit(ctx, &ext): with ext.folio a folio reference
+ *                     taken for the holder (NULL for a hole of a read-only
+ *                     request), which the holder keeps or puts; a unit not
+ *                     covered by one aligned extent is first re-laid out
+ *                     (copied into one, in one transaction; -EROFS on a
+ *                     read-only volume); a writable request allocates holes;
+ *   the file grows to @end when @write and @end is past EOF (a write fault);
+ *   ops->commit(ctx)  the holder records the hold.
+ * Returns 0, or the first negative errno of the volume or of a callback
+ * (then nothing is recorded; references already given stay the holder's to
+ * put).
+ */
+struct pgdax_vol_dax_ext {
+	uint64_t file_off, dev_off, len;	/* bytes */
+	bool hole;
+	struct pgdax_folio *folio;		/* NULL for a hole */
+};
+struct pgdax_vol_dax_ops {
+	int (*begin)(void *ctx);
+	int (*unit)(void *ctx, const struct pgdax_vol_dax_ext *ext);
+	int (*commit)(void *ctx);
+};
+int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
+			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
+			 const struct pgdax_vol_dax_ops *ops, void *ctx);
 
 #endif /* PGDAX_VOL_H */

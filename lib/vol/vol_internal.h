@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private state of a mounted volume (lib/vol.h) shared by the vol objects:
+ * Private state of a mounted volume (lib/vol/vol.h) shared by the vol objects:
  * vol.c (mount/unmount/stats/orphans), sb.c, journal.c, balloc.c (block and
  * inode bitmaps), inode.c (inode cache), extmap.c, dir.c, data.c, namei.c,
  * attr.c, xattr.c.
@@ -22,13 +22,13 @@
  *   journal lock        (inside struct journal) one metadata transaction at
  *                       a time; held from jtx_begin to commit/abort. Nobody
  *                       takes an inode lock or ns_lock while holding it.
- *   quarantine lock     (lib/quarantine.c) taken inside the journal lock:
+ *   quarantine lock     (lib/vol/quarantine.c) taken inside the journal lock:
  *                       jtx_commit checks freed blocks against clients'
  *                       locks. Only the allocator's lock nests inside it.
  *   vol->icache_lock    mutex, leaf: the inode hash table and refcounts.
  *   (allocator)         pgdax_alloc has its own internal lock, leaf.
  * File data of allocated blocks is copied under the inode lock held for
- * reading only, plus folio references (lib/pgmap.h): no global lock.
+ * reading only, plus folio references (lib/core/pgmap.h): no global lock.
  */
 #ifndef PGDAX_VOL_INTERNAL_H
 #define PGDAX_VOL_INTERNAL_H
@@ -39,11 +39,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "alloc.h"
-#include "dev.h"
+#include "core/alloc.h"
+#include "dev/dev.h"
 #include "format.h"
-#include "log.h"
-#include "pgmap.h"
+#include "util/log.h"
+#include "core/pgmap.h"
 #include "vol.h"
 #include "journal.h"
 
@@ -80,14 +80,11 @@ struct inode {
 	atomic_uint opens;		/* open files (for stats / debugging) */
 };
 
-/* An open file (pgdax_vol_file). Pins (client API) hang off it. */
+/* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
 struct pgdax_vol_file {
 	struct inode *ip;
 	int flags;			/* open(2) flags */
-	pthread_mutex_t pin_lock;	/* protects the pin list */
-	struct pgdax_folio **pins;	/* folio references held for pins */
-	size_t npins, pincap;
-	void *pin_priv;			/* for the pin layer */
+	void *holder;			/* the holder's (lib/pin/): never read here */
 };
 
 struct pgdax_vol {
@@ -121,8 +118,13 @@ struct pgdax_vol {
 	atomic_uint_fast64_t orphans;
 	atomic_int_fast64_t inflight_io;
 	/* a probe found clients' OFD locks: freed blocks are checked against
-	 * them before reaching the allocator (lib/quarantine.c) */
+	 * them before reaching the allocator (lib/vol/quarantine.c) */
 	atomic_bool quarantine_armed;
+
+	/* the holder (lib/pin/ through pgdax_vol_set_holder): set once */
+	pthread_mutex_t holder_lock;
+	const struct pgdax_vol_holder_ops *holder_ops;	/* holder_lock, then fixed */
+	void *_Atomic holder_ctx;	/* published after holder_ops */
 
 	char *zero;			/* shared zero buffer for holes */
 	size_t zero_len;
@@ -139,7 +141,7 @@ void sb_seal(struct pgdax_sb *sb);
 void sb_set_state(struct pgdax_vol *vol, uint64_t state);
 uint64_t sb_backup_offset(const struct pgdax_sb *sb);
 
-/* journal: lib/journal.h */
+/* journal: lib/vol/journal.h */
 
 /* ---- balloc.c: bitmaps ---- */
 int bitmap_scan(struct pgdax_vol *vol);		/* mount: build the allocator */
@@ -199,6 +201,11 @@ int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx);
 /* Free the extent blocks of an empty map. */
 int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
+
+/* ---- vol.c: calls to the holder (no-ops without one) ---- */
+void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
+void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
+void holder_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
 
 /* ---- data.c ---- */
 /* Free blocks of file pages >= @from_page (truncate); waits idle first. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Test-only introspection of a mounted volume (lib/vol_test.h). */
+/* Test-only introspection of a mounted volume (lib/vol/vol_test.h). */
 #include "config.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test-only introspection of a mounted volume (lib/vol_test.c): lets unit
+ * Test-only introspection of a mounted volume (lib/vol/vol_test.c): lets unit
  * tests (and fsck tests) check accounting invariants without FUSE.
  */
 #ifndef PGDAX_VOL_TEST_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Extended attributes: one block per inode (lib/format.h). A change builds
+ * Extended attributes: one block per inode (lib/vol/format.h). A change builds
  * the new block image in DRAM and writes it in place inside one
  * transaction (old bytes journaled), so a crash leaves the old or the new
  * set. Namespaces: user., trusted., security., system.posix_acl_access and
