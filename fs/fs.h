@@ -145,7 +145,9 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* options.c: the command line, checked before anything is touched */
 extern const char *fs_prog;		/* program name for messages */
 /* Parse argv into @o (defaults first); *fsname_out gets -o fsname= or
- * NULL. 0, or 1 after printing why (or the help text). */
+ * NULL. Returns 0, or -1 after printing why on stderr (with the usage when
+ * an operand is missing; only running out of memory fails unexplained).
+ * --help prints the help text on stdout and exits 0: it never returns. */
 int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out);
 /* Rebuild o->fuse_opts as the kernel mount gets them (the options every
  * pgdaxfs mount has, then the user's pass-through ones). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the device layer (lib/dev*.c) and logging (lib/util/log.c).
+ * Unit tests of the device layer (the files of lib/dev/) and logging (lib/util/log.c).
  * Every test runs in its own forked process (Check's CK_FORK), on its own
  * emulated device file under /dev/shm, removed by the teardown.
  */

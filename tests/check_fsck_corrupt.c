@@ -13,7 +13,7 @@
  *   fsck -y: leaves nothing uncorrected;
  *   fsck -n: on the repaired image finds nothing (exit 0);
  *   mount:   the repaired image mounts and every file, directory, symlink
- *            and xattr list can be read through lib/vol.h.
+ *            and xattr list can be read through lib/vol/vol.h.
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Two-phase teardown (fs/main.c): after SIGTERM the daemon blocks new work
+# Two-phase teardown (fs/teardown.c): after SIGTERM the daemon blocks new work
 # at the filesystem level -- new opens, creates, mkdir and opendir of
 # anything but the root fail with ENXIO -- while handles that were already
 # open keep being served: a file held open can still be read and written,

@@ -6,7 +6,7 @@
 # unmount. The daemon keeps serving and waits while handles or references
 # exist (it is still running, the device still held, while the DAX writer
 # maps it); every job runs to completion without an error in all three
-# ways (open handles are old work: served until closed, fs/main.c phase 1);
+# ways (open handles are old work: served until closed, fs/teardown.c phase 1);
 # after a remount every byte that was acknowledged (fio writes completed,
 # DAX generations acknowledged by pgdax_mapping_sync) is present.
 # PGDAX_UNMOUNT_CYCLES (default 1) rounds of the three ways

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mkfs.pgdaxfs: create a pgdaxfs on a devdax device or an emulated device
- * file. A thin CLI over lib/mkfs.c.
+ * file. A thin CLI over lib/vol/mkfs.c.
  */
 #include "config.h"
 

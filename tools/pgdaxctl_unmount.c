@@ -7,10 +7,11 @@
  * sends it SIGTERM: the daemon refuses new opens, pins and mappings,
  * keeps serving what is open until the last handle is closed, then kills
  * its pgmap, drains the in-flight references, unmounts and releases the
- * device (the two phases are explained in fs/main.c). This command waits for that end
- * (the daemon process gone, so the device is free for fsck or a new mount),
- * and every few seconds says who still holds what. It never forces: a
- * timeout only stops waiting (exit 1), the drain goes on.
+ * device (the two phases are explained in fs/teardown.c). This command
+ * waits for that end (the daemon process gone, so the device is free for
+ * fsck or a new mount), and every few seconds says who still holds what.
+ * It never forces: a timeout only stops waiting (exit 1), the drain goes
+ * on.
  */
 #include "config.h"
 

@@ -2,9 +2,9 @@
 /*
  * The pgmap and its folios: the userspace analogue of the kernel's
  * dev_pagemap and pgmap_request_folio() (DESIGN.md section 3). The rules and
- * why they are safe are written once, at the top of lib/core/folio.c; the live
- * reference (percpu_ref analogue) is in lib/pgmap.c. Nothing else in the
- * project changes a reference count.
+ * why they are safe are written once, at the top of lib/core/folio.c; the
+ * live reference (percpu_ref analogue) is in lib/core/pgmap.c. Nothing else
+ * in the project changes a reference count.
  *
  * Names keep their kernel spelling so a reader can map them onto the seeds.
  */

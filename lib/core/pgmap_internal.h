@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to lib/core/pgmap.c and lib/core/folio.c (and their tests): the pgmap body,
- * the per-thread shards of the live reference and the read-side section
- * that lib/core/folio.c uses to make "check liveness + take a reference" atomic
- * with respect to pgmap_kill(). The rules and why they are safe are written
- * once, at the top of lib/folio.c.
+ * Private to lib/core/pgmap.c and lib/core/folio.c (and their tests): the
+ * pgmap body, the per-thread shards of the live reference and the read-side
+ * section that lib/core/folio.c uses to make "check liveness + take a
+ * reference" atomic with respect to pgmap_kill(). The rules and why they are
+ * safe are written once, at the top of lib/core/folio.c.
  */
 #ifndef PGDAX_PGMAP_INTERNAL_H
 #define PGDAX_PGMAP_INTERNAL_H
