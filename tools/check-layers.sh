@@ -65,6 +65,7 @@ read -ra cc <<<"${CC:-cc}"
 command -v "${cc[0]}" >/dev/null || { echo "check-layers: no compiler ${cc[0]} (set CC)" >&2; exit 2; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/check-layers.XXXXXX") || exit 2
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+trap 'exit 2' INT TERM HUP PIPE	# through the EXIT trap
 W=$(cd "$W" && pwd -P)
 S=$W/src	# the scratch copy of the tree
 mkdir -p "$S" "$W/stub" "$W/rec" "$W/err"
