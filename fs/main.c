@@ -174,6 +174,7 @@ int main(int argc, char **argv)
 	fs_teardown_finish(fs, r);
 	status = 0;
 out_unmount:
+	pgdax_vol_on_dead(fs->vol, NULL, NULL);	/* it uses the session */
 	fuse_session_unmount(fs->se);
 out_session:
 	fuse_session_destroy(fs->se);

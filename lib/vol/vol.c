@@ -60,6 +60,7 @@ static void vol_free(struct pgdax_vol *vol)
 	pthread_mutex_destroy(&vol->ns_lock);
 	pthread_mutex_destroy(&vol->icache_lock);
 	pthread_mutex_destroy(&vol->holder_lock);
+	pthread_cond_destroy(&vol->dead_done);
 	free(vol);
 }
 
@@ -90,6 +91,7 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	pthread_mutex_init(&vol->ns_lock, NULL);
 	pthread_mutex_init(&vol->icache_lock, NULL);
 	pthread_mutex_init(&vol->holder_lock, NULL);
+	pthread_cond_init(&vol->dead_done, NULL);
 	snprintf(vol->devname, sizeof(vol->devname), "%s", device);
 
 	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (vol->rdonly ? PGDAX_DEV_RDONLY : 0),
@@ -227,12 +229,18 @@ static void tell_dead(struct pgdax_vol *vol, const char *why)
 	pthread_mutex_lock(&vol->holder_lock);
 	if (vol->dead_cb && !vol->dead_told) {
 		vol->dead_told = true;
+		vol->dead_running = true;
 		cb = vol->dead_cb;
 		arg = vol->dead_arg;
 	}
 	pthread_mutex_unlock(&vol->holder_lock);
-	if (cb)
-		cb(arg, why);
+	if (!cb)
+		return;
+	cb(arg, why);
+	pthread_mutex_lock(&vol->holder_lock);
+	vol->dead_running = false;
+	pthread_cond_broadcast(&vol->dead_done);
+	pthread_mutex_unlock(&vol->holder_lock);
 }
 
 void pgdax_vol_on_dead(struct pgdax_vol *vol, void (*cb)(void *arg, const char *why),
@@ -241,10 +249,13 @@ void pgdax_vol_on_dead(struct pgdax_vol *vol, void (*cb)(void *arg, const char *
 	char why[512];
 
 	pthread_mutex_lock(&vol->holder_lock);
+	/* unset: the caller is about to free what the callback uses */
+	while (!cb && vol->dead_running)
+		pthread_cond_wait(&vol->dead_done, &vol->holder_lock);
 	vol->dead_cb = cb;
 	vol->dead_arg = arg;
 	pthread_mutex_unlock(&vol->holder_lock);
-	if (vol->dead_reported) {	/* died before: tell now */
+	if (cb && atomic_load(&vol->dead_reported)) {	/* died before: tell now */
 		pgdax_vol_dead_reason(vol, why, sizeof(why));
 		tell_dead(vol, why);
 	}

@@ -90,7 +90,9 @@ void pgdax_vol_dead_reason(struct pgdax_vol *vol, char *buf, size_t len);
  * Call @cb(arg, why) once when the volume dies (after the holder revoked
  * its holds), from the device's watcher thread with no volume lock held;
  * at once if it is dead already. For the daemon, to drop what the kernel
- * caches. One callback per volume; set it before serving.
+ * caches. One callback per volume; set it before serving. @cb NULL unsets
+ * it and waits for a call in progress to return (before freeing what the
+ * callback uses).
  */
 void pgdax_vol_on_dead(struct pgdax_vol *vol, void (*cb)(void *arg, const char *why),
 		       void *arg);

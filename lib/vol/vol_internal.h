@@ -126,6 +126,8 @@ struct pgdax_vol {
 	void (*dead_cb)(void *arg, const char *why);
 	void *dead_arg;
 	bool dead_told;
+	bool dead_running;		/* holder_lock: the callback runs now */
+	pthread_cond_t dead_done;	/* dead_running went false */
 	atomic_bool dead_reported;	/* vol_device_lost ran */
 
 	/* the holder (lib/pin/ through pgdax_vol_set_holder): set once */
