@@ -98,6 +98,7 @@ struct fs_file {
 
 struct fs {
 	struct pgdax_vol *vol;
+	struct stat root_st;		/* the root at mount: served once dead */
 	struct fuse_session *se;
 	struct fs_opts opts;
 
@@ -205,6 +206,9 @@ void fs_handles_conn_gone(struct fs *fs);
 /* Teardown, with the session loop stopped: release every open file and drop
  * every lookup the kernel still held. Returns how many of each. */
 void fs_handles_drop_all(struct fs *fs, uint64_t *files, uint64_t *inodes);
+/* The inodes the kernel holds lookups of now, in a malloc'd array
+ * (*inos NULL and 0 on ENOMEM). */
+size_t fs_icount_snapshot(struct fs *fs, uint64_t **inos);
 /* Log the open handles (ino, opener pid) for a drain report. */
 void fs_handles_report(struct fs *fs);
 

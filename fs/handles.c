@@ -307,3 +307,18 @@ void fs_handles_report(struct fs *fs)
 			     (unsigned long long)f->ino, (int)f->pid);
 	pthread_mutex_unlock(&fs->lock);
 }
+
+size_t fs_icount_snapshot(struct fs *fs, uint64_t **inos)
+{
+	struct fs_icount *t = fs->icount;
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	*inos = malloc((t->nents ? t->nents : 1) * sizeof(**inos));
+	if (*inos)
+		for (size_t i = 0; i < t->nbuckets; i++)
+			for (struct icount_ent *e = t->b[i]; e; e = e->next)
+				(*inos)[n++] = e->ino;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}

@@ -70,9 +70,36 @@ static int mount_volume(struct fs *fs)
 	/* the pin table is the volume's holder from the start, so a layout
 	 * break never races the first pin's registration */
 	r = pgdax_pintab_attach(fs->vol);
+	if (!r)
+		r = pgdax_vol_getattr(fs->vol, PGDAX_ROOT_INO, &fs->root_st);
 	if (r < 0)
 		fprintf(stderr, "%s: %s: %s\n", fs_prog, fs->opts.device, strerror(-r));
 	return r;
+}
+
+/*
+ * The device went away (lib/vol/vol.c vol_device_lost, on the device's
+ * watcher thread): the volume answers EIO from now on, but the kernel still
+ * caches attributes and pages of the inodes it knows, and would go on
+ * serving stat(2) and cached reads from them. Drop them, so that every
+ * request reaches the daemon and fails. No daemon lock is held here: an
+ * invalidation may have the kernel send WRITEs of dirty mmap pages first,
+ * which the receivers serve (and fail).
+ */
+static void fs_on_dead(void *arg, const char *why)
+{
+	struct fs *fs = arg;
+	uint64_t *inos = NULL;
+	size_t n = fs_icount_snapshot(fs, &inos);
+
+	(void)why;
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	free(inos);
+	pgdax_err("%s: the device went away; every request on this mount fails with "
+		  "EIO. Unmount it (umount %s); mount it again once the device is back",
+		  fs->opts.mountpoint, fs->opts.mountpoint);
 }
 
 int main(int argc, char **argv)
@@ -134,6 +161,7 @@ int main(int argc, char **argv)
 		goto out_session;
 	}
 	fs_pidfile_write(fs);
+	pgdax_vol_on_dead(fs->vol, fs_on_dead, fs);
 
 	if (fs_teardown_start(fs) < 0) {
 		fprintf(stderr, "%s: cannot start the signal thread\n", fs_prog);
@@ -146,6 +174,7 @@ int main(int argc, char **argv)
 	fs_teardown_finish(fs, r);
 	status = 0;
 out_unmount:
+	pgdax_vol_on_dead(fs->vol, NULL, NULL);	/* it uses the session */
 	fuse_session_unmount(fs->se);
 out_session:
 	fuse_session_destroy(fs->se);
@@ -153,7 +182,11 @@ out_handles:
 	fs_handles_fini(fs);
 out_vol:
 	r = pgdax_vol_unmount(&fs->vol);
-	if (r < 0) {
+	if (r == -ENODEV) {
+		pgdax_err("%s went away under the mount: exiting with status 1",
+			  fs->opts.device);
+		status = 1;
+	} else if (r < 0) {
 		pgdax_err("releasing %s: %s", fs->opts.device, strerror(-r));
 		status = 1;
 	}

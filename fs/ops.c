@@ -181,10 +181,18 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
 	struct stat st;
-	int r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
+	int r = pgdax_vol_getattr(fs->vol, ino, &st);
 
 	(void)fi;
+	if (r == -EIO && ino == FUSE_ROOT_ID && pgdax_vol_is_dead(fs->vol)) {
+		/* The device went away: the mount root still answers from what
+		 * was read at mount, so that pgdaxctl status can open it and
+		 * say why everything else fails. */
+		fuse_reply_attr(req, &fs->root_st, 1.0);
+		return;
+	}
 	if (r < 0)
 		fuse_reply_err(req, err_of(r));
 	else

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/dev.h"
@@ -571,17 +573,43 @@ END_TEST
 
 /* ---------------------------------------------------------------- guard */
 
-static struct pgdax_dev *open_and_truncate(uint64_t keep)
+/*
+ * A media error (poison) on one page of a device that is otherwise whole:
+ * the page of the device mapping at @addr is replaced by a shared mapping
+ * of a one-page file that is then cut to nothing, so loads and stores there
+ * raise SIGBUS exactly as a poisoned page does, while the device file keeps
+ * its size. (Cutting the device file itself is a device that went away:
+ * see the "loss" tests below.)
+ */
+static void poison_page(void *addr)
+{
+	char path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.poison", dev_path);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	ck_assert_ptr_eq(mmap(addr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0),
+			 addr);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	unlink(path);
+}
+
+static struct pgdax_dev *open_with_poison(const uint64_t *offs, int n)
 {
 	struct pgdax_dev *dev = open_new(DEV_SIZE, 4096);
 
-	ck_assert_int_eq(truncate(dev_path, (off_t)keep), 0);
+	for (int i = 0; i < n; i++)
+		poison_page((char *)pgdax_dev_base(dev) + offs[i]);
 	return dev;
 }
 
-START_TEST(test_guarded_read_of_truncated_region_returns_eio_and_records_range)
+START_TEST(test_guarded_read_of_poisoned_page_returns_eio_and_records_range)
 {
-	struct pgdax_dev *dev = open_and_truncate(32 * MiB);
+	static const uint64_t bad[] = { 40 * MiB, 50 * MiB };
+	struct pgdax_dev *dev = open_with_poison(bad, 2);
 	char *base = pgdax_dev_base(dev), buf[8192];
 	uint64_t off[4], len[4];
 
@@ -595,6 +623,8 @@ START_TEST(test_guarded_read_of_truncated_region_returns_eio_and_records_range)
 	ck_assert(!pgdax_dev_range_is_bad(dev, 0, 32 * MiB));
 	ck_assert(!pgdax_dev_range_is_bad(dev, 40 * MiB + 4096, 4096));
 	ck_assert_ptr_nonnull(strstr(logbuf, "media error"));
+	/* a media error is not a lost device: the rest still reads */
+	ck_assert(!pgdax_dev_is_lost(dev));
 	/* Still alive, and the guard works again on the same thread. */
 	ck_assert_int_eq(pgdax_dev_copy_guarded(dev, buf, base + 50 * MiB, 64, false), -EIO);
 	ck_assert_int_eq(pgdax_dev_badranges(dev, NULL, NULL, 0), 2);
@@ -602,9 +632,10 @@ START_TEST(test_guarded_read_of_truncated_region_returns_eio_and_records_range)
 }
 END_TEST
 
-START_TEST(test_guarded_write_to_truncated_region_returns_eio)
+START_TEST(test_guarded_write_to_poisoned_page_returns_eio)
 {
-	struct pgdax_dev *dev = open_and_truncate(32 * MiB);
+	static const uint64_t bad[] = { 33 * MiB };
+	struct pgdax_dev *dev = open_with_poison(bad, 1);
 	char *base = pgdax_dev_base(dev), buf[64] = "data";
 
 	ck_assert_int_eq(pgdax_dev_copy_guarded(dev, base + 33 * MiB, buf, sizeof(buf), true), -EIO);
@@ -617,7 +648,8 @@ END_TEST
 
 START_TEST(test_adjacent_bad_pages_merge_into_one_range)
 {
-	struct pgdax_dev *dev = open_and_truncate(32 * MiB);
+	static const uint64_t bad[] = { 40 * MiB, 40 * MiB + 4096, 40 * MiB + 8192 };
+	struct pgdax_dev *dev = open_with_poison(bad, 3);
 	char *base = pgdax_dev_base(dev), buf[64];
 	uint64_t off[4], len[4];
 
@@ -654,7 +686,8 @@ static void *guard_thread_fn(void *p)
 
 START_TEST(test_guard_is_per_thread)
 {
-	struct pgdax_dev *dev = open_and_truncate(32 * MiB);
+	static const uint64_t bad[] = { 36 * MiB, 60 * MiB };
+	struct pgdax_dev *dev = open_with_poison(bad, 2);
 	struct guard_thread g[2] = { { dev, 36 * MiB, 0 }, { dev, 60 * MiB, 0 } };
 	pthread_t t[2];
 	int i;
@@ -670,30 +703,32 @@ START_TEST(test_guard_is_per_thread)
 }
 END_TEST
 
+/* A SIGBUS that is not at a device mapping (a bug elsewhere, or one sent
+ * with kill/raise) still kills the process. */
 static int unguarded_fault(void *arg)
 {
 	struct pgdax_dev *dev = NULL;
-	volatile char *base;
+	volatile char *other;
 
 	if (pgdax_dev_open(dev_path, 0, 0, &dev))
 		return 1;
-	if (truncate(dev_path, 32 * MiB))
+	other = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (other == MAP_FAILED)
 		return 2;
-	base = pgdax_dev_base(dev);
+	poison_page((void *)other);
 	if (arg)
 		raise(SIGBUS);
 	else
-		(void)base[40 * MiB];
+		(void)other[10];
 	return 3;	/* survived: the guard swallowed a real bug */
 }
 
-START_TEST(test_sigbus_outside_guard_still_kills_process)
+START_TEST(test_sigbus_outside_device_still_kills_process)
 {
 	int st, how;
 
 	ck_assert_int_eq(pgdax_dev_create_emulated(dev_path, DEV_SIZE, 4096), 0);
 	for (how = 0; how < 2; how++) {
-		ck_assert_int_eq(truncate(dev_path, DEV_SIZE), 0);
 		st = run_child(unguarded_fault, how ? (void *)1 : NULL);
 		if (SANITIZED)	/* the sanitizer's own SIGBUS handler reports and exits */
 			ck_assert(!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 3));
@@ -701,6 +736,114 @@ START_TEST(test_sigbus_outside_guard_still_kills_process)
 			ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 				      "how %d: status %#x", how, st);
 	}
+}
+END_TEST
+
+/* ---------------------------------------------------------------- loss */
+
+static char lost_why[1024];
+static int lost_calls;
+static pthread_mutex_t lost_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lost_cond = PTHREAD_COND_INITIALIZER;
+
+static void on_lost(void *arg, const char *why)
+{
+	pthread_mutex_lock(&lost_lock);
+	snprintf(lost_why, sizeof(lost_why), "%s", why);
+	lost_calls++;
+	(void)arg;
+	pthread_cond_broadcast(&lost_cond);
+	pthread_mutex_unlock(&lost_lock);
+}
+
+/* Wait (event-driven, bounded) for the callback; the number of calls. */
+static int wait_lost(int secs)
+{
+	struct timespec ts;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	pthread_mutex_lock(&lost_lock);
+	while (!lost_calls && pthread_cond_timedwait(&lost_cond, &lost_lock, &ts) == 0)
+		;
+	n = lost_calls;
+	pthread_mutex_unlock(&lost_lock);
+	return n;
+}
+
+static void lost_reset(void)
+{
+	pthread_mutex_lock(&lost_lock);
+	lost_calls = 0;
+	lost_why[0] = '\0';
+	pthread_mutex_unlock(&lost_lock);
+}
+
+START_TEST(test_cut_device_file_is_noticed_without_any_access)
+{
+	struct pgdax_dev *dev = open_new(DEV_SIZE, 4096);
+	char why[512];
+
+	lost_reset();
+	ck_assert_int_eq(pgdax_dev_watch(dev, on_lost, NULL), 0);
+	ck_assert(!pgdax_dev_is_lost(dev));
+	ck_assert_int_eq(truncate(dev_path, 32 * MiB), 0);
+	ck_assert_int_eq(wait_lost(10), 1);
+	ck_assert(pgdax_dev_is_lost(dev));
+	ck_assert_ptr_nonnull(strstr(lost_why, "was cut to 33554432 bytes"));
+	pgdax_dev_lost_reason(dev, why, sizeof(why));
+	ck_assert_str_eq(why, lost_why);
+	ck_assert_ptr_nonnull(strstr(logbuf, "went away"));
+	pgdax_dev_close(&dev);
+	ck_assert_int_eq(lost_calls, 1);	/* once */
+}
+END_TEST
+
+/* A metadata (unguarded) access past the cut does not kill the process:
+ * the mapping is fenced, the access reads zeros, and nothing reaches the
+ * device from then on. */
+START_TEST(test_unguarded_access_to_cut_device_survives_and_fences)
+{
+	struct pgdax_dev *dev = open_new(DEV_SIZE, 4096);
+	volatile char *base = pgdax_dev_base(dev);
+	char byte = 0;
+	int fd;
+
+	base[MiB] = 'A';
+	pgdax_dev_persist(dev, (void *)(base + MiB), 1);
+	lost_reset();
+	ck_assert_int_eq(pgdax_dev_watch(dev, on_lost, NULL), 0);
+	ck_assert_int_eq(truncate(dev_path, 32 * MiB), 0);
+	ck_assert_int_eq(base[40 * MiB], 0);	/* faults, fenced, re-executed */
+	ck_assert(pgdax_dev_is_lost(dev));
+	base[MiB] = 'B';			/* lands in the fence */
+	pgdax_dev_persist(dev, (void *)(base + MiB), 1);
+	ck_assert_int_eq(wait_lost(10), 1);
+	fd = open(dev_path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &byte, 1, MiB), 1);
+	close(fd);
+	ck_assert_int_eq(byte, 'A');		/* the device never saw the B */
+	pgdax_dev_close(&dev);
+}
+END_TEST
+
+/* A guarded copy that meets a cut device returns EIO and reports a lost
+ * device, not a media error, even with no watcher running. */
+START_TEST(test_guarded_copy_into_cut_device_reports_loss_not_media_error)
+{
+	struct pgdax_dev *dev = open_new(DEV_SIZE, 4096);
+	char *base = pgdax_dev_base(dev), buf[64] = { 0 };
+
+	ck_assert_int_eq(truncate(dev_path, 32 * MiB), 0);
+	ck_assert_int_eq(pgdax_dev_copy_guarded(dev, base + 40 * MiB, buf, sizeof(buf), true),
+			 -EIO);
+	ck_assert(pgdax_dev_is_lost(dev));
+	ck_assert_int_eq(pgdax_dev_badranges(dev, NULL, NULL, 0), 0);
+	ck_assert_ptr_nonnull(strstr(logbuf, "went away"));
+	ck_assert_ptr_null(strstr(logbuf, "media error"));
+	pgdax_dev_close(&dev);
 }
 END_TEST
 
@@ -1128,11 +1271,18 @@ static Suite *dev_suite(void)
 
 	tc = tcase_create("guard");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_guarded_read_of_truncated_region_returns_eio_and_records_range);
-	tcase_add_test(tc, test_guarded_write_to_truncated_region_returns_eio);
+	tcase_add_test(tc, test_guarded_read_of_poisoned_page_returns_eio_and_records_range);
+	tcase_add_test(tc, test_guarded_write_to_poisoned_page_returns_eio);
 	tcase_add_test(tc, test_adjacent_bad_pages_merge_into_one_range);
 	tcase_add_test(tc, test_guard_is_per_thread);
-	tcase_add_test(tc, test_sigbus_outside_guard_still_kills_process);
+	tcase_add_test(tc, test_sigbus_outside_device_still_kills_process);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("loss");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_cut_device_file_is_noticed_without_any_access);
+	tcase_add_test(tc, test_unguarded_access_to_cut_device_survives_and_fences);
+	tcase_add_test(tc, test_guarded_copy_into_cut_device_reports_loss_not_media_error);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("crash");

@@ -1319,6 +1319,78 @@ START_TEST(test_block_size_64k_volume_works)
 }
 END_TEST
 
+/* ------------------------------------------------------------ device loss */
+
+/* Wait (bounded, for the device's watcher thread) until the volume is dead. */
+static bool wait_dead(int secs)
+{
+	for (int i = 0; i < secs * 100; i++) {
+		if (pgdax_vol_is_dead(vol))
+			return true;
+		usleep(10000);
+	}
+	return pgdax_vol_is_dead(vol);
+}
+
+static int dead_calls;
+static char dead_why[512];
+static void on_dead(void *arg, const char *why)
+{
+	(void)arg;
+	dead_calls++;
+	snprintf(dead_why, sizeof(dead_why), "%s", why);
+}
+
+START_TEST(test_cut_device_makes_every_call_fail_eio_and_unmount_enodev)
+{
+	static const char data[] = "acknowledged before the cut";
+	uint64_t ino = create_file(PGDAX_ROOT_INO, "f", data, sizeof(data));
+	struct pgdax_vol_file *f, *g = NULL;
+	struct stat st;
+	char buf[64];
+
+	char tail[4096];
+	int fd;
+
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDWR, &root_cred, &f), 0);
+	dead_calls = 0;
+	pgdax_vol_on_dead(vol, on_dead, NULL);
+	ck_assert(!pgdax_vol_is_dead(vol));
+	/* the last block (the backup superblock) goes: kept to put back */
+	fd = open(devpath, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, tail, sizeof(tail), (64 << 20) - 4096), (ssize_t)sizeof(tail));
+	ck_assert_int_eq(ftruncate(fd, (64 << 20) - 4096), 0);
+	ck_assert(wait_dead(10));
+	ck_assert_ptr_nonnull(strstr(dead_why, "was cut to"));
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &st), -EIO);
+	ck_assert_int_eq(pgdax_vol_lookup(vol, PGDAX_ROOT_INO, "f", &st), -EIO);
+	ck_assert_int_eq(rd(f, 0, buf, sizeof(buf)), -EIO);
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 0, "x", 1, &root_cred), -EIO);
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &g), -EIO);
+	ck_assert_ptr_null(g);
+	ck_assert_int_eq(pgdax_vol_create(vol, PGDAX_ROOT_INO, "new", 0644, O_RDWR, &root_cred,
+					  &st, &g), -EIO);
+	ck_assert_int_eq(pgdax_vol_mkdir(vol, PGDAX_ROOT_INO, "d", 0755, &root_cred, &st), -EIO);
+	ck_assert_int_eq(pgdax_vol_unlink(vol, PGDAX_ROOT_INO, "f"), -EIO);
+	ck_assert_int_eq(pgdax_vol_fallocate(vol, ino, 0, 0, 1 << 20, &root_cred), -EIO);
+	ck_assert_int_eq(pgdax_vol_setxattr(vol, ino, "user.a", "b", 1, 0), -EIO);
+	/* an open file can still be closed, and the volume released */
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), -ENODEV);
+	ck_assert_ptr_null(vol);
+	ck_assert_int_eq(dead_calls, 1);
+	/* the device comes back whole: what was acknowledged is there */
+	ck_assert_int_eq(pwrite(fd, tail, sizeof(tail), (64 << 20) - 4096), (ssize_t)sizeof(tail));
+	close(fd);
+	do_mount();
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
+	ck_assert_int_eq(rd(f, 0, buf, sizeof(data)), (ssize_t)sizeof(data));
+	ck_assert_str_eq(buf, data);
+	pgdax_vol_release(vol, &f);
+}
+END_TEST
+
 static Suite *vol_suite(void)
 {
 	Suite *s = suite_create("vol");
@@ -1385,6 +1457,11 @@ static Suite *vol_suite(void)
 	tcase_add_test(tc, test_damaged_primary_superblock_uses_backup_and_repairs);
 	tcase_add_test(tc, test_corrupt_inode_fails_lookup_cleanly);
 	tcase_add_test(tc, test_corrupt_directory_record_fails_cleanly);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("device_loss");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_cut_device_makes_every_call_fail_eio_and_unmount_enodev);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mkfs");

@@ -193,6 +193,13 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	printf("  \"daemon_pid\": %d,\n  \"state\": \"%s\",\n  \"live_count\": %lld,\n",
 	       st->daemon_pid, pgdaxctl_pgmap_state_str(st->pgmap_state),
 	       (long long)st->live_count);
+	printf("  \"dead\": %s,\n  \"dead_reason\": ",
+	       (st->flags & PGDAX_INFO_DEAD) ? "true" : "false");
+	if (st->flags & PGDAX_INFO_DEAD)
+		pgdaxctl_json_str(stdout, st->dead_reason);
+	else
+		printf("null");
+	printf(",\n");
 	printf("  \"dev_size\": %llu,\n  \"dev_align\": %llu,\n  \"block_size\": %llu,\n",
 	       (unsigned long long)st->dev_size, (unsigned long long)st->dev_align,
 	       (unsigned long long)st->block_size);
@@ -242,8 +249,12 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	printf("  usage:      %llu of %llu blocks used, %llu of %llu inodes free, %llu orphan(s)\n",
 	       used, (unsigned long long)st->blocks, (unsigned long long)st->free_inodes,
 	       (unsigned long long)st->inodes, (unsigned long long)st->orphans);
-	printf("  state:      %s (live reference %lld)\n",
-	       pgdaxctl_pgmap_state_str(st->pgmap_state), (long long)st->live_count);
+	if (st->flags & PGDAX_INFO_DEAD)
+		printf("  state:      DEAD: %s; every request fails with EIO, pins are "
+		       "revoked: unmount it\n", st->dead_reason);
+	else
+		printf("  state:      %s (live reference %lld)\n",
+		       pgdaxctl_pgmap_state_str(st->pgmap_state), (long long)st->live_count);
 	printf("  extents:    %llu active, %llu in-flight I/O, %llu pinned by %llu pin(s), "
 	       "%llu quarantined page(s), %llu layout break(s)\n",
 	       (unsigned long long)st->active_extents, (unsigned long long)st->inflight_io,

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -267,6 +268,14 @@ int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 	dev->shadow_fd = -1;
 	dev->flags = flags;
 	pthread_mutex_init(&dev->bad_lock, NULL);
+	pthread_mutex_init(&dev->watch_lock, NULL);
+	dev->source_fd = -1;
+	atomic_init(&dev->fault_off, UINT64_MAX);
+	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->wake_fd < 0) {
+		rc = -errno;
+		goto err_free;
+	}
 
 	rc = pgdax_dev_resolve(name, dev->info.path, sizeof(dev->info.path));
 	if (rc)
@@ -321,6 +330,7 @@ int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 	rc = dev_guard_install();
 	if (rc)
 		goto err_map;
+	dev_watch_register(dev);
 	rc = dev_crash_open(dev);
 	if (rc)
 		goto err_map;
@@ -331,6 +341,7 @@ int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 	return 0;
 
 err_map:
+	dev_watch_unregister(dev);
 	pmem2_map_delete(&dev->map);
 err_src:
 	pmem2_source_delete(&dev->src);
@@ -339,6 +350,9 @@ err_close:
 err_free:
 	dev_badranges_free(dev);
 	pthread_mutex_destroy(&dev->bad_lock);
+	pthread_mutex_destroy(&dev->watch_lock);
+	if (dev->wake_fd >= 0)
+		close(dev->wake_fd);
 	free(dev);
 	return rc;
 }
@@ -350,7 +364,9 @@ void pgdax_dev_close(struct pgdax_dev **devp)
 	if (!devp || !*devp)
 		return;
 	dev = *devp;
+	dev_watch_stop(dev);
 	dev_crash_close(dev);
+	dev_watch_unregister(dev);	/* before the range can be reused */
 	if (dev->map && pmem2_map_delete(&dev->map))
 		pgdax_err("unmapping %s failed: %s", dev->info.path, pmem2_errormsg());
 	pmem2_source_delete(&dev->src);
@@ -358,6 +374,9 @@ void pgdax_dev_close(struct pgdax_dev **devp)
 		close(dev->fd);
 	dev_badranges_free(dev);
 	pthread_mutex_destroy(&dev->bad_lock);
+	pthread_mutex_destroy(&dev->watch_lock);
+	if (dev->wake_fd >= 0)
+		close(dev->wake_fd);
 	free(dev);
 	*devp = NULL;
 }

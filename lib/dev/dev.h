@@ -96,6 +96,21 @@ int pgdax_dev_badranges(struct pgdax_dev *dev, uint64_t *off, uint64_t *len, int
 /* Is [off, off+len) known bad (recorded or reported by libpmem2 badblocks)? */
 bool pgdax_dev_range_is_bad(struct pgdax_dev *dev, uint64_t off, uint64_t len);
 
+/*
+ * Device loss (lib/dev/dev_watch.c): the device went away under the mapping
+ * (devdax disabled or unbound, emulated file cut). Once lost, the mapping
+ * is anonymous memory: nothing more reaches the device, loads read zeros.
+ * pgdax_dev_watch() starts a thread that notices a removal even when
+ * nothing touches the device, and calls @on_lost(arg, why) once, from that
+ * thread, when the device is lost (also when a fault found it first).
+ * 0 or a negative errno (a watch could not start: faults still count).
+ */
+int pgdax_dev_watch(struct pgdax_dev *dev, void (*on_lost)(void *arg, const char *why),
+		    void *arg);
+bool pgdax_dev_is_lost(const struct pgdax_dev *dev);
+/* Why it was lost ("" while it is not). */
+void pgdax_dev_lost_reason(struct pgdax_dev *dev, char *buf, size_t len);
+
 /* Persist barriers performed so far (for tests and the crash harness). */
 uint64_t pgdax_dev_barriers(const struct pgdax_dev *dev);
 

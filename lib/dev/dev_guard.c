@@ -52,6 +52,10 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
 		guard_addr = si->si_addr;
 		siglongjmp(guard_jmp, 1);
 	}
+	/* Unguarded (metadata) access to a device that went away: fence the
+	 * mapping so the instruction re-executes on zero pages (dev_watch.c). */
+	if (si->si_code > 0 && dev_watch_fault(si->si_addr))
+		return;
 	if ((guard_prev.sa_flags & SA_SIGINFO) && guard_prev.sa_sigaction) {
 		guard_prev.sa_sigaction(sig, si, uctx);
 		return;
@@ -102,7 +106,10 @@ int pgdax_dev_copy_guarded(struct pgdax_dev *dev, void *dst, const void *src,
 	if (sigsetjmp(guard_jmp, 0)) {
 		a = (uintptr_t)guard_addr;
 		base = (uintptr_t)dev->base;
-		if (a >= base && a < base + dev->size) {
+		if (a >= base && a < base + dev->size && dev_check_present(dev) < 0) {
+			pgdax_err("device %s went away during a %s: returning EIO",
+				  dev->info.path, to_dev ? "write" : "read");
+		} else if (a >= base && a < base + dev->size) {
 			uint64_t off = (a - base) & ~(GUARD_PAGE - 1);
 
 			dev_badrange_add(dev, off, GUARD_PAGE);

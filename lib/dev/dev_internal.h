@@ -9,6 +9,7 @@
  *   dev_emul.c    emulated device files: create/resize, alignment xattr
  *   dev_guard.c   per-thread SIGBUS guard, guarded copies, bad ranges
  *   dev_crash.c   crash injection (PGDAX_CRASH_AT/_SHADOW/_COUNT)
+ *   dev_watch.c   device loss: fencing on a fault, the removal watcher
  *
  * Hot path: pgdax_dev_persist() & co. read two fields (crash, the libpmem2
  * function pointer) and make one indirect call; everything else lives behind
@@ -20,6 +21,7 @@
 
 #include <libpmem2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,6 +63,23 @@ struct pgdax_dev {
 	int nbad;			/* bad_lock */
 	int bad_cap;			/* bad_lock */
 	uint64_t bb_scan_ns;		/* bad_lock: last libpmem2 badblock scan */
+
+	/* Device loss (dev_watch.c). The first three are set from the SIGBUS
+	 * handler too: atomics only. */
+	atomic_bool fenced;		/* the mapping is anonymous memory now */
+	atomic_bool fence_failed;
+	atomic_bool lost;		/* fenced because the device went away */
+	_Atomic uint64_t fault_off;	/* first faulting offset, UINT64_MAX none */
+	int wake_fd;			/* eventfd: wakes the watcher */
+	int source_fd;			/* inotify (emulated) or uevent socket, -1 */
+	pthread_t watcher;
+	bool watching;			/* set/cleared by the opener's thread */
+	atomic_bool watch_stop;
+	void (*on_lost)(void *arg, const char *why);
+	void *on_lost_arg;
+	pthread_mutex_t watch_lock;
+	char lost_reason[PATH_MAX + 256];	/* watch_lock */
+	bool reported;			/* watch_lock: on_lost ran (or will) */
 };
 
 /* libpmem2 error code -> negative errno, logging pmem2_errormsg() with @what. */
@@ -82,6 +101,16 @@ int dev_guard_install(void);
 void dev_badrange_add(struct pgdax_dev *dev, uint64_t off, uint64_t len);
 void dev_badblocks_scan(struct pgdax_dev *dev);
 void dev_badranges_free(struct pgdax_dev *dev);
+
+/* dev_watch.c */
+void dev_watch_register(struct pgdax_dev *dev);
+void dev_watch_unregister(struct pgdax_dev *dev);
+void dev_watch_stop(struct pgdax_dev *dev);
+/* From the SIGBUS handler: @addr in a registered mapping? Then it is fenced. */
+bool dev_watch_fault(void *addr);
+/* After a guarded copy faulted: 0 if the device is whole, else -ENODEV
+ * (fenced, reported). */
+int dev_check_present(struct pgdax_dev *dev);
 
 /* dev_crash.c: setup at open, teardown at close, and the slow paths. */
 int dev_crash_open(struct pgdax_dev *dev);

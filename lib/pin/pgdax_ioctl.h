@@ -36,6 +36,8 @@
 #define PGDAX_INFO_EMULATED	(1u << 0)	/* device is a regular file */
 #define PGDAX_INFO_RDONLY	(1u << 1)	/* mounted read-only */
 #define PGDAX_INFO_DYING	(1u << 2)	/* teardown started: new pins fail */
+#define PGDAX_INFO_DEAD		(1u << 3)	/* the device went away: every request
+						 * fails with EIO, pins are revoked */
 #define PGDAX_DEV_PATH_MAX	1024
 
 struct pgdax_ioc_info {
@@ -137,6 +139,7 @@ struct pgdax_ioc_status {
 	uint64_t pins_dropped;		/* pins ended since mount: unpin or release */
 	uint64_t reserved_out[2];
 	char dev_path[PGDAX_DEV_PATH_MAX];
+	char dead_reason[320];		/* out: why, with PGDAX_INFO_DEAD */
 
 	uint32_t nr_holders;		/* out: total */
 	uint32_t count;			/* out: filled in this batch */

@@ -104,6 +104,7 @@ struct pin_table {
 	/* cumulative; pins held now = granted - dropped (pins_held) */
 	uint64_t pins_granted, pins_dropped;
 	struct pgdax_pintab_poll_ops ops;
+	bool revoked;			/* the device went away: every pin revoked */
 };
 
 /* Pins held now (t->lock held, or the table no longer shared). */
@@ -121,12 +122,14 @@ static uint64_t pins_held(const struct pin_table *t)
 static void hold_break_layout(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 static void hold_break_done(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 static void hold_release_file(void *ctx, struct pgdax_vol_file *f);
+static void hold_device_lost(void *ctx, const char *why);
 static void hold_fini(void *ctx);
 
 static const struct pgdax_vol_holder_ops holder_ops = {
 	.break_layout = hold_break_layout,
 	.break_done = hold_break_done,
 	.release_file = hold_release_file,
+	.device_lost = hold_device_lost,
 	.fini = hold_fini,
 };
 
@@ -460,6 +463,8 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	r = pgdax_pintab_may_access_device(di->path, caller, write);
 	if (r)
 		return r;
+	if (pgdax_vol_is_dead(vol))
+		return -EIO;
 	if (pgmap_state(pgdax_vol_pgmap(vol)) != PGMAP_LIVE)
 		return -ENXIO;
 
@@ -627,6 +632,72 @@ static void hold_release_file(void *ctx, struct pgdax_vol_file *f)
 	}
 }
 
+/*
+ * Holder operation: the device went away (DESIGN.md 4a). The clients'
+ * mappings died with it, so their references are dropped here on their
+ * behalf (a drain must not wait for what cannot come back); the pins stay
+ * in the books, empty, so an UNPIN or release still finds them, and every
+ * holder with a poll handle is told (POLLPRI; INFO and STATUS then say
+ * PGDAX_INFO_DEAD). References are put without the table lock, a batch at
+ * a time, so no allocation is needed.
+ */
+static void hold_device_lost(void *ctx, const char *why)
+{
+	struct pin_table *t = ctx;
+	struct pgdax_folio *batch[64];
+	uint64_t pins = 0, refs = 0;
+	unsigned n;
+
+	pthread_mutex_lock(&t->lock);
+	t->revoked = true;
+	for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next)
+		pins += pf->npins;
+	pthread_mutex_unlock(&t->lock);
+	do {
+		n = 0;
+		pthread_mutex_lock(&t->lock);
+		for (struct pin_file *pf = t->files.next; pf != &t->files && n < 64; pf = pf->next) {
+			for (struct pin *p = pf->pins; p && n < 64; p = p->next) {
+				for (uint32_t i = 0; i < p->nr && n < 64; i++) {
+					if (!p->ext[i].folio)
+						continue;
+					batch[n++] = p->ext[i].folio;
+					p->ext[i].folio = NULL;
+					pf->nextents--;
+					t->extents--;
+				}
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		for (unsigned i = 0; i < n; i++)
+			folio_put(batch[i]);
+		refs += n;
+	} while (n);
+	for (;;) {
+		void *h = NULL;
+
+		pthread_mutex_lock(&t->lock);
+		for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next) {
+			if (pf->poll_handle) {
+				h = pf->poll_handle;
+				pf->poll_handle = NULL;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!h)
+			break;
+		if (t->ops.notify)
+			t->ops.notify(h);
+		if (t->ops.destroy)
+			t->ops.destroy(h);
+	}
+	if (pins)
+		pgdax_err("device lost (%s): %llu pin(s) revoked, %llu extent reference(s) "
+			  "dropped on their holders' behalf", why, (unsigned long long)pins,
+			  (unsigned long long)refs);
+}
+
 int pgdax_pintab_sync_range(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 			 const struct pgdax_ioc_sync *req, uint64_t *off, uint64_t *len)
 {
@@ -689,7 +760,7 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 	pthread_mutex_lock(&t->lock);
 	pf = handle ? pf_get_locked(t, f) : *pgdax_vol_file_holder(f);
 	if (pf) {
-		if (file_breaking_locked(t, pf))
+		if (t->revoked || file_breaking_locked(t, pf))
 			mask |= POLLPRI;
 		if (handle) {
 			old = pf->poll_handle;
@@ -861,6 +932,8 @@ void pgdax_pintab_info(struct pgdax_vol *vol, uint64_t ino, struct pgdax_ioc_inf
 		out->flags |= PGDAX_INFO_RDONLY;
 	if (pgmap_state(pgdax_vol_pgmap(vol)) != PGMAP_LIVE)
 		out->flags |= PGDAX_INFO_DYING;
+	if (pgdax_vol_is_dead(vol))
+		out->flags |= PGDAX_INFO_DEAD;
 	out->dev_size = di->size;
 	out->dev_align = di->align < bs ? bs : di->align;
 	out->block_size = bs;
@@ -888,6 +961,10 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 		st->flags |= PGDAX_INFO_RDONLY;
 	if (s.pgmap_state != PGMAP_LIVE)
 		st->flags |= PGDAX_INFO_DYING;
+	if (pgdax_vol_is_dead(vol)) {
+		st->flags |= PGDAX_INFO_DEAD;
+		pgdax_vol_dead_reason(vol, st->dead_reason, sizeof(st->dead_reason));
+	}
 	st->dev_size = di->size;
 	st->dev_align = di->align < bs ? bs : di->align;
 	st->block_size = s.block_size;

@@ -12,7 +12,7 @@
 
 #include "vol_internal.h"
 
-int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
+static int setattr_impl(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
 		      int valid, const struct pgdax_cred *cred, struct stat *out)
 {
 	struct inode *ip;
@@ -87,7 +87,16 @@ out:
 	return rc;
 }
 
-int pgdax_vol_statfs(struct pgdax_vol *vol, struct statvfs *st)
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
+		      int valid, const struct pgdax_cred *cred, struct stat *out)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, setattr_impl(vol, ino, attr, valid, cred, out));
+}
+
+static int statfs_impl(struct pgdax_vol *vol, struct statvfs *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = vol->bs;
@@ -104,4 +113,11 @@ int pgdax_vol_statfs(struct pgdax_vol *vol, struct statvfs *st)
 	if (vol->rdonly)
 		st->f_flag |= ST_RDONLY;
 	return 0;
+}
+
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_statfs(struct pgdax_vol *vol, struct statvfs *st)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, statfs_impl(vol, st));
 }

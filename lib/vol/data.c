@@ -304,7 +304,7 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 
 /* ---- reads ---- */
 
-ssize_t pgdax_vol_read_map(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+static ssize_t read_map_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 			   uint64_t off, size_t size, struct iovec *iov,
 			   int maxiov, int *niov, struct pgdax_io *io)
 {
@@ -378,6 +378,24 @@ ssize_t pgdax_vol_read_map(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		return rc;
 	return (ssize_t)done;
 }
+
+/* -EIO if the device was lost meanwhile (vol_ack). */
+ssize_t pgdax_vol_read_map(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			   uint64_t off, size_t size, struct iovec *iov,
+			   int maxiov, int *niov, struct pgdax_io *io)
+{
+	ssize_t rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = read_map_impl(vol, f, off, size, iov, maxiov, niov, io);
+	if (vol_dead(vol)) {
+		pgdax_vol_io_done(vol, io);
+		*niov = 0;
+		rc = -EIO;
+	}
+	return rc;
+}
+
 
 void pgdax_vol_io_done(struct pgdax_vol *vol, struct pgdax_io *io)
 {
@@ -564,7 +582,7 @@ static bool range_mapped(struct pgdax_vol *vol, struct inode *ip, uint64_t off, 
 	return true;
 }
 
-ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 			uint64_t off, const void *buf, size_t size,
 			const struct pgdax_cred *cred)
 {
@@ -630,6 +648,16 @@ out:
 	return rc;
 }
 
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+ssize_t pgdax_vol_write(struct pgdax_vol *vol, struct pgdax_vol_file *f,
+			uint64_t off, const void *buf, size_t size,
+			const struct pgdax_cred *cred)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, write_impl(vol, f, off, buf, size, cred));
+}
+
 /* ---- fallocate / lseek / copy_range ---- */
 
 /* Allocate zeroed extents for every hole in file bytes [a, b). */
@@ -659,7 +687,7 @@ static int alloc_range(struct pgdax_vol *vol, struct inode *ip, uint64_t a, uint
 	return 0;
 }
 
-int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
+static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 			uint64_t off, uint64_t len, const struct pgdax_cred *cred)
 {
 	struct inode *ip;
@@ -726,7 +754,16 @@ out:
 	return rc;
 }
 
-int pgdax_vol_lseek(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whence,
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+int pgdax_vol_fallocate(struct pgdax_vol *vol, uint64_t ino, int mode,
+			uint64_t off, uint64_t len, const struct pgdax_cred *cred)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, fallocate_impl(vol, ino, mode, off, len, cred));
+}
+
+static int lseek_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whence,
 		    uint64_t *result)
 {
 	struct inode *ip;
@@ -771,7 +808,15 @@ int pgdax_vol_lseek(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whenc
 	return rc;
 }
 
-ssize_t pgdax_vol_copy_range(struct pgdax_vol *vol, uint64_t ino_in, uint64_t off_in,
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_lseek(struct pgdax_vol *vol, uint64_t ino, uint64_t off, int whence,
+		    uint64_t *result)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, lseek_impl(vol, ino, off, whence, result));
+}
+
+static ssize_t copy_range_impl(struct pgdax_vol *vol, uint64_t ino_in, uint64_t off_in,
 			     uint64_t ino_out, uint64_t off_out, size_t len,
 			     const struct pgdax_cred *cred)
 {
@@ -851,11 +896,29 @@ done:
 	return total;
 }
 
-int pgdax_vol_fsync(struct pgdax_vol *vol, uint64_t ino, bool datasync)
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+ssize_t pgdax_vol_copy_range(struct pgdax_vol *vol, uint64_t ino_in, uint64_t off_in,
+			     uint64_t ino_out, uint64_t off_out, size_t len,
+			     const struct pgdax_cred *cred)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, copy_range_impl(vol, ino_in, off_in, ino_out, off_out, len, cred));
+}
+
+static int fsync_impl(struct pgdax_vol *vol, uint64_t ino, bool datasync)
 {
 	(void)ino;
 	(void)datasync;
 	/* every call persisted its changes before returning */
 	pgdax_dev_drain(vol->dev);
 	return 0;
+}
+
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+int pgdax_vol_fsync(struct pgdax_vol *vol, uint64_t ino, bool datasync)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, fsync_impl(vol, ino, datasync));
 }

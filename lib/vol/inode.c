@@ -175,7 +175,9 @@ void inode_put(struct pgdax_vol *vol, struct inode *ip)
 		pthread_mutex_unlock(&vol->icache_lock);
 		return;
 	}
-	bool reclaim = inode_nlink(ip) == 0 && !vol->rdonly;
+	/* dead: the slot reads zeros now (the fence), and nothing may be
+	 * freed anyway: a real orphan stays listed for the next mount */
+	bool reclaim = inode_nlink(ip) == 0 && !vol->rdonly && !vol_dead(vol);
 	if (reclaim)
 		ip->reclaiming = true;
 	else
@@ -410,6 +412,9 @@ int inode_reclaim(struct pgdax_vol *vol, uint64_t ino)
 {
 	struct inode tmp, *ip = &tmp;
 	int rc;
+
+	if (vol_dead(vol))
+		return -EIO;	/* the orphan stays listed on the device for the next mount */
 
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.ino = ino;

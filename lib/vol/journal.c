@@ -401,6 +401,10 @@ int jtx_commit(struct jtx *tx)
 		jtx_abort(tx);
 		return -ENOSPC;
 	}
+	if (vol_dead(vol)) {
+		jtx_abort(tx);	/* into the fence: harmless, and DRAM state back */
+		return -EIO;
+	}
 	for (size_t i = 0; i < tx->nslots; i++)
 		tx->slots[i]->i_crc = htole32(pgdax_struct_crc(tx->slots[i],
 					offsetof(struct pgdax_inode, i_crc)));
@@ -422,6 +426,9 @@ int jtx_commit(struct jtx *tx)
 	atomic_fetch_add(&vol->free_inodes, (uint64_t)tx->ino_delta);
 	atomic_fetch_add(&vol->orphans, (uint64_t)tx->orphan_delta);
 	pthread_mutex_unlock(&j->lock);
+	/* Lost during the barriers: committed or not on the device (either is
+	 * consistent there, as after a crash). The DRAM state is committed, so
+	 * this returns 0; the public call answers -EIO (vol_ack). */
 	return 0;
 }
 

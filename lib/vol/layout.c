@@ -164,7 +164,7 @@ static int layout_unit(struct layout *c, uint64_t fp, const struct pgdax_vol_dax
 	return -EIO;	/* relayout did not produce an aligned extent: a bug */
 }
 
-int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
+static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
 			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
 			 const struct pgdax_vol_dax_ops *ops, void *ctx)
 {
@@ -200,4 +200,14 @@ int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64
 unlock:
 	pthread_rwlock_unlock(&c.ip->lock);
 	return r;
+}
+
+/* Refused once the device is lost, and not acknowledged if it was lost
+ * meanwhile: its stores may have landed in the fence (vol_ack). */
+int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
+			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
+			 const struct pgdax_vol_dax_ops *ops, void *ctx)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, dax_layout_impl(vol, f, off, end_aligned, end, align, write, ops, ctx));
 }

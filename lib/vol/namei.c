@@ -83,7 +83,7 @@ static int add_nlink(struct jtx *tx, struct inode *ip, int delta)
 	return 0;
 }
 
-int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
+static int getattr_impl(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
 {
 	struct inode *ip;
 	int rc = inode_get(vol, ino, &ip);
@@ -94,7 +94,14 @@ int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
 	return 0;
 }
 
-int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, getattr_impl(vol, ino, st));
+}
+
+static int lookup_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st)
 {
 	struct inode *dp, *ip;
@@ -136,13 +143,44 @@ out:
 	return rc;
 }
 
-int pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino)
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     struct stat *st)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = lookup_impl(vol, dir, name, st);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int iget_impl(struct pgdax_vol *vol, uint64_t ino)
 {
 	struct inode *ip;
 	int rc = inode_get(vol, ino, &ip);
 
 	if (rc)
 		pgdax_err("iget of unknown inode %llu (%d)", (unsigned long long)ino, rc);
+	return rc;
+}
+
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_iget(struct pgdax_vol *vol, uint64_t ino)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = iget_impl(vol, ino);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, ino, 1);
+		rc = -EIO;
+	}
 	return rc;
 }
 
@@ -276,7 +314,7 @@ unlock:
 	return rc;
 }
 
-int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
+static int mknod_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st)
 {
 	struct inode *ip;
@@ -288,7 +326,24 @@ int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-int pgdax_vol_mkdir(struct pgdax_vol *vol, uint64_t dir, const char *name,
+/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
+ * for the caller is dropped again. */
+int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = mknod_impl(vol, dir, name, mode, rdev, cred, st);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int mkdir_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, const struct pgdax_cred *cred, struct stat *st)
 {
 	struct inode *ip;
@@ -298,7 +353,24 @@ int pgdax_vol_mkdir(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-int pgdax_vol_symlink(struct pgdax_vol *vol, uint64_t dir, const char *name,
+/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
+ * for the caller is dropped again. */
+int pgdax_vol_mkdir(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		    mode_t mode, const struct pgdax_cred *cred, struct stat *st)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = mkdir_impl(vol, dir, name, mode, cred, st);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int symlink_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		      const char *target, const struct pgdax_cred *cred, struct stat *st)
 {
 	struct inode *ip;
@@ -308,7 +380,24 @@ int pgdax_vol_symlink(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
+/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
+ * for the caller is dropped again. */
+int pgdax_vol_symlink(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      const char *target, const struct pgdax_cred *cred, struct stat *st)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = symlink_impl(vol, dir, name, target, cred, st);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int readlink_impl(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
 {
 	struct inode *ip;
 	int rc = inode_get(vol, ino, &ip);
@@ -348,7 +437,14 @@ int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t si
 	return rc;
 }
 
-int pgdax_vol_link(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, readlink_impl(vol, ino, buf, size));
+}
+
+static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 		   const char *newname, struct stat *st)
 {
 	struct inode *dp, *ip;
@@ -410,6 +506,23 @@ int pgdax_vol_link(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 	}
 	inode_stat(vol, ip, st);	/* reference to the caller */
 	return 0;
+}
+
+/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
+ * for the caller is dropped again. */
+int pgdax_vol_link(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
+		   const char *newname, struct stat *st)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = link_impl(vol, ino, newdir, newname, st);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
+		rc = -EIO;
+	}
+	return rc;
 }
 
 /* Drop one link of @ip (write-locked) inside @tx; a directory loses both. */
@@ -489,14 +602,28 @@ unlock:
 	return rc;
 }
 
-int pgdax_vol_unlink(struct pgdax_vol *vol, uint64_t dir, const char *name)
+static int unlink_impl(struct pgdax_vol *vol, uint64_t dir, const char *name)
 {
 	return do_remove(vol, dir, name, false);
 }
 
-int pgdax_vol_rmdir(struct pgdax_vol *vol, uint64_t dir, const char *name)
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_unlink(struct pgdax_vol *vol, uint64_t dir, const char *name)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, unlink_impl(vol, dir, name));
+}
+
+static int rmdir_impl(struct pgdax_vol *vol, uint64_t dir, const char *name)
 {
 	return do_remove(vol, dir, name, true);
+}
+
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_rmdir(struct pgdax_vol *vol, uint64_t dir, const char *name)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, rmdir_impl(vol, dir, name));
 }
 
 /* Is @dir (an inode number) @anc or below it? Walks i_parent (ns_lock held). */
@@ -522,7 +649,7 @@ static int set_parent(struct jtx *tx, struct inode *ip, uint64_t parent)
 	return rc;
 }
 
-int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
+static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     uint64_t newdir, const char *newname, unsigned flags)
 {
 	struct inode *dp = NULL, *ndp = NULL, *sip = NULL, *dip = NULL;
@@ -680,6 +807,14 @@ out:
 	return rc;
 }
 
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     uint64_t newdir, const char *newname, unsigned flags)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags));
+}
+
 /* ---- readdir ---- */
 
 struct rd_ctx {
@@ -722,7 +857,7 @@ static int rd_cb(void *arg, const char *name, size_t len, uint64_t ino, unsigned
 	return stop;
 }
 
-int pgdax_vol_readdir(struct pgdax_vol *vol, uint64_t dir, uint64_t off, bool plus,
+static int readdir_impl(struct pgdax_vol *vol, uint64_t dir, uint64_t off, bool plus,
 		      pgdax_filldir_t fill, void *ctx)
 {
 	struct inode *dp;
@@ -739,6 +874,19 @@ int pgdax_vol_readdir(struct pgdax_vol *vol, uint64_t dir, uint64_t off, bool pl
 	return rc ? rc : c.err;
 }
 
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_readdir(struct pgdax_vol *vol, uint64_t dir, uint64_t off, bool plus,
+		      pgdax_filldir_t fill, void *ctx)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = readdir_impl(vol, dir, off, plus, fill, ctx);
+	if (rc < 0 && vol_dead(vol))
+		rc = -EIO;	/* entries already given stay the caller's */
+	return rc;
+}
+
 /* ---- open files ---- */
 
 static int file_new(struct inode *ip, int flags, struct pgdax_vol_file **f)
@@ -753,7 +901,7 @@ static int file_new(struct inode *ip, int flags, struct pgdax_vol_file **f)
 	return 0;
 }
 
-int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
+static int open_impl(struct pgdax_vol *vol, uint64_t ino, int flags,
 		   const struct pgdax_cred *cred, struct pgdax_vol_file **f)
 {
 	struct inode *ip;
@@ -781,7 +929,24 @@ int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
 	return rc;
 }
 
-int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
+		   const struct pgdax_cred *cred, struct pgdax_vol_file **f)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = open_impl(vol, ino, flags, cred, f);
+	if (vol_dead(vol)) {
+		if (rc == 0)
+			pgdax_vol_release(vol, f);
+		rc = -EIO;
+	}
+	return rc;
+}
+
+
+static int create_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     mode_t mode, int flags, const struct pgdax_cred *cred,
 		     struct stat *st, struct pgdax_vol_file **f)
 {
@@ -799,6 +964,26 @@ int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		inode_put(vol, ip);
 	return rc;
 }
+
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     mode_t mode, int flags, const struct pgdax_cred *cred,
+		     struct stat *st, struct pgdax_vol_file **f)
+{
+	int rc;
+
+	VOL_LIVE_OR_EIO(vol);
+	rc = create_impl(vol, dir, name, mode, flags, cred, st, f);
+	if (vol_dead(vol)) {
+		if (rc == 0) {
+			pgdax_vol_release(vol, f);
+			pgdax_vol_iput(vol, st->st_ino, 1);
+		}
+		rc = -EIO;
+	}
+	return rc;
+}
+
 
 void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **fp)
 {

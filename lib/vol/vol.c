@@ -36,6 +36,9 @@ static void vol_page_free(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned or
 	(void)arg;
 }
 
+static void vol_device_lost(void *arg, const char *why);
+static void tell_dead(struct pgdax_vol *vol, const char *why);
+
 static const struct pgmap_ops vol_pgmap_ops = {
 	.page_free = vol_page_free,
 };
@@ -57,6 +60,7 @@ static void vol_free(struct pgdax_vol *vol)
 	pthread_mutex_destroy(&vol->ns_lock);
 	pthread_mutex_destroy(&vol->icache_lock);
 	pthread_mutex_destroy(&vol->holder_lock);
+	pthread_cond_destroy(&vol->dead_done);
 	free(vol);
 }
 
@@ -87,6 +91,7 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	pthread_mutex_init(&vol->ns_lock, NULL);
 	pthread_mutex_init(&vol->icache_lock, NULL);
 	pthread_mutex_init(&vol->holder_lock, NULL);
+	pthread_cond_init(&vol->dead_done, NULL);
 	snprintf(vol->devname, sizeof(vol->devname), "%s", device);
 
 	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (vol->rdonly ? PGDAX_DEV_RDONLY : 0),
@@ -143,6 +148,10 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	if (rc)
 		goto fail;
 	dev = NULL;	/* owned by the pgmap now */
+	rc = pgdax_dev_watch(vol->dev, vol_device_lost, vol);
+	if (rc)
+		pgdax_warn("%s: device removal is noticed only when an access faults (%d)",
+			   device, rc);
 
 	rc = inode_get(vol, PGDAX_ROOT_INO, &vol->root);
 	if (!rc && !S_ISDIR(inode_mode(vol->root))) {
@@ -180,6 +189,86 @@ fail:
 	pgdax_dev_close(&dev);
 	vol_free(vol);
 	return rc;
+}
+
+/*
+ * The device went away (called once, on the device's watcher thread; see
+ * lib/dev/dev_watch.c). From now on the volume is dead: the device layer
+ * has already fenced the mapping, so nothing more reaches the device; every
+ * public call answers -EIO (VOL_LIVE_OR_EIO, vol_ack, jtx_commit). Here:
+ * no new reference of any kind (pgmap kill, as at unmount), and the holder
+ * revokes the pins (their clients' mappings are gone with the device; the
+ * references are dropped on their behalf so that unmount's drain does not
+ * wait for clients that cannot give anything back) and tells them (POLLPRI).
+ * Waiters for those pins wake up and meet -EIO.
+ */
+static void vol_device_lost(void *arg, const char *why)
+{
+	struct pgdax_vol *vol = arg;
+	const struct pgdax_vol_holder_ops *hops = vol->holder_ops;
+	void *hctx = atomic_load(&vol->holder_ctx);
+
+	pgdax_err("%s: the volume is dead (%s): every request fails with EIO and "
+		  "nothing more is written to the device; unmount it. Operations "
+		  "acknowledged before this are on the device: when it is back, the "
+		  "next mount recovers them as after a crash", vol->devname, why);
+	pgmap_kill(vol->pgmap);
+	atomic_store(&vol->dead_reported, true);
+	if (hctx && hops->device_lost)
+		hops->device_lost(hctx, why);
+	tell_dead(vol, why);
+}
+
+/* Run the dead callback once, if one is set (holder_lock orders it with
+ * pgdax_vol_on_dead: whichever comes second runs it). */
+static void tell_dead(struct pgdax_vol *vol, const char *why)
+{
+	void (*cb)(void *, const char *) = NULL;
+	void *arg = NULL;
+
+	pthread_mutex_lock(&vol->holder_lock);
+	if (vol->dead_cb && !vol->dead_told) {
+		vol->dead_told = true;
+		vol->dead_running = true;
+		cb = vol->dead_cb;
+		arg = vol->dead_arg;
+	}
+	pthread_mutex_unlock(&vol->holder_lock);
+	if (!cb)
+		return;
+	cb(arg, why);
+	pthread_mutex_lock(&vol->holder_lock);
+	vol->dead_running = false;
+	pthread_cond_broadcast(&vol->dead_done);
+	pthread_mutex_unlock(&vol->holder_lock);
+}
+
+void pgdax_vol_on_dead(struct pgdax_vol *vol, void (*cb)(void *arg, const char *why),
+		       void *arg)
+{
+	char why[512];
+
+	pthread_mutex_lock(&vol->holder_lock);
+	/* unset: the caller is about to free what the callback uses */
+	while (!cb && vol->dead_running)
+		pthread_cond_wait(&vol->dead_done, &vol->holder_lock);
+	vol->dead_cb = cb;
+	vol->dead_arg = arg;
+	pthread_mutex_unlock(&vol->holder_lock);
+	if (cb && atomic_load(&vol->dead_reported)) {	/* died before: tell now */
+		pgdax_vol_dead_reason(vol, why, sizeof(why));
+		tell_dead(vol, why);
+	}
+}
+
+bool pgdax_vol_is_dead(struct pgdax_vol *vol)
+{
+	return vol_dead(vol);
+}
+
+void pgdax_vol_dead_reason(struct pgdax_vol *vol, char *buf, size_t len)
+{
+	pgdax_dev_lost_reason(vol->dev, buf, len);
 }
 
 void pgdax_vol_kill(struct pgdax_vol *vol)
@@ -220,6 +309,7 @@ static void reclaim_cached_orphans(struct pgdax_vol *vol)
 int pgdax_vol_unmount(struct pgdax_vol **volp)
 {
 	struct pgdax_vol *vol = volp ? *volp : NULL;
+	bool dead;
 	int rc;
 
 	if (!vol)
@@ -228,7 +318,12 @@ int pgdax_vol_unmount(struct pgdax_vol **volp)
 	rc = pgmap_drain(vol->pgmap, -1);
 	if (rc)
 		return rc;
-	if (!vol->rdonly) {
+	dead = vol_dead(vol);
+	if (dead)
+		pgdax_err("%s: released after the device went away: left as the device "
+			  "has it (not marked clean); mount it again when it is back",
+			  vol->devname);
+	else if (!vol->rdonly) {
 		/* the pgmap is drained: waits for idle extents return at once */
 		reclaim_cached_orphans(vol);
 		if (le64toh(vol->sb->s_orphan_head) == 0)
@@ -247,7 +342,7 @@ int pgdax_vol_unmount(struct pgdax_vol **volp)
 	vol->dev = NULL;
 	vol_free(vol);
 	*volp = NULL;
-	return 0;
+	return dead ? -ENODEV : 0;
 }
 
 void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)

@@ -74,8 +74,28 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 void pgdax_vol_kill(struct pgdax_vol *vol);
 /* Wait until every extent reference is gone; 0 or -ETIMEDOUT. */
 int pgdax_vol_drain(struct pgdax_vol *vol, int timeout_ms);
-/* Mark clean, release the device (after kill+drain; does both if needed). */
+/* Mark clean, release the device (after kill+drain; does both if needed).
+ * 0; -ENODEV when the volume was dead (released all the same, *vol NULL,
+ * not marked clean); another negative errno when nothing was released. */
 int pgdax_vol_unmount(struct pgdax_vol **vol);
+/*
+ * Dead: the device went away under the mount (DESIGN.md 4a). Every call
+ * then fails with -EIO and nothing more reaches the device; only release,
+ * iput, stats and unmount still work. The reason is a sentence for logs
+ * and status ("" while alive).
+ */
+bool pgdax_vol_is_dead(struct pgdax_vol *vol);
+void pgdax_vol_dead_reason(struct pgdax_vol *vol, char *buf, size_t len);
+/*
+ * Call @cb(arg, why) once when the volume dies (after the holder revoked
+ * its holds), from the device's watcher thread with no volume lock held;
+ * at once if it is dead already. For the daemon, to drop what the kernel
+ * caches. One callback per volume; set it before serving. @cb NULL unsets
+ * it and waits for a call in progress to return (before freeing what the
+ * callback uses).
+ */
+void pgdax_vol_on_dead(struct pgdax_vol *vol, void (*cb)(void *arg, const char *why),
+		       void *arg);
 struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol);
 
 /* Inodes */
@@ -210,12 +230,16 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
  *   break_done    that wait is over, whatever its outcome;
  *   release_file  the last close of @f: drop everything held through it
  *                 (called before @f's inode reference goes);
+ *   device_lost   the device went away (from the device's watcher thread):
+ *                 revoke every hold, dropping its references, and tell the
+ *                 holders why;
  *   fini          unmount: free the holder's state (nothing held any more).
  */
 struct pgdax_vol_holder_ops {
 	void (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*break_done)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*release_file)(void *ctx, struct pgdax_vol_file *f);
+	void (*device_lost)(void *ctx, const char *why);
 	void (*fini)(void *ctx);
 };
 /* Register the holder of @vol. 0, or -EBUSY if one is registered (then

@@ -33,6 +33,7 @@
 #ifndef PGDAX_VOL_INTERNAL_H
 #define PGDAX_VOL_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -121,6 +122,14 @@ struct pgdax_vol {
 	 * them before reaching the allocator (lib/vol/quarantine.c) */
 	atomic_bool quarantine_armed;
 
+	/* pgdax_vol_on_dead: under holder_lock; dead_told once it ran */
+	void (*dead_cb)(void *arg, const char *why);
+	void *dead_arg;
+	bool dead_told;
+	bool dead_running;		/* holder_lock: the callback runs now */
+	pthread_cond_t dead_done;	/* dead_running went false */
+	atomic_bool dead_reported;	/* vol_device_lost ran */
+
 	/* the holder (lib/pin/ through pgdax_vol_set_holder): set once */
 	pthread_mutex_t holder_lock;
 	const struct pgdax_vol_holder_ops *holder_ops;	/* holder_lock, then fixed */
@@ -132,6 +141,27 @@ struct pgdax_vol {
 };
 
 #define VOL_ERR(vol, ...) pgdax_err(__VA_ARGS__)
+
+/*
+ * A dead volume: its device went away (lib/dev/dev_watch.c, DESIGN.md 4a).
+ * Asked of the device's own flag, which is set before the mapping is
+ * fenced: a thread that read the fence's zeros, or stored into it, sees it
+ * set at its next check. Every public call refuses a dead volume at entry
+ * (VOL_LIVE_OR_EIO), no transaction commits on it (jtx_commit), and every
+ * public call checks again before it answers (vol_ack): a result computed
+ * while the device was going away (a success that may not have reached
+ * the device, an error made of the fence's zeros) becomes -EIO, after the
+ * call gave back what a success would have handed out.
+ */
+static inline bool vol_dead(const struct pgdax_vol *vol)
+{
+	return pgdax_dev_is_lost(vol->dev);
+}
+#define VOL_LIVE_OR_EIO(vol) do { if (vol_dead(vol)) return -EIO; } while (0)
+static inline long vol_ack(const struct pgdax_vol *vol, long rc)
+{
+	return vol_dead(vol) ? -EIO : rc;
+}
 
 /* ---- sb.c ---- */
 /* Read primary (else backup) superblock from a mapped device; repairs the

@@ -204,7 +204,7 @@ static int xset(struct pgdax_vol *vol, struct inode *ip, const char *name, size_
 	return rc;
 }
 
-int pgdax_vol_setxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+static int setxattr_impl(struct pgdax_vol *vol, uint64_t ino, const char *name,
 		       const void *value, size_t size, int flags)
 {
 	struct inode *ip;
@@ -230,7 +230,15 @@ int pgdax_vol_setxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
 	return rc;
 }
 
-ssize_t pgdax_vol_getxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_setxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+		       const void *value, size_t size, int flags)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, setxattr_impl(vol, ino, name, value, size, flags));
+}
+
+static ssize_t getxattr_impl(struct pgdax_vol *vol, uint64_t ino, const char *name,
 			   void *buf, size_t size)
 {
 	struct inode *ip;
@@ -265,7 +273,15 @@ ssize_t pgdax_vol_getxattr(struct pgdax_vol *vol, uint64_t ino, const char *name
 	return ret;
 }
 
-ssize_t pgdax_vol_listxattr(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
+/* -EIO if the device was lost meanwhile (vol_ack). */
+ssize_t pgdax_vol_getxattr(struct pgdax_vol *vol, uint64_t ino, const char *name,
+			   void *buf, size_t size)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, getxattr_impl(vol, ino, name, buf, size));
+}
+
+static ssize_t listxattr_impl(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
 {
 	struct inode *ip;
 	int rc = inode_get(vol, ino, &ip);
@@ -299,7 +315,14 @@ ssize_t pgdax_vol_listxattr(struct pgdax_vol *vol, uint64_t ino, char *buf, size
 	return total;
 }
 
-int pgdax_vol_removexattr(struct pgdax_vol *vol, uint64_t ino, const char *name)
+/* -EIO if the device was lost meanwhile (vol_ack). */
+ssize_t pgdax_vol_listxattr(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, listxattr_impl(vol, ino, buf, size));
+}
+
+static int removexattr_impl(struct pgdax_vol *vol, uint64_t ino, const char *name)
 {
 	struct inode *ip;
 	size_t len;
@@ -318,4 +341,11 @@ int pgdax_vol_removexattr(struct pgdax_vol *vol, uint64_t ino, const char *name)
 	pthread_rwlock_unlock(&ip->lock);
 	inode_put(vol, ip);
 	return rc;
+}
+
+/* Not acknowledged if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_removexattr(struct pgdax_vol *vol, uint64_t ino, const char *name)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, removexattr_impl(vol, ino, name));
 }
