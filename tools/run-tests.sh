@@ -1,7 +1,8 @@
 #!/bin/bash
 # The README's test command: install what is missing, build, and run the
 # whole suite: make check (Check unit tests + integration scripts), the unit
-# tests again under ASan+UBSan, and the refcount stress under TSan.
+# tests again under ASan+UBSan, the refcount stress under TSan, and the Spin
+# models of the protocol (make check-model).
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ cd "${PGDAX_BUILD_DIR:-build}" || exit 1
 status=0
 summary() { # $1 = log of an automake test run
 	awk '/^# PASS:/ {p+=$3} /^# FAIL:/ {f+=$3} /^# ERROR:/ {f+=$3} /^# XPASS:/ {f+=$3}
+	     /^[0-9]+ passed, [0-9]+ failed$/ {p+=$1; f+=$3}
 	     END {print p+0, f+0}' "$1"
 }
 run() { # name, make target
@@ -35,6 +37,7 @@ passed=0; failed=0
 run check check
 run asan check-asan
 run tsan check-tsan
+run model check-model
 [ "$failed" -eq 0 ] || status=1
 echo "$passed passed, $failed failed"
 exit $status
