@@ -45,7 +45,7 @@ static void vol_free(struct pgdax_vol *vol)
 	const struct pgdax_vol_holder_ops *hops = vol->holder_ops;
 	void *hctx = atomic_load(&vol->holder_ctx);
 
-	pgdax_quarantine_stop(vol);
+	pgdax_quarantine_free(vol);
 	if (hctx && hops->fini)
 		hops->fini(hctx);	/* the holder's state (lib/pin/) */
 	icache_evict_all(vol);

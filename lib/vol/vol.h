@@ -194,6 +194,13 @@ struct pgdax_vol_stats {
 	int pgmap_state;		/* enum pgmap_state */
 	int64_t live_count;
 };
+/*
+ * Any thread, any time while the volume exists: concurrently with requests,
+ * pgdax_vol_kill/drain and the quarantine's stop (lib/vol/quarantine.h),
+ * whose state lives as long as the volume. Not concurrently with
+ * pgdax_vol_unmount, which frees the volume: the caller ends its readers
+ * first (the daemon joins its signal thread, the only other caller).
+ */
 void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
 
 /*

@@ -66,6 +66,7 @@ struct extmap {
 };
 
 struct dirindex;
+struct quarantine;
 
 /* In-DRAM inode: cached while referenced (lookup + open + internal). */
 struct inode {
@@ -120,6 +121,8 @@ struct pgdax_vol {
 	/* a probe found clients' OFD locks: freed blocks are checked against
 	 * them before reaching the allocator (lib/vol/quarantine.c) */
 	atomic_bool quarantine_armed;
+	/* lib/vol/quarantine.c: set by the first start, freed with the volume */
+	struct quarantine *_Atomic quarantine;
 
 	/* the holder (lib/pin/ through pgdax_vol_set_holder): set once */
 	pthread_mutex_t holder_lock;
