@@ -29,6 +29,7 @@
 #include "pin/pin.h"
 #include "vol/quarantine.h"
 #include "vol/vol.h"
+#include "util/util.h"
 
 #define MiB (1ull << 20)
 #define ALIGN (2 * MiB)
@@ -447,6 +448,43 @@ START_TEST(test_truncate_over_pin_fails_ebusy_and_changes_nothing)
 }
 END_TEST
 
+/*
+ * A layout break that cannot be recorded (no memory for the record) would
+ * let the truncate wait without refusing new pins: it must fail the
+ * truncate with -ENOMEM instead, changing nothing.
+ */
+START_TEST(test_truncate_whose_break_cannot_be_recorded_fails_enomem)
+{
+	struct pgdax_vol_file *f = create("nomem", O_RDWR);
+	struct pgdax_ioc_pin p = pin_req(0, MiB, false);
+	uint64_t ino = pgdax_vol_file_ino(f);
+	struct stat a = { .st_size = 0 }, st;
+	struct pgdax_ioc_status stat_req = { 0 };
+	char buf[16384];
+
+	fill_pattern(buf, sizeof(buf), 4);
+	write_small(f, buf, sizeof(buf));
+	ck_assert_int_eq(pgdax_pintab_create(vol, f, &root_caller, &p), 0);
+	pgdax_fault_set("pin_break");
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 0, 1), -ENOMEM);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st),
+			 -ENOMEM);
+	ck_assert_int_eq(pgdax_vol_fallocate(vol, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					     0, 8192, &root_cred), -ENOMEM);
+	pgdax_fault_set(NULL);
+	ck_assert_int_eq(pgdax_pintab_status(vol, &stat_req), 0);
+	ck_assert_uint_eq(stat_req.breaking, 0);	/* nothing left recorded */
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)sizeof(buf));
+	/* with memory again: the usual break (EBUSY while pinned, then done) */
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st), -EBUSY);
+	unpin(f, p.pin_id);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st), 0);
+	pgdax_vol_release(vol, &f);
+	assert_no_references();
+}
+END_TEST
+
 START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 {
 	static const struct pgdax_pintab_poll_ops ops = { count_notify, count_destroy };
@@ -463,7 +501,7 @@ START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 	ck_assert_uint_eq(pgdax_pintab_poll(vol, f, &handle, &kept), 0);
 	ck_assert(kept);
 	/* a break over the pinned range: the holder is told, once */
-	ck_assert_uint_eq(pgdax_pin_break_layout(vol, ino, 0, 1), 1);
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 0, 1), 1);
 	ck_assert_int_eq(notified, 1);
 	ck_assert_int_eq(destroyed, 1);
 	ck_assert_uint_eq(pgdax_pintab_poll(vol, f, NULL, &kept), POLLPRI);
@@ -478,7 +516,7 @@ START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 	q = pin_req(4096, 4096, false);
 	ck_assert_int_eq(pgdax_pintab_create(vol, other, &root_caller, &q), 0);
 	/* a break elsewhere notifies nobody */
-	ck_assert_uint_eq(pgdax_pin_break_layout(vol, ino, 100 * 512, 512), 0);
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 100 * 512, 512), 0);
 	pgdax_pin_break_done(vol, ino, 100 * 512, 512);
 	ck_assert_int_eq(notified, 1);
 	pgdax_vol_release(vol, &other);
@@ -770,6 +808,7 @@ static Suite *pin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_truncate_over_pin_fails_ebusy_and_changes_nothing);
 	tcase_add_test(tc, test_break_refuses_new_pins_and_notifies_holders);
+	tcase_add_test(tc, test_truncate_whose_break_cannot_be_recorded_fails_enomem);
 	tcase_add_test(tc, test_pins_end_at_kill_new_ones_fail_enxio);
 	suite_add_tcase(s, tc);
 

@@ -291,12 +291,13 @@ void *pgdax_vol_holder(struct pgdax_vol *vol)
 	return atomic_load(&vol->holder_ctx);
 }
 
-void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
+int holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
 {
 	void *ctx = atomic_load(&vol->holder_ctx);
 
 	if (ctx && vol->holder_ops->break_layout)
-		vol->holder_ops->break_layout(ctx, ino, first, n);
+		return vol->holder_ops->break_layout(ctx, ino, first, n);
+	return 0;
 }
 
 void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)

@@ -213,14 +213,17 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
  *                 pages [first, first + n) of inode @ino to be idle: from
  *                 now on refuse new holds overlapping them and tell the
  *                 current holders (called with the inode lock held for
- *                 writing: must not block on other requests);
+ *                 writing: must not block on other requests). 0, or a
+ *                 negative errno (-ENOMEM: the break could not be
+ *                 recorded) which fails the operation, changing nothing,
+ *                 without break_done;
  *   break_done    that wait is over, whatever its outcome;
  *   release_file  the last close of @f: drop everything held through it
  *                 (called before @f's inode reference goes);
  *   fini          unmount: free the holder's state (nothing held any more).
  */
 struct pgdax_vol_holder_ops {
-	void (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+	int (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*break_done)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*release_file)(void *ctx, struct pgdax_vol_file *f);
 	void (*fini)(void *ctx);

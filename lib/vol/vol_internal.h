@@ -206,7 +206,8 @@ int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
 
 /* ---- vol.c: calls to the holder (no-ops without one) ---- */
-void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
+/* 0, or the holder's -errno: the break failed, do not wait, no break_done */
+int holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
 void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
 void holder_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
 
