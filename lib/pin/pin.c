@@ -912,6 +912,7 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 	st->inflight_io = s.inflight_io;
 	st->orphans = s.orphans;
 	st->quarantined_pages = s.quarantined_pages;
+	st->stalled_reclaims = s.stalled_reclaims;
 	st->live_count = s.live_count;
 	copy_path(st->dev_path, di->path);
 	t = table_find(vol);

@@ -264,6 +264,7 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
 	s->pgmap_state = (int)pgmap_state(vol->pgmap);
 	s->live_count = pgmap_live_count(vol->pgmap);
 	s->quarantined_pages = pgdax_quarantine_pages(vol);
+	s->stalled_reclaims = atomic_load(&vol->stalled_reclaims);
 }
 
 /* ---- the holder (lib/pin/): registration and the calls to it ---- */

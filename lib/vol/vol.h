@@ -42,6 +42,10 @@ struct pgdax_vol_opts {
 	unsigned flags;			/* PGDAX_VOL_* */
 	int break_timeout_ms;		/* truncate/punch waiting on pinned extents (-1 forever) */
 	uint64_t align_override;	/* 0, or emulated device alignment */
+	/* reclaim of an unlinked inode waits for its extents without a time
+	 * limit; after this long (0: 60 s), and every period after, it logs
+	 * the inode and the extents still referenced (stalled_reclaims) */
+	int stall_report_ms;
 };
 #define PGDAX_VOL_RDONLY	(1u << 0)
 
@@ -191,6 +195,7 @@ struct pgdax_vol_stats {
 	uint64_t inflight_io;		/* transient I/O references held now */
 	uint64_t orphans;
 	uint64_t quarantined_pages;
+	uint64_t stalled_reclaims;	/* reclaims waiting longer than stall_report_ms */
 	int pgmap_state;		/* enum pgmap_state */
 	int64_t live_count;
 };

@@ -117,6 +117,7 @@ struct pgdax_vol {
 	uint64_t ino_hint;		/* journal lock */
 	atomic_uint_fast64_t free_inodes;
 	atomic_uint_fast64_t orphans;
+	atomic_uint_fast64_t stalled_reclaims;	/* inode.c reclaim_wait_idle */
 	atomic_int_fast64_t inflight_io;
 	/* a probe found clients' OFD locks: freed blocks are checked against
 	 * them before reaching the allocator (lib/vol/quarantine.c) */
