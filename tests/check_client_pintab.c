@@ -154,6 +154,75 @@ START_TEST(test_small_file_pin_relays_out_into_one_aligned_extent)
 }
 END_TEST
 
+/* Map file bytes [0, n) with read_map: the number of extents, the bytes. */
+static int read_extents(struct pgdax_vol_file *f, char *back, size_t n)
+{
+	struct iovec iov[64];
+	struct pgdax_io io = { 0 };
+	int niov = 0;
+	size_t at = 0;
+
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 0, n, iov, 64, &niov, &io), (ssize_t)n);
+	for (int i = 0; i < niov; at += iov[i].iov_len, i++)
+		memcpy(back + at, iov[i].iov_base, iov[i].iov_len);
+	pgdax_vol_io_done(vol, &io);
+	return niov;
+}
+
+static int kill_in_begin(void *ctx)
+{
+	pgdax_vol_kill(ctx);	/* after the holder's liveness check */
+	return 0;
+}
+
+static int put_unit(void *ctx, const struct pgdax_vol_dax_ext *e)
+{
+	(void)ctx;
+	if (e->folio)
+		folio_put(e->folio);
+	return 0;
+}
+
+/*
+ * A relayout holds references on the old extents and the new one (so a
+ * kill/drain waits for it); a pgmap killed before it can take them makes
+ * it fail with -ENXIO having changed nothing: no block allocated or freed,
+ * the file's extents and bytes as they were.
+ */
+START_TEST(test_relayout_after_kill_fails_enxio_and_changes_nothing)
+{
+	static const struct pgdax_vol_dax_ops ops = { .begin = kill_in_begin, .unit = put_unit };
+	struct pgdax_vol_opts vo = { .break_timeout_ms = 200 };
+	struct pgdax_vol_file *f = create("late", O_RDWR);
+	struct pgdax_vol_stats s0, s1;
+	char buf[40960], back[40960];
+	uint64_t ino = pgdax_vol_file_ino(f);
+	int n0;
+
+	fill_pattern(buf, sizeof(buf), 6);
+	write_small(f, buf, sizeof(buf));
+	n0 = read_extents(f, back, sizeof(back));
+	ck_assert_int_gt(n0, 1);	/* small extents: the unit needs a relayout */
+	pgdax_vol_get_stats(vol, &s0);
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, false,
+					      &ops, vol), -ENXIO);
+	pgdax_vol_get_stats(vol, &s1);
+	ck_assert_uint_eq(s1.free_blocks, s0.free_blocks);
+	ck_assert_uint_eq(s1.active_extents, 0);
+	ck_assert_int_eq(pgdax_vol_drain(vol, 1000), 0);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);	/* create's lookup reference */
+	/* the medium too: same extents, same bytes */
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	ck_assert_int_eq(pgdax_vol_mount(devpath, &vo, &vol), 0);
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
+	memset(back, 0, sizeof(back));
+	ck_assert_int_eq(read_extents(f, back, sizeof(back)), n0);
+	ck_assert_mem_eq(back, buf, sizeof(buf));
+	pgdax_vol_release(vol, &f);
+}
+END_TEST
+
 START_TEST(test_relayout_keeps_file_data_and_is_stable)
 {
 	struct pgdax_vol_file *f = create("data", O_RDWR);
@@ -792,6 +861,7 @@ static Suite *pin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_small_file_pin_relays_out_into_one_aligned_extent);
 	tcase_add_test(tc, test_relayout_keeps_file_data_and_is_stable);
+	tcase_add_test(tc, test_relayout_after_kill_fails_enxio_and_changes_nothing);
 	tcase_add_test(tc, test_read_pin_of_hole_reports_hole_and_takes_nothing);
 	tcase_add_test(tc, test_write_pin_allocates_and_extends_like_a_write_fault);
 	tcase_add_test(tc, test_extent_list_comes_back_in_bounded_batches);

@@ -48,7 +48,8 @@ uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol);
  * lock): these are quarantined at once, so no file can receive them in the
  * window before the next re-probe. Free of cost (no probe) unless a probe
  * has found client locks on this device. Called by jtx_commit with the
- * journal lock held.
+ * journal lock held, and after a commit by a relayout (lib/vol/layout.c)
+ * for old blocks it held referenced until then.
  */
 void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n);
 /* Run one re-probe at once (tests); nothing after stop. */
