@@ -24,14 +24,15 @@
  *   pgdax_client writer FILE LEN SEED      map rw and rewrite the range, one generation
  *                                          after another, until SIGUSR1; after each
  *                                          pgdax_mapping_sync print "ACK gen" (that
- *                                          generation is durable)
+ *                                          generation is durable); once a sync failed
+ *                                          ("NOSYNC gen"), "WROTE gen" every 16th
  *   pgdax_client pwrite FILE LEN SEED      write(2) SEED's pattern over [0, LEN)
  *   pgdax_client verify FILE LEN SEED GEN  read(2) the file: every block is generation
  *                                          GEN or later of SEED's pattern (or GEN exactly
  *                                          with "exact")
  *   pgdax_client fuzz FILE SEED N          N hostile ioctls (fixed seed); the daemon must
  *                                          answer each with a result or an errno
- *   pgdax_client status MOUNTPOINT         print pins/active extents (ioctl)
+ *   pgdax_client status MOUNTPOINT         print pins/active extents/breaks (ioctl)
  *   pgdax_client expect-error ERRNO FILE OFF LEN ro|rw
  *                                          pgdax_map must fail with that errno name
  *   pgdax_client rawpin ERRNO FILE OFF LEN ro|rw
@@ -341,6 +342,8 @@ static int cmd_writer(int argc, char **argv)
 		} else if (!sync_failed) {
 			printf("NOSYNC %" PRIu64 " %s\n", gen, strerror(-r));
 			sync_failed = true;
+		} else if (gen % 16 == 0) {
+			printf("WROTE %" PRIu64 "\n", gen);	/* progress without sync */
 		}
 		fflush(stdout);
 		sigpending(&pend);
@@ -553,9 +556,10 @@ static int cmd_status(int argc, char **argv)
 	if (ioctl(fd, PGDAX_IOC_STATUS, st) < 0)
 		die("status %s: %s", argv[2], strerror(errno));
 	printf("pins=%" PRIu64 " pinned_extents=%" PRIu64 " active_extents=%" PRIu64
-	       " free_blocks=%" PRIu64 " quarantined=%" PRIu64 " state=%d\n",
+	       " free_blocks=%" PRIu64 " quarantined=%" PRIu64 " breaking=%" PRIu64
+	       " state=%d\n",
 	       st->pins, st->pinned_extents, st->active_extents, st->free_blocks,
-	       st->quarantined_pages, st->pgmap_state);
+	       st->quarantined_pages, st->breaking, st->pgmap_state);
 	close(fd);
 	free(st);
 	return 0;
