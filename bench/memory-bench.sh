@@ -64,7 +64,16 @@ n=$(find "$mnt/d" -type f | wc -l)
 sample "stat of every file"
 sync
 echo 2 >/proc/sys/vm/drop_caches
-sleep 0.5
+# the FORGETs are asynchronous: wait (bounded, 10 s) until the daemon's
+# memory has settled (three equal readings 50 ms apart)
+prev= same=0
+for _ in $(seq 200); do
+	kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	if [ "$kb" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+	[ "$same" -ge 3 ] && break
+	prev=$kb
+	sleep 0.05
+done
 sample "dentry cache dropped"
 echo "create_s=$(echo "$t1 - $t0" | bc)"
 echo "rss_anon_mib=$(( (max + 1023) / 1024 )) files=$files device=$(echo "$size" | sed 's/T$/TiB/; s/G$/GiB/')"

@@ -185,8 +185,18 @@ void fs_teardown_finish(struct fs *fs, int loop_result);
 /* handles.c: lookup counts and open files, for teardown */
 int fs_handles_init(struct fs *fs);
 void fs_handles_fini(struct fs *fs);
-/* The kernel now holds @n more (or, with fs_icount_sub, fewer) lookups of @ino. */
-void fs_icount_add(struct fs *fs, uint64_t ino, uint64_t n);
+/*
+ * Lookups the kernel holds (fs/handles.c says why counting must not fail
+ * after the fact). Before an operation that gives the kernel @n lookups,
+ * fs_icount_reserve(): 0, or -ENOMEM and the handler refuses the request
+ * (ENOMEM) before doing anything. fs_icount_add() counts one lookup of @ino
+ * and consumes one reservation (it cannot fail); reservations not used go
+ * back with fs_icount_unreserve(). fs_icount_sub(): the kernel gave @n
+ * back (FORGET); more than it held aborts.
+ */
+int fs_icount_reserve(struct fs *fs, uint64_t n);
+void fs_icount_unreserve(struct fs *fs, uint64_t n);
+void fs_icount_add(struct fs *fs, uint64_t ino);
 void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n);
 /* Reserve a handle before opening: -ENXIO once closing. A reservation
  * becomes a handle with fs_file_link() or is undone with

@@ -15,9 +15,19 @@
  * open that raced the flag either reserved before it (and is waited for) or
  * fails with ENXIO.
  *
- * Cost: one mutex and a hash probe per lookup/forget, negligible next to the
- * FUSE round trip. A negative count is a protocol bug and aborts, as
- * passthrough_ll's forget_one does.
+ * Counting never fails after the fact. A lookup granted to the kernel but
+ * not counted here would make its FORGET look like a protocol bug (abort),
+ * and one refused after the volume operation succeeded would answer ENOMEM
+ * to a mkdir that happened. So the room is set aside first:
+ * fs_icount_reserve() before the operation that grants lookups (on -ENOMEM
+ * the handler refuses the request before doing anything), fs_icount_add()
+ * then only consumes a reservation. Reserved entries wait in a spare list
+ * (invariant: nspare >= reserved); entries freed by FORGET refill it, up to
+ * SPARE_KEEP beyond what is reserved.
+ *
+ * Cost: two short holds of one mutex and a hash probe per lookup, one per
+ * forget, negligible next to the FUSE round trip. A negative count is a
+ * protocol bug and aborts, as passthrough_ll's forget_one does.
  */
 #include <config.h>
 
@@ -27,6 +37,7 @@
 
 #include "fs.h"
 #include "util/log.h"
+#include "util/util.h"
 
 struct icount_ent {
 	uint64_t ino;
@@ -34,11 +45,17 @@ struct icount_ent {
 	struct icount_ent *next;
 };
 
+/* All fields under fs.lock. */
 struct fs_icount {
 	size_t nbuckets;		/* power of two */
 	size_t nents;
 	struct icount_ent **b;
+	struct icount_ent *spare;	/* allocated, unused entries */
+	uint64_t nspare, reserved;	/* nspare >= reserved */
 };
+
+/* Spare entries kept beyond the reserved ones (the rest are freed). */
+#define SPARE_KEEP	64
 
 static size_t bucket(const struct fs_icount *t, uint64_t ino)
 {
@@ -86,6 +103,12 @@ void fs_handles_fini(struct fs *fs)
 			free(e);
 		}
 	}
+	while (t->spare) {
+		struct icount_ent *e = t->spare;
+
+		t->spare = e->next;
+		free(e);
+	}
 	free(t->b);
 	free(t);
 	fs->icount = NULL;
@@ -118,31 +141,97 @@ static void grow_locked(struct fs_icount *t)
 	t->nbuckets = nb;
 }
 
-void fs_icount_add(struct fs *fs, uint64_t ino, uint64_t n)
+/* Keep @e as a spare if fewer than SPARE_KEEP are beyond the reserved. */
+static void spare_put_locked(struct fs_icount *t, struct icount_ent *e)
+{
+	if (t->nspare >= t->reserved + SPARE_KEEP) {
+		free(e);
+		return;
+	}
+	e->next = t->spare;
+	t->spare = e;
+	t->nspare++;
+}
+
+int fs_icount_reserve(struct fs *fs, uint64_t n)
+{
+	struct fs_icount *t = fs->icount;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	while (t->nspare < t->reserved + n) {
+		struct icount_ent *e = pgdax_fault("icount_add") ? NULL :
+				       malloc(sizeof(*e));
+
+		if (!e) {
+			r = -ENOMEM;	/* what was allocated stays spare */
+			break;
+		}
+		e->next = t->spare;
+		t->spare = e;
+		t->nspare++;
+	}
+	if (!r)
+		t->reserved += n;
+	pthread_mutex_unlock(&fs->lock);
+	if (r)
+		pgdax_warn("out of memory counting lookups: request refused");
+	return r;
+}
+
+void fs_icount_unreserve(struct fs *fs, uint64_t n)
+{
+	struct fs_icount *t = fs->icount;
+
+	pthread_mutex_lock(&fs->lock);
+	if (t->reserved < n) {
+		pgdax_err("lookup reservations underflow");
+		abort();
+	}
+	t->reserved -= n;
+	while (t->nspare > t->reserved + SPARE_KEEP) {
+		struct icount_ent *e = t->spare;
+
+		t->spare = e->next;
+		t->nspare--;
+		free(e);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_icount_add(struct fs *fs, uint64_t ino)
 {
 	struct fs_icount *t = fs->icount;
 	struct icount_ent *e;
 
 	pthread_mutex_lock(&fs->lock);
+	if (t->reserved == 0) {
+		pgdax_err("lookup of inode %llu counted without a reservation",
+			  (unsigned long long)ino);
+		abort();
+	}
+	t->reserved--;
 	for (e = t->b[bucket(t, ino)]; e; e = e->next)
 		if (e->ino == ino)
 			break;
 	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			/* Only teardown bookkeeping is lost: the volume still
-			 * counts the reference and FORGET will return it. */
-			pthread_mutex_unlock(&fs->lock);
-			pgdax_warn("out of memory tracking inode %llu", (unsigned long long)ino);
-			return;
-		}
+		e = t->spare;	/* there is one: nspare > reserved before */
+		t->spare = e->next;
+		t->nspare--;
 		e->ino = ino;
+		e->n = 0;
 		e->next = t->b[bucket(t, ino)];
 		t->b[bucket(t, ino)] = e;
 		if (++t->nents > t->nbuckets * 2)
 			grow_locked(t);
+	} else if (t->nspare > t->reserved + SPARE_KEEP) {
+		struct icount_ent *x = t->spare;	/* one spare not needed */
+
+		t->spare = x->next;
+		t->nspare--;
+		free(x);
 	}
-	e->n += n;
+	e->n++;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -165,7 +254,7 @@ void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n)
 	if (e->n == 0) {
 		*pp = e->next;
 		t->nents--;
-		free(e);
+		spare_put_locked(t, e);
 	}
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -55,6 +55,8 @@ static int mount_volume(struct fs *fs)
 		.flags = fs->opts.ro ? PGDAX_VOL_RDONLY : 0,
 		.break_timeout_ms = fs->opts.break_timeout_ms,
 		.align_override = fs->opts.align,
+		/* a reclaim stuck on referenced extents reports like a drain */
+		.stall_report_ms = 1000 * fs->opts.drain_timeout_s,
 	};
 	int r = pgdax_vol_mount(fs->opts.device, &vopts, &fs->vol);
 

@@ -16,7 +16,9 @@
  * Reference accounting: every reply that hands the kernel an entry (lookup,
  * mknod, mkdir, symlink, link, create, readdirplus entries other than . and
  * ..) carries one volume inode reference, recorded in fs_icount so teardown
- * can return what the kernel never FORGETs. If the reply cannot be delivered
+ * can return what the kernel never FORGETs; the room to record it is
+ * reserved before the operation (fs_icount_reserve), so an entry is never
+ * given uncounted and a done operation is never answered ENOMEM. If the reply cannot be delivered
  * (the caller was interrupted, -ENOENT from /dev/fuse) the kernel never saw
  * the entry and the reference is dropped at once.
  */
@@ -77,13 +79,17 @@ static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
 	e->entry_timeout = FS_ENTRY_TIMEOUT;
 }
 
-/* Reply with an entry that carries one vol reference (taken by the caller). */
+/*
+ * Reply with an entry that carries one vol reference (taken by the caller)
+ * and one lookup reservation (fs_icount_reserve before the operation: the
+ * count cannot fail now that the operation is done).
+ */
 static void reply_entry_ref(fuse_req_t req, struct fs *fs, const struct stat *st)
 {
 	struct fuse_entry_param e;
 
 	fill_entry(&e, st);
-	fs_icount_add(fs, st->st_ino, 1);
+	fs_icount_add(fs, st->st_ino);
 	if (fuse_reply_entry(req, &e) < 0) {
 		/* the kernel never saw it: give the reference back */
 		fs_icount_sub(fs, st->st_ino, 1);
@@ -136,6 +142,11 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int r;
 
+	/* never grant a lookup that could not be counted (fs/handles.c) */
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	r = pgdax_vol_lookup(fs->vol, parent, name, &st);
 	if (r == -ENOTDIR && strcmp(name, ".") == 0) {
 		/* NFS export (open_by_handle_at) looks up "." on the node of
@@ -145,6 +156,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pgdax_vol_iget(fs->vol, parent);
 		r = pgdax_vol_getattr(fs->vol, parent, &st);
 	}
+	if (r < 0)
+		fs_icount_unreserve(fs, 1);
 	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0) {
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
 
@@ -255,12 +268,18 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_mknod(fs->vol, parent, name, mode, rdev, &cred, &st);
-	if (r < 0)
+	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
-	else
+	} else {
 		reply_entry_ref(req, fs, &st);
+	}
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -274,12 +293,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_mkdir(fs->vol, parent, name, mode, &cred, &st);
-	if (r < 0)
+	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
-	else
+	} else {
 		reply_entry_ref(req, fs, &st);
+	}
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -303,12 +328,18 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_symlink(fs->vol, parent, name, link, &cred, &st);
-	if (r < 0)
+	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
-	else
+	} else {
 		reply_entry_ref(req, fs, &st);
+	}
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -328,11 +359,17 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	r = pgdax_vol_link(fs->vol, ino, newparent, newname, &st);
-	if (r < 0)
+	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
-	else
+	} else {
 		reply_entry_ref(req, fs, &st);
+	}
 }
 
 /* Wrap a vol file in a daemon handle and set the open flags. */
@@ -421,9 +458,15 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fs_handle_unreserve(fs);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	fs_cred(req, &cred);
 	r = pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf);
 	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
 		fs_handle_unreserve(fs);
 		fuse_reply_err(req, err_of(r));
 		return;
@@ -432,12 +475,13 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!f) {
 		pgdax_vol_release(fs->vol, &vf);
 		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+		fs_icount_unreserve(fs, 1);
 		fs_handle_unreserve(fs);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	fs_file_link(fs, f);
-	fs_icount_add(fs, st.st_ino, 1);
+	fs_icount_add(fs, st.st_ino);
 	fill_entry(&e, &st);
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		fs_file_unlink(fs, f);
@@ -672,14 +716,21 @@ static int fill_dir(void *arg, const char *name, const struct stat *st, uint64_t
 		d->refs = p;
 		d->maxrefs = n;
 	}
+	/* room to count the lookup the entry gives (fs_icount_add after) */
+	if (fs_icount_reserve(d->fs, 1) < 0) {
+		d->err = ENOMEM;
+		return 1;
+	}
 	{
 		struct fuse_entry_param e;
 
 		fill_entry(&e, st);
 		ent = fuse_add_direntry_plus(d->req, d->buf + d->used, rem, name, &e,
 					     (off_t)next_off);
-		if (ent > rem)
+		if (ent > rem) {
+			fs_icount_unreserve(d->fs, 1);
 			return 1;
+		}
 	}
 	/* The entry is in the reply: it carries the reference the volume
 	 * took for it (pgdax_vol_readdir with plus takes one per entry other
@@ -707,7 +758,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, err_of(r));
 	} else {
 		for (size_t i = 0; i < d.nrefs; i++)
-			fs_icount_add(fs, d.refs[i], 1);
+			fs_icount_add(fs, d.refs[i]);
 		if (fuse_reply_buf(req, d.buf, d.used) < 0) {
 			for (size_t i = 0; i < d.nrefs; i++) {
 				fs_icount_sub(fs, d.refs[i], 1);
@@ -717,6 +768,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		d.nrefs = 0;
 	}
 	/* on an error reply no entry was delivered */
+	if (d.nrefs)
+		fs_icount_unreserve(fs, d.nrefs);
 	for (size_t i = 0; i < d.nrefs; i++)
 		pgdax_vol_iput(fs->vol, d.refs[i], 1);
 	free(d.refs);

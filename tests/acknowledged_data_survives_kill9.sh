@@ -37,7 +37,14 @@ while True:
     i += 1
 PY
 writer=$!
-sleep 1
+# the kill lands mid-stream: once the writer has acknowledged 1000 records
+# (bounded wait; a writer that died or stalled fails the test)
+for i in $(seq 1 600); do
+	[ "$(wc -l <"$PGDAX_WORK/acked" 2>/dev/null || echo 0)" -ge 1000 ] && break
+	kill -0 "$writer" 2>/dev/null || fail "stream writer ended before the kill"
+	sleep 0.05
+done
+[ "$(wc -l <"$PGDAX_WORK/acked")" -ge 1000 ] || fail "stream writer acknowledged too little in 30 s"
 pgdax_kill9 "$pid" "$mnt"
 wait "$writer" 2>/dev/null || true
 last=$(tail -n1 "$PGDAX_WORK/acked")

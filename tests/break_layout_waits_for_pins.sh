@@ -33,7 +33,7 @@ echo "$err" | grep -q "Device or resource busy" || fail "truncate failed with '$
 # punch-hole is a layout break too; while it waits, no new pin appears in
 # the range: a pin request is refused at once
 fallocate -p -o 0 -l 2M "$f" 2>"$PGDAX_WORK/punch.err" & punch=$!
-sleep 0.3
+pin_wait_breaking "$mnt" "$punch"
 t0=$(date +%s%N)
 "$CLIENT" rawpin EBUSY "$f" 0 4096 ro >&2 || fail "a pin was granted in a breaking range"
 t1=$(date +%s%N)

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "pin/pin.h"
 #include "vol/quarantine.h"
 #include "vol/vol.h"
+#include "util/util.h"
 
 #define MiB (1ull << 20)
 #define ALIGN (2 * MiB)
@@ -147,6 +150,75 @@ START_TEST(test_small_file_pin_relays_out_into_one_aligned_extent)
 	unpin(f, p.pin_id);
 	ck_assert_uint_eq(pgmap_folio_refcount(pgdax_vol_pgmap(vol), x.ext[0].dev_off / BS), 0);
 	assert_no_references();
+	pgdax_vol_release(vol, &f);
+}
+END_TEST
+
+/* Map file bytes [0, n) with read_map: the number of extents, the bytes. */
+static int read_extents(struct pgdax_vol_file *f, char *back, size_t n)
+{
+	struct iovec iov[64];
+	struct pgdax_io io = { 0 };
+	int niov = 0;
+	size_t at = 0;
+
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 0, n, iov, 64, &niov, &io), (ssize_t)n);
+	for (int i = 0; i < niov; at += iov[i].iov_len, i++)
+		memcpy(back + at, iov[i].iov_base, iov[i].iov_len);
+	pgdax_vol_io_done(vol, &io);
+	return niov;
+}
+
+static int kill_in_begin(void *ctx)
+{
+	pgdax_vol_kill(ctx);	/* after the holder's liveness check */
+	return 0;
+}
+
+static int put_unit(void *ctx, const struct pgdax_vol_dax_ext *e)
+{
+	(void)ctx;
+	if (e->folio)
+		folio_put(e->folio);
+	return 0;
+}
+
+/*
+ * A relayout holds references on the old extents and the new one (so a
+ * kill/drain waits for it); a pgmap killed before it can take them makes
+ * it fail with -ENXIO having changed nothing: no block allocated or freed,
+ * the file's extents and bytes as they were.
+ */
+START_TEST(test_relayout_after_kill_fails_enxio_and_changes_nothing)
+{
+	static const struct pgdax_vol_dax_ops ops = { .begin = kill_in_begin, .unit = put_unit };
+	struct pgdax_vol_opts vo = { .break_timeout_ms = 200 };
+	struct pgdax_vol_file *f = create("late", O_RDWR);
+	struct pgdax_vol_stats s0, s1;
+	char buf[40960], back[40960];
+	uint64_t ino = pgdax_vol_file_ino(f);
+	int n0;
+
+	fill_pattern(buf, sizeof(buf), 6);
+	write_small(f, buf, sizeof(buf));
+	n0 = read_extents(f, back, sizeof(back));
+	ck_assert_int_gt(n0, 1);	/* small extents: the unit needs a relayout */
+	pgdax_vol_get_stats(vol, &s0);
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, false,
+					      &ops, vol), -ENXIO);
+	pgdax_vol_get_stats(vol, &s1);
+	ck_assert_uint_eq(s1.free_blocks, s0.free_blocks);
+	ck_assert_uint_eq(s1.active_extents, 0);
+	ck_assert_int_eq(pgdax_vol_drain(vol, 1000), 0);
+	pgdax_vol_release(vol, &f);
+	pgdax_vol_iput(vol, ino, 1);	/* create's lookup reference */
+	/* the medium too: same extents, same bytes */
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	ck_assert_int_eq(pgdax_vol_mount(devpath, &vo, &vol), 0);
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDONLY, &root_cred, &f), 0);
+	memset(back, 0, sizeof(back));
+	ck_assert_int_eq(read_extents(f, back, sizeof(back)), n0);
+	ck_assert_mem_eq(back, buf, sizeof(buf));
 	pgdax_vol_release(vol, &f);
 }
 END_TEST
@@ -445,6 +517,43 @@ START_TEST(test_truncate_over_pin_fails_ebusy_and_changes_nothing)
 }
 END_TEST
 
+/*
+ * A layout break that cannot be recorded (no memory for the record) would
+ * let the truncate wait without refusing new pins: it must fail the
+ * truncate with -ENOMEM instead, changing nothing.
+ */
+START_TEST(test_truncate_whose_break_cannot_be_recorded_fails_enomem)
+{
+	struct pgdax_vol_file *f = create("nomem", O_RDWR);
+	struct pgdax_ioc_pin p = pin_req(0, MiB, false);
+	uint64_t ino = pgdax_vol_file_ino(f);
+	struct stat a = { .st_size = 0 }, st;
+	struct pgdax_ioc_status stat_req = { 0 };
+	char buf[16384];
+
+	fill_pattern(buf, sizeof(buf), 4);
+	write_small(f, buf, sizeof(buf));
+	ck_assert_int_eq(pgdax_pintab_create(vol, f, &root_caller, &p), 0);
+	pgdax_fault_set("pin_break");
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 0, 1), -ENOMEM);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st),
+			 -ENOMEM);
+	ck_assert_int_eq(pgdax_vol_fallocate(vol, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					     0, 8192, &root_cred), -ENOMEM);
+	pgdax_fault_set(NULL);
+	ck_assert_int_eq(pgdax_pintab_status(vol, &stat_req), 0);
+	ck_assert_uint_eq(stat_req.breaking, 0);	/* nothing left recorded */
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)sizeof(buf));
+	/* with memory again: the usual break (EBUSY while pinned, then done) */
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st), -EBUSY);
+	unpin(f, p.pin_id);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st), 0);
+	pgdax_vol_release(vol, &f);
+	assert_no_references();
+}
+END_TEST
+
 START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 {
 	static const struct pgdax_pintab_poll_ops ops = { count_notify, count_destroy };
@@ -461,7 +570,7 @@ START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 	ck_assert_uint_eq(pgdax_pintab_poll(vol, f, &handle, &kept), 0);
 	ck_assert(kept);
 	/* a break over the pinned range: the holder is told, once */
-	ck_assert_uint_eq(pgdax_pin_break_layout(vol, ino, 0, 1), 1);
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 0, 1), 1);
 	ck_assert_int_eq(notified, 1);
 	ck_assert_int_eq(destroyed, 1);
 	ck_assert_uint_eq(pgdax_pintab_poll(vol, f, NULL, &kept), POLLPRI);
@@ -476,7 +585,7 @@ START_TEST(test_break_refuses_new_pins_and_notifies_holders)
 	q = pin_req(4096, 4096, false);
 	ck_assert_int_eq(pgdax_pintab_create(vol, other, &root_caller, &q), 0);
 	/* a break elsewhere notifies nobody */
-	ck_assert_uint_eq(pgdax_pin_break_layout(vol, ino, 100 * 512, 512), 0);
+	ck_assert_int_eq(pgdax_pin_break_layout(vol, ino, 100 * 512, 512), 0);
 	pgdax_pin_break_done(vol, ino, 100 * 512, 512);
 	ck_assert_int_eq(notified, 1);
 	pgdax_vol_release(vol, &other);
@@ -563,6 +672,72 @@ START_TEST(test_quarantined_pages_are_never_allocated)
 	ck_assert_uint_eq(s2.free_blocks, s1.free_blocks + s0.quarantined_pages);
 	pgdax_vol_release(vol, &f);
 	free(chunk);
+}
+END_TEST
+
+/*
+ * Stats (pgdax_vol_get_stats -> pgdax_quarantine_pages) and the other
+ * quarantine calls run on other threads than the one that stops the
+ * quarantine (unmount does, through pgdax_quarantine_stop): none of them
+ * may touch freed quarantine state. Many stop/start cycles under readers;
+ * ASan (make check-asan) reports a use after free if one does.
+ */
+static _Atomic bool q_stress_done;
+
+static void *q_stress_stats(void *arg)
+{
+	struct pgdax_vol_stats s;
+	uint64_t *calls = arg;
+
+	while (!atomic_load(&q_stress_done)) {
+		pgdax_vol_get_stats(vol, &s);
+		ck_assert_uint_le(s.quarantined_pages, 4 * MiB / BS);
+		(*calls)++;
+	}
+	return NULL;
+}
+
+static void *q_stress_reprobe(void *arg)
+{
+	uint64_t *calls = arg;
+
+	while (!atomic_load(&q_stress_done)) {
+		pgdax_quarantine_reprobe(vol);
+		(*calls)++;
+	}
+	return NULL;
+}
+
+START_TEST(test_stats_and_quarantine_calls_survive_a_concurrent_stop)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+			    .l_start = 48 * MiB, .l_len = 4 * MiB };
+	pthread_t th[3];
+	uint64_t calls[3] = { 0 };
+	int fd = open(devpath, O_RDONLY);
+
+	/* a lock to find, so every probe and stats call has state to read */
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	atomic_store(&q_stress_done, false);
+	ck_assert_int_eq(pthread_create(&th[0], NULL, q_stress_stats, &calls[0]), 0);
+	ck_assert_int_eq(pthread_create(&th[1], NULL, q_stress_stats, &calls[1]), 0);
+	ck_assert_int_eq(pthread_create(&th[2], NULL, q_stress_reprobe, &calls[2]), 0);
+	for (int i = 0; i < 300; i++) {
+		pgdax_quarantine_stop(vol);
+		ck_assert_int_eq(pgdax_quarantine_start(vol), 0);
+	}
+	/* what unmount does before it releases the device, under readers */
+	pgdax_vol_kill(vol);
+	ck_assert_int_eq(pgdax_vol_drain(vol, 1000), 0);
+	pgdax_quarantine_stop(vol);
+	pgdax_quarantine_stop(vol);
+	pgdax_quarantine_reprobe(vol);	/* after stop: a no-op, not a crash */
+	atomic_store(&q_stress_done, true);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert_uint_gt(calls[0] + calls[1], 0);
+	close(fd);
 }
 END_TEST
 
@@ -686,6 +861,7 @@ static Suite *pin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_small_file_pin_relays_out_into_one_aligned_extent);
 	tcase_add_test(tc, test_relayout_keeps_file_data_and_is_stable);
+	tcase_add_test(tc, test_relayout_after_kill_fails_enxio_and_changes_nothing);
 	tcase_add_test(tc, test_read_pin_of_hole_reports_hole_and_takes_nothing);
 	tcase_add_test(tc, test_write_pin_allocates_and_extends_like_a_write_fault);
 	tcase_add_test(tc, test_extent_list_comes_back_in_bounded_batches);
@@ -702,6 +878,7 @@ static Suite *pin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_truncate_over_pin_fails_ebusy_and_changes_nothing);
 	tcase_add_test(tc, test_break_refuses_new_pins_and_notifies_holders);
+	tcase_add_test(tc, test_truncate_whose_break_cannot_be_recorded_fails_enomem);
 	tcase_add_test(tc, test_pins_end_at_kill_new_ones_fail_enxio);
 	suite_add_tcase(s, tc);
 
@@ -711,6 +888,7 @@ static Suite *pin_suite(void)
 	tcase_add_test(tc, test_quarantined_pages_are_never_allocated);
 	tcase_add_test(tc, test_freed_pages_an_old_client_maps_are_quarantined_at_once);
 	tcase_add_test(tc, test_freed_pages_nobody_maps_are_reusable_at_once);
+	tcase_add_test(tc, test_stats_and_quarantine_calls_survive_a_concurrent_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }

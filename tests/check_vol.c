@@ -705,6 +705,96 @@ START_TEST(test_unlinked_open_file_lives_until_release)
 }
 END_TEST
 
+/*
+ * The freeing of an unlinked inode waits without a time limit for its
+ * extents to go idle; a reference that never comes back (a leak) must not
+ * hang it silently: every stall_report_ms it logs the inode and the
+ * extents still referenced and counts itself in stalled_reclaims.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char last[1024];
+	int reports;
+} stall_log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void capture_stall(int priority, const char *msg, void *arg)
+{
+	(void)priority;
+	(void)arg;
+	if (!strstr(msg, "still referenced"))
+		return;
+	pthread_mutex_lock(&stall_log.lock);
+	snprintf(stall_log.last, sizeof(stall_log.last), "%s", msg);
+	stall_log.reports++;
+	pthread_mutex_unlock(&stall_log.lock);
+}
+
+static void *last_iput(void *arg)
+{
+	pgdax_vol_iput(vol, *(uint64_t *)arg, 1);	/* reclaims, here */
+	return NULL;
+}
+
+START_TEST(test_reclaim_waiting_on_a_referenced_extent_reports_it)
+{
+	struct pgdax_vol_opts vo = { .break_timeout_ms = 300, .stall_report_ms = 100 };
+	struct pgdax_vol_stats s;
+	struct pgdax_vol_file *f;
+	struct pgdax_io io = { 0 };
+	struct iovec iov[8];
+	struct stat st;
+	char buf[8192], want[64];
+	int niov = 0, reports = 0, level = pgdax_log_get_level();
+	pthread_t th;
+	uint64_t ino;
+
+	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
+	ck_assert_int_eq(pgdax_vol_mount(devpath, &vo, &vol), 0);
+	fill_pattern(buf, sizeof(buf), 9);
+	ck_assert_int_eq(pgdax_vol_create(vol, PGDAX_ROOT_INO, "leak", 0644, O_RDWR, &root_cred,
+					  &st, &f), 0);
+	ino = st.st_ino;
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 0, buf, sizeof(buf), &root_cred),
+			 (ssize_t)sizeof(buf));
+	/* the "leak": a read's extent references that outlive every handle */
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 0, sizeof(buf), iov, 8, &niov, &io),
+			 (ssize_t)sizeof(buf));
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(pgdax_vol_unlink(vol, PGDAX_ROOT_INO, "leak"), 0);
+
+	pgdax_log_set_level(LOG_WARNING);
+	pgdax_log_set_fn(capture_stall, NULL);
+	ck_assert_int_eq(pthread_create(&th, NULL, last_iput, &ino), 0);
+	/* bounded poll for the report (10 s; it comes after 100 ms) */
+	for (int i = 0; i < 1000; i++) {
+		pgdax_vol_get_stats(vol, &s);
+		pthread_mutex_lock(&stall_log.lock);
+		reports = stall_log.reports;
+		pthread_mutex_unlock(&stall_log.lock);
+		if (s.stalled_reclaims == 1 && reports >= 1)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_uint_eq(s.stalled_reclaims, 1);
+	ck_assert_int_ge(reports, 1);
+	snprintf(want, sizeof(want), "inode %llu ", (unsigned long long)ino);
+	pthread_mutex_lock(&stall_log.lock);
+	ck_assert_msg(strstr(stall_log.last, want) && strstr(stall_log.last, "block "),
+		      "report does not name the inode and its extents: %s", stall_log.last);
+	pthread_mutex_unlock(&stall_log.lock);
+	ck_assert_uint_eq(s.orphans, 1);
+
+	/* the reference comes back: the reclaim completes, the count drops */
+	pgdax_vol_io_done(vol, &io);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	pgdax_log_set_fn(NULL, NULL);
+	pgdax_log_set_level(level);
+	pgdax_vol_get_stats(vol, &s);
+	ck_assert_uint_eq(s.stalled_reclaims, 0);
+	ck_assert_uint_eq(s.orphans, 0);
+}
+END_TEST
+
 START_TEST(test_orphan_left_by_a_dead_process_is_reclaimed_at_mount)
 {
 	static char data[1 << 20];
@@ -1430,6 +1520,7 @@ static Suite *vol_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_unlinked_open_file_lives_until_release);
 	tcase_add_test(tc, test_orphan_left_by_a_dead_process_is_reclaimed_at_mount);
+	tcase_add_test(tc, test_reclaim_waiting_on_a_referenced_extent_reports_it);
 	tcase_add_test(tc, test_truncate_of_referenced_extent_times_out_with_ebusy_and_changes_nothing);
 	tcase_add_test(tc, test_truncate_waits_for_reference_to_go);
 	tcase_add_test(tc, test_interrupted_truncate_wait_returns_eintr_and_changes_nothing);

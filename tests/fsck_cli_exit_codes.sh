@@ -43,10 +43,15 @@ expect 0 "$FSCK" -n -f "$dev"
 # a device held by another process: 8, naming the pid
 ( exec 9<"$dev"; flock -x 9; exec sleep 30 ) &	# one process: killing it unlocks
 holder=$!
-for _ in $(seq 50); do
-	grep -q " $(stat -c %i "$dev") " /proc/locks 2>/dev/null && break
-	sleep 0.1
+# wait until the lock is taken (bounded): /proc/locks names the file as
+# MAJ:MIN:INODE, so the inode is matched at the end of that field
+ino=$(stat -c %i "$dev") locked=
+for _ in $(seq 200); do
+	awk -v i="$ino" '$2 == "FLOCK" && $6 ~ ":" i "$" { f = 1 } END { exit !f }' \
+		/proc/locks && { locked=1; break; }
+	sleep 0.05
 done
+[ -n "$locked" ] || fail "the holder did not lock $dev within 10 s"
 expect 8 "$FSCK" -n -f "$dev"
 grep -q "pid" "$work/out" || fail "busy device: message does not name the holder"
 kill "$holder"; wait "$holder" 2>/dev/null; holder=

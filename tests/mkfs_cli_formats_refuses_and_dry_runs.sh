@@ -45,9 +45,17 @@ if "$MKFS" -q /nonexistent/dev >"$OUT" 2>&1; then fail "missing device accepted"
 
 # a device held (flock) by another process is refused, naming it
 if command -v flock >/dev/null 2>&1; then
-	(exec 9<>"$DEV"; flock -x 9; exec sleep 30) &
+	(exec 9<>"$DEV"; flock -x 9; exec sleep 30) &	# one process: killing it unlocks
 	HOLDER=$!
-	sleep 0.3
+	# wait until the lock is taken (bounded): /proc/locks names the
+	# file as MAJ:MIN:INODE
+	ino=$(stat -c %i "$DEV") locked=
+	for _ in $(seq 200); do
+		awk -v i="$ino" '$2 == "FLOCK" && $6 ~ ":" i "$" { f = 1 } END { exit !f }' \
+			/proc/locks && { locked=1; break; }
+		sleep 0.05
+	done
+	[ -n "$locked" ] || fail "the holder did not lock $DEV within 10 s"
 	if "$MKFS" -q -f "$DEV" >"$OUT" 2>&1; then fail "formatted a locked device"; fi
 	grep -q "in use by pid" "$OUT" || fail "refusal does not name the holder"
 	kill "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=

@@ -5,7 +5,8 @@
  * scripts (tests/<behaviour>.sh) run it as a separate process, so that pins can be
  * held, killed, or outlive a daemon.
  *
- *   pgdax_client pin FILE OFF LEN [rw]     pin, print "EXT file_off dev_off len hole",
+ *   pgdax_client pin FILE OFF LEN [rw] [keepfd] [forkwait=FIFO]
+ *                                          pin, print "EXT file_off dev_off len hole",
  *                                          "READY", hold until SIGUSR1, unpin
  *   pgdax_client map FILE OFF LEN ro|rw [fill=SEED|fillfd=SEED] [check=SEED] [hold] [poll]
  *                                          map; fill writes a pattern and syncs ("SYNCED")
@@ -15,17 +16,23 @@
  *                                          mapping now shows SEED's pattern); poll waits for
  *                                          POLLPRI on the mapping's descriptor, prints
  *                                          "BREAK" and unmaps
+ *     (pin and map) keepfd: keep the descriptor pinned through open (else it is
+ *     closed after the pin); forkwait=FIFO: then fork a child that prints nothing,
+ *     opens FIFO for reading and exits once a line can be read from it (a plain
+ *     fork(): the child outlives this process while the script holds it), print
+ *     "CHILD pid"
  *   pgdax_client writer FILE LEN SEED      map rw and rewrite the range, one generation
  *                                          after another, until SIGUSR1; after each
  *                                          pgdax_mapping_sync print "ACK gen" (that
- *                                          generation is durable)
+ *                                          generation is durable); once a sync failed
+ *                                          ("NOSYNC gen"), "WROTE gen" every 16th
  *   pgdax_client pwrite FILE LEN SEED      write(2) SEED's pattern over [0, LEN)
  *   pgdax_client verify FILE LEN SEED GEN  read(2) the file: every block is generation
  *                                          GEN or later of SEED's pattern (or GEN exactly
  *                                          with "exact")
  *   pgdax_client fuzz FILE SEED N          N hostile ioctls (fixed seed); the daemon must
  *                                          answer each with a result or an errno
- *   pgdax_client status MOUNTPOINT         print pins/active extents (ioctl)
+ *   pgdax_client status MOUNTPOINT         print pins/active extents/breaks (ioctl)
  *   pgdax_client expect-error ERRNO FILE OFF LEN ro|rw
  *                                          pgdax_map must fail with that errno name
  *   pgdax_client rawpin ERRNO FILE OFF LEN ro|rw
@@ -130,6 +137,26 @@ static void wait_release(void)
 	sigwait(&set, &sig);
 }
 
+/* forkwait=FIFO: a child that lives until the script writes to FIFO. */
+static void fork_waiter(const char *fifo)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char c;
+		int f = open(fifo, O_RDONLY);	/* blocks until the script opens it */
+
+		if (f < 0 || read(f, &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	printf("CHILD %d\n", (int)pid);
+}
+
 static int open_file(const char *path, bool rw)
 {
 	int fd = open(path, (rw ? O_RDWR | O_CREAT : O_RDONLY), 0644);
@@ -144,20 +171,34 @@ static int cmd_pin(int argc, char **argv)
 	struct pgdax_pin *p;
 	const struct pgdax_pin_extent *e;
 	unsigned n;
-	bool rw = argc > 5 && !strcmp(argv[5], "rw");
+	bool rw = false, keepfd = false;
+	const char *fifo = NULL;
 	int fd, r;
 
 	if (argc < 5)
-		die("usage: pin FILE OFF LEN [rw]");
+		die("usage: pin FILE OFF LEN [rw] [keepfd] [forkwait=FIFO]");
+	for (int i = 5; i < argc; i++) {
+		if (!strcmp(argv[i], "rw"))
+			rw = true;
+		else if (!strcmp(argv[i], "keepfd"))
+			keepfd = true;
+		else if (!strncmp(argv[i], "forkwait=", 9))
+			fifo = argv[i] + 9;
+		else
+			die("unknown option %s", argv[i]);
+	}
 	fd = open_file(argv[2], rw);
 	r = pgdax_pin(fd, (off_t)num(argv[3]), num(argv[4]), rw ? PGDAX_PIN_RW : 0, &p);
 	if (r)
 		die("pgdax_pin %s: %s", argv[2], strerror(-r));
-	close(fd);
+	if (!keepfd)
+		close(fd);
 	e = pgdax_pin_extents(p, &n);
 	for (unsigned i = 0; i < n; i++)
 		printf("EXT %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n", e[i].file_off,
 		       e[i].dev_off, e[i].len, e[i].hole);
+	if (fifo)
+		fork_waiter(fifo);
 	printf("READY\n");
 	fflush(stdout);
 	wait_release();
@@ -172,7 +213,8 @@ static int cmd_map(int argc, char **argv)
 	struct pgdax_mapping *m;
 	uint64_t off, len, seed_fill = 0, seed_check = 0, bad;
 	bool rw, do_fill = false, do_check = false, hold = false, do_poll = false;
-	bool by_fd = false, do_recheck = false;
+	bool by_fd = false, do_recheck = false, keepfd = false;
+	const char *fifo = NULL;
 	uint64_t seed_recheck = 0;
 	char *a;
 	int fd, r;
@@ -195,6 +237,10 @@ static int cmd_map(int argc, char **argv)
 			hold = true;
 		else if (!strcmp(argv[i], "poll"))
 			do_poll = true;
+		else if (!strcmp(argv[i], "keepfd"))
+			keepfd = true;
+		else if (!strncmp(argv[i], "forkwait=", 9))
+			fifo = argv[i] + 9;
 		else
 			die("unknown option %s", argv[i]);
 	}
@@ -202,7 +248,8 @@ static int cmd_map(int argc, char **argv)
 	r = pgdax_map(fd, (off_t)off, len, rw ? PROT_READ | PROT_WRITE : PROT_READ, &m);
 	if (r)
 		die("pgdax_map %s: %s", argv[2], strerror(-r));
-	close(fd);	/* the library keeps its own descriptor */
+	if (!keepfd)
+		close(fd);	/* the library keeps its own descriptor */
 	a = pgdax_mapping_addr(m);
 	if (do_check && !check(a, off, len, seed_check, 0, &bad))
 		die("mapping of %s: wrong data at file offset %" PRIu64, argv[2], bad);
@@ -215,6 +262,8 @@ static int cmd_map(int argc, char **argv)
 			die("%s: %s", by_fd ? "pgdax_sync" : "pgdax_mapping_sync", strerror(-r));
 		printf("SYNCED\n");
 	}
+	if (fifo)
+		fork_waiter(fifo);
 	printf("READY\n");
 	fflush(stdout);
 	if (do_poll) {
@@ -293,6 +342,8 @@ static int cmd_writer(int argc, char **argv)
 		} else if (!sync_failed) {
 			printf("NOSYNC %" PRIu64 " %s\n", gen, strerror(-r));
 			sync_failed = true;
+		} else if (gen % 16 == 0) {
+			printf("WROTE %" PRIu64 "\n", gen);	/* progress without sync */
 		}
 		fflush(stdout);
 		sigpending(&pend);
@@ -505,9 +556,10 @@ static int cmd_status(int argc, char **argv)
 	if (ioctl(fd, PGDAX_IOC_STATUS, st) < 0)
 		die("status %s: %s", argv[2], strerror(errno));
 	printf("pins=%" PRIu64 " pinned_extents=%" PRIu64 " active_extents=%" PRIu64
-	       " free_blocks=%" PRIu64 " quarantined=%" PRIu64 " state=%d\n",
+	       " free_blocks=%" PRIu64 " quarantined=%" PRIu64 " breaking=%" PRIu64
+	       " state=%d\n",
 	       st->pins, st->pinned_extents, st->active_extents, st->free_blocks,
-	       st->quarantined_pages, st->pgmap_state);
+	       st->quarantined_pages, st->breaking, st->pgmap_state);
 	close(fd);
 	free(st);
 	return 0;

@@ -9,6 +9,9 @@
 #                                         fail unless it exited 0
 #   pin_status MNT FIELD                  a counter from PGDAX_IOC_STATUS
 #   pin_wait_status MNT FIELD VALUE [SECS]
+#   pin_wait_breaking MNT PID [SECS]     wait until a layout break is recorded (a
+#                                         truncate/punch by PID is waiting); fail if
+#                                         PID ends first
 
 CLIENT=${CLIENT:-$top_builddir/tests/pgdax_client}
 declare -A PIN_PID
@@ -57,6 +60,16 @@ pin_wait_status() { # MNT FIELD VALUE [SECS]
 		sleep 0.05
 	done
 	fail "$f of $mnt is '$cur', expected $v after ${secs}s"
+}
+
+pin_wait_breaking() { # MNT PID [SECS]
+	local mnt=$1 pid=$2 secs=${3:-10} i
+	for i in $(seq 1 $((secs * 20))); do
+		[ "$(pin_status "$mnt" breaking)" -ge 1 ] && return 0
+		kill -0 "$pid" 2>/dev/null || fail "process $pid ended before its layout break was seen"
+		sleep 0.05
+	done
+	fail "no layout break recorded on $mnt within ${secs}s"
 }
 
 # Free bytes of the mount (statfs through the daemon).

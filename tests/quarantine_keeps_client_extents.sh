@@ -42,7 +42,10 @@ for align in 2M 4K; do
 		n=$i
 	done
 	[ "$n" -gt 10 ] || fail "could only write $n fill files"
-	sleep 0.5	# more client writes over whatever it maps
+	# more client writes over whatever it maps: two progress lines later,
+	# at least 16 whole generations were written after the fill
+	last=$(sed -n 's/^\(NOSYNC\|WROTE\) \([0-9]*\).*/\2/p' "$PGDAX_WORK/writer.out" | tail -1)
+	pin_wait_line writer "^WROTE $((last + 32))\$" 30
 	for i in $(seq 1 "$n"); do
 		[ "$(md5sum <"$mnt2/fill.$i")" = "$(cat "$PGDAX_WORK/fill.$i.md5")" ] ||
 			fail "fill file $i was overwritten by the old client: quarantine leaked"

@@ -40,7 +40,12 @@ MAKEFLAGS= make -s -C "$mnt/proj" -j2 >/dev/null || fail "build failed"
 [ "$("$mnt/proj/prog")" = $((n * (n + 1) / 2)) ] || fail "built program gives a wrong answer"
 # make sees timestamps right: touching one source rebuilds exactly that object
 before=$(stat -c %Y.%y "$mnt/proj/src/f2.o")
-sleep 1
+# the touch must give f1.c a later time than f1.o even with whole-second
+# timestamps: wait (bounded) until the clock has left f1.o's second
+for i in $(seq 1 40); do
+	[ "$(date +%s)" -gt "$(stat -c %Y "$mnt/proj/src/f1.o")" ] && break
+	sleep 0.05
+done
 touch "$mnt/proj/src/f1.c"
 MAKEFLAGS= make -s -C "$mnt/proj" >/dev/null || fail "rebuild failed"
 [ "$mnt/proj/src/f1.o" -nt "$mnt/proj/src/f1.c" ] || fail "make did not rebuild f1.o after touch"

@@ -23,7 +23,12 @@ for i in $(seq 1 100); do grep -q READY "$PGDAX_WORK/client.out" && break; sleep
 grep -q READY "$PGDAX_WORK/client.out" || { cat "$PGDAX_WORK/client.out" >&2; fail "pin not taken"; }
 
 kill -TERM "$pid"
-sleep 2.5
+# the drain report comes after drain_timeout (1 s) of waiting for the pin
+for i in $(seq 1 200); do
+	pgdax_daemon_log "$pid" | grep -q "waiting .* for references" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
 kill -0 "$pid" 2>/dev/null || fail "daemon exited while a pin was held"
 pgdax_is_mounted "$mnt" || fail "mount went away while draining"
 out=$(cat "$mnt/other" 2>&1) && fail "a new open succeeded after SIGTERM: $out"

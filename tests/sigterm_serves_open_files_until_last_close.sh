@@ -13,7 +13,7 @@ pgdax_init
 dev=$(pgdax_new_device 128M)
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
-pgdax_mount "$dev" "$mnt" --log-level info
+pgdax_mount "$dev" "$mnt" -o drain_timeout=1 --log-level info
 pid=$PGDAX_LAST_PID
 
 head -c 200000 /dev/urandom >"$PGDAX_WORK/ref"
@@ -62,8 +62,16 @@ expect_enxio "opendir of a subdirectory" ls "$mnt/dir"
 # it waits for every handle: the file, then the directory
 kill -0 "$pid" 2>/dev/null || fail "daemon exited while files were open"
 exec 3>&-
-sleep 0.5
+# the file's RELEASE is served (asynchronous to close): the next report
+# (every drain_timeout, 1 s) counts the directory alone
+for i in $(seq 1 200); do
+	pgdax_daemon_log "$pid" | grep -q "^pgdaxfs: 1 handle(s) still open" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
 kill -0 "$pid" 2>/dev/null || fail "daemon exited while a directory was still open"
+pgdax_daemon_log "$pid" | grep -q "1 handle(s) still open" ||
+	fail "no report of the one handle left after the file's release"
 pgdax_is_mounted "$mnt" || fail "mount went away while a directory was open"
 t0=$(date +%s%N)
 exec 4<&-

@@ -50,7 +50,7 @@ pin_wait_line stubborn '^READY'
 
 # 1. interrupted: EINTR, nothing changed
 start_truncate t1
-sleep 0.5
+pin_wait_breaking "$mnt" "$TPID"
 kill -0 "$TPID" 2>/dev/null || fail "truncate over a pinned range did not wait: $(cat "$PGDAX_WORK/t1.out")"
 t0=$(date +%s%N)
 # (other files: the truncating inode itself stays locked by the volume
@@ -73,7 +73,7 @@ grep -q "ERR Interrupted system call" "$PGDAX_WORK/t1.out" ||
 
 # 2. the holder lets go while the truncate waits: it completes
 start_truncate t2
-sleep 0.5
+pin_wait_breaking "$mnt" "$TPID"
 kill -0 "$TPID" 2>/dev/null || fail "second truncate did not wait: $(cat "$PGDAX_WORK/t2.out")"
 pin_release stubborn
 pgdax_wait_pid "$TPID" 10 || fail "truncate still waiting after the unpin"

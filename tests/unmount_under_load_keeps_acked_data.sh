@@ -58,21 +58,48 @@ wait_open() { # PATH
 	fail "nobody opened $1 within 10s"
 }
 
+# Wait until PATH's mtime is no longer STAMP: a write reached the daemon.
+wait_written() { # PATH STAMP
+	local i
+	for i in $(seq 1 200); do
+		[ "$(stat -c %y "$1")" != "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "$1 not written within 10s"
+}
+
+# Wait until the unmount has begun: the daemon blocks new work (status says
+# dying from phase 1 on). umount -l detaches at once (and the daemon is not
+# told): nothing to wait for.
+wait_unmounting() { # HOW
+	local i
+	if [ "$1" = lazy ]; then
+		pgdax_is_mounted "$mnt" && fail "umount -l left $mnt visible"
+		return 0
+	fi
+	for i in $(seq 1 200); do
+		[ "$(pin_status "$mnt" state 2>/dev/null)" = 1 ] && return 0
+		sleep 0.05
+	done
+	fail "unmount by $1 not begun within 10s"
+}
+
 one_round() { # HOW ROUND
-	local how=$1 r=$2 daemon fio1 fio2 ctl= st gen
+	local how=$1 r=$2 daemon fio1 fio2 ctl= st gen stamp
 	log "round $r: unmount by $how"
 	pgdax_mount "$dev" "$mnt"
 	daemon=$PGDAX_LAST_PID
 
 	fio_layout "psync$r" psync "$mnt/fio-psync.$r" || fail "fio layout"
 	fio_layout "mmap$r" mmap "$mnt/fio-mmap.$r" || fail "fio layout"
+	stamp=$(stat -c %y "$mnt/fio-psync.$r")
 	fio_run "psync$r" psync "$mnt/fio-psync.$r" & fio1=$!
 	fio_run "mmap$r" mmap "$mnt/fio-mmap.$r" & fio2=$!
 	pin_start dax writer "$mnt/dax.$r" 8M $((100 + r))
 	pin_wait_line dax '^ACK 2'
 	wait_open "$mnt/fio-psync.$r"
 	wait_open "$mnt/fio-mmap.$r"
-	sleep 0.3
+	wait_written "$mnt/fio-psync.$r" "$stamp"	# I/O in flight, not just opens
 
 	case $how in
 	sigterm) kill -TERM "$daemon" ;;
@@ -81,7 +108,7 @@ one_round() { # HOW ROUND
 	esac
 
 	# old work is served: the jobs run on; the daemon waits for them
-	sleep 1
+	wait_unmounting "$how"
 	kill -0 "$daemon" 2>/dev/null || fail "daemon exited while a DAX mapping existed ($how)"
 	for j in "psync$r:$fio1" "mmap$r:$fio2"; do
 		if ! wait "${j#*:}"; then

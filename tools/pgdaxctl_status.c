@@ -210,12 +210,13 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	printf("  \"active_extents\": %llu,\n  \"inflight_io\": %llu,\n  \"pins\": %llu,\n"
 	       "  \"pinned_extents\": %llu,\n  \"orphans\": %llu,\n"
 	       "  \"quarantined_pages\": %llu,\n  \"breaking\": %llu,\n"
-	       "  \"pins_granted\": %llu,\n  \"pins_dropped\": %llu,\n",
+	       "  \"pins_granted\": %llu,\n  \"pins_dropped\": %llu,\n"
+	       "  \"stalled_reclaims\": %llu,\n",
 	       (unsigned long long)st->active_extents, (unsigned long long)st->inflight_io,
 	       (unsigned long long)st->pins, (unsigned long long)st->pinned_extents,
 	       (unsigned long long)st->orphans, (unsigned long long)st->quarantined_pages,
 	       (unsigned long long)st->breaking, (unsigned long long)st->pins_granted,
-	       (unsigned long long)st->pins_dropped);
+	       (unsigned long long)st->pins_dropped, (unsigned long long)st->stalled_reclaims);
 	printf("  \"holders\": [");
 	for (uint32_t i = 0; i < s->nholders; i++) {
 		const struct pgdax_ioc_holder *h = &s->holders[i];
@@ -262,6 +263,10 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	       (unsigned long long)st->quarantined_pages, (unsigned long long)st->breaking);
 	printf("  pins:       %llu taken, %llu ended since mount\n",
 	       (unsigned long long)st->pins_granted, (unsigned long long)st->pins_dropped);
+	if (st->stalled_reclaims)
+		printf("  stalled:    %llu unlinked file(s) waiting for extents still "
+		       "referenced (see the daemon log)\n",
+		       (unsigned long long)st->stalled_reclaims);
 	if (s->nholders) {
 		printf("  holders:\n");
 		pgdaxctl_status_print_holders(stdout, mnt, s);

@@ -2,11 +2,34 @@
 /*
  * The DAX client API (lib/client/pgdax.h): runs inside applications.
  *
- * A pin is taken through an ioctl on a private close-on-exec duplicate of
- * the caller's descriptor: the daemon ties pins to the FUSE open file, and
- * the duplicate keeps that open file (and so the pin) alive after the
- * caller closes its descriptor, and lets the kernel end the pin by sending
- * RELEASE when the process dies.
+ * A pin is taken through an ioctl on the library's own close-on-exec
+ * descriptor of the file: the daemon ties pins to the FUSE open file, so
+ * the pin lives exactly as long as the open file the library's descriptor
+ * refers to, after the caller closes its own, and the kernel ends it by
+ * sending RELEASE when the last descriptor of that open file goes.
+ *
+ * Whose open file. The library opens the file again (/proc/self/fd/N, the
+ * access mode and O_APPEND of the caller's descriptor): a new open file
+ * that only the library's descriptor refers to. A duplicate of the
+ * caller's descriptor (what the library used to keep) shares the caller's
+ * open file, which every fork()ed child inherits through the caller's own
+ * descriptors and keeps alive, so a pin outlived its process. If the
+ * reopen is refused (permissions changed since the caller opened, no
+ * /proc, the daemon closing), the library falls back to such a duplicate:
+ * the pin then also lives while a descriptor of the caller's open file
+ * does (pgdax.h says so).
+ *
+ * fork(). The library's descriptors are close-on-exec, but a plain fork()
+ * copies them; no O_CLOFORK exists in Linux 6.x. A pthread_atfork child
+ * handler closes every descriptor the library owns (pins' files and
+ * mappings' devices, so also the OFD locks) in the child, and empties the
+ * child's list of mappings (the device mappings are MADV_DONTFORK: the
+ * child has none). So that no descriptor can be in flight at a fork, each
+ * one is created and registered under fork_lock held for reading, which
+ * the prepare handler takes for writing (writer-preferring: a fork waits
+ * at most for the opens in progress, one FUSE open each). Handles the
+ * child inherited are dead there (owner pid differs): unpin/unmap only
+ * free their memory.
  *
  * A mapping opens the device node itself, with the access the mapping
  * needs, so the kernel's permission check on the node is the authority on
@@ -31,6 +54,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,7 +65,8 @@
 #include "pin/pgdax_ioctl.h"
 
 struct pgdax_pin {
-	int fd;				/* our close-on-exec duplicate */
+	int fd;				/* the library's descriptor (lib_fds) */
+	pid_t pid;			/* process that owns fd (not a fork child) */
 	uint64_t id;
 	unsigned flags;			/* PGDAX_PIN_RW */
 	uint64_t map_off, map_len;	/* pinned file range (aligned) */
@@ -74,6 +99,172 @@ struct pgdax_mapping {
  */
 static pthread_mutex_t mappings_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pgdax_mapping *mappings;
+
+/*
+ * The descriptors the library owns, closed in a fork child (the top of
+ * this file, "fork()"). Lock order: fork_lock, mappings_lock, fds_lock.
+ */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static pthread_rwlock_t fork_lock;	/* read: creating/closing one; write: fork */
+static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *lib_fds;			/* fds_lock */
+static size_t nlib_fds, caplib_fds;	/* fds_lock */
+
+static void fork_prepare(void)
+{
+	pthread_rwlock_wrlock(&fork_lock);
+	pthread_mutex_lock(&mappings_lock);
+	pthread_mutex_lock(&fds_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&fds_lock);
+	pthread_mutex_unlock(&mappings_lock);
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+/* The only thread of the child: no lock is contended; re-initialised
+ * rather than unlocked (the write lock's owner was the parent's thread). */
+static void fork_child(void)
+{
+	pthread_rwlockattr_t a;
+
+	for (size_t i = 0; i < nlib_fds; i++)
+		close(lib_fds[i]);
+	nlib_fds = 0;
+	mappings = NULL;	/* the child's copies are dead handles */
+	pthread_mutex_init(&fds_lock, NULL);
+	pthread_mutex_init(&mappings_lock, NULL);
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fork_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+static void fork_init(void)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fork_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Record @fd as the library's (fork_lock held for reading). 0 or -ENOMEM. */
+static int fd_register(int fd)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fds_lock);
+	if (nlib_fds == caplib_fds) {
+		size_t nc = caplib_fds ? 2 * caplib_fds : 16;
+		int *v = realloc(lib_fds, nc * sizeof(*v));
+
+		if (v) {
+			lib_fds = v;
+			caplib_fds = nc;
+		}
+	}
+	if (nlib_fds < caplib_fds)
+		lib_fds[nlib_fds++] = fd;
+	else
+		r = -ENOMEM;
+	pthread_mutex_unlock(&fds_lock);
+	return r;
+}
+
+/* Close a descriptor of the library's: forgotten and closed as one step. */
+static void lib_close(int fd)
+{
+	if (fd < 0)
+		return;
+	pthread_rwlock_rdlock(&fork_lock);
+	pthread_mutex_lock(&fds_lock);
+	for (size_t i = 0; i < nlib_fds; i++) {
+		if (lib_fds[i] == fd) {
+			lib_fds[i] = lib_fds[--nlib_fds];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fds_lock);
+	close(fd);
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+/* A new open file of the file behind @fd (regular files), else -errno. */
+static int reopen(int fd)
+{
+	struct stat a, b;
+	char path[64];
+	int fl, nfd;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &a) < 0)
+		return -errno;
+	if (!S_ISREG(a.st_mode))
+		return -EINVAL;	/* no FIFO opens that block; not pgdaxfs anyway */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, (fl & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY);
+	if (nfd < 0)
+		return -errno;
+	if (fstat(nfd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		close(nfd);	/* fd was replaced meanwhile (dup2 race) */
+		return -ESTALE;
+	}
+	return nfd;
+}
+
+/*
+ * The library's own descriptor for pinning through @fd: a new open file if
+ * possible, else a duplicate (the top of this file, "Whose open file").
+ * Created and registered under fork_lock. The descriptor, or -errno.
+ */
+static int own_file_fd(int fd)
+{
+	int nfd;
+
+	pthread_once(&fork_once, fork_init);
+	pthread_rwlock_rdlock(&fork_lock);
+	nfd = reopen(fd);
+	if (nfd < 0)
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nfd < 0) {
+		nfd = -errno;
+	} else if (fd_register(nfd)) {
+		close(nfd);
+		nfd = -ENOMEM;
+	}
+	pthread_rwlock_unlock(&fork_lock);
+	return nfd;
+}
+
+/* open(2) the device for a mapping, registered like own_file_fd. */
+static int own_dev_fd(const char *path, int flags)
+{
+	int nfd;
+
+	pthread_once(&fork_once, fork_init);
+	pthread_rwlock_rdlock(&fork_lock);
+	nfd = open(path, flags | O_CLOEXEC);
+	if (nfd < 0) {
+		nfd = -errno;
+	} else if (fd_register(nfd)) {
+		close(nfd);
+		nfd = -ENOMEM;
+	}
+	pthread_rwlock_unlock(&fork_lock);
+	return nfd;
+}
+
+/* False in a fork child for the parent's handles: their descriptors are
+ * closed and their device ranges not mapped there. */
+static bool pin_is_ours(const struct pgdax_pin *p)
+{
+	return p->pid == getpid();
+}
 
 static void mapping_link(struct pgdax_mapping *m)
 {
@@ -220,6 +411,7 @@ static int do_pin(int dupfd, const struct pgdax_ioc_info *info, uint64_t off,
 		return ret;
 	}
 	p->fd = dupfd;
+	p->pid = getpid();
 	p->id = req.pin_id;
 	p->flags = flags;
 	p->map_off = req.map_offset;
@@ -256,16 +448,16 @@ PGDAX_EXPORT int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
 	*out = NULL;
 	if (offset < 0 || !range_ok((uint64_t)offset, length) || (flags & ~PGDAX_PIN_RW))
 		return -EINVAL;
-	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	dupfd = own_file_fd(fd);
 	if (dupfd < 0) {
-		ret = -errno;
+		ret = dupfd;
 		goto out;
 	}
 	ret = get_info(dupfd, &info);
 	if (!ret)
 		ret = do_pin(dupfd, &info, (uint64_t)offset, length, flags, out);
 	if (ret)
-		close(dupfd);
+		lib_close(dupfd);
 out:
 	errno = saved;
 	return ret;
@@ -308,11 +500,13 @@ PGDAX_EXPORT int pgdax_unpin(struct pgdax_pin **pp)
 		return 0;
 	p = *pp;
 	*pp = NULL;
-	memset(&u, 0, sizeof(u));
-	u.pin_id = p->id;
-	if (ioctl(p->fd, PGDAX_IOC_UNPIN, &u) < 0)
-		ret = ioctl_err();
-	close(p->fd);
+	if (pin_is_ours(p)) {
+		memset(&u, 0, sizeof(u));
+		u.pin_id = p->id;
+		if (ioctl(p->fd, PGDAX_IOC_UNPIN, &u) < 0)
+			ret = ioctl_err();
+		lib_close(p->fd);
+	}
 	free(p->ext);
 	free(p);
 	errno = saved;
@@ -382,14 +576,17 @@ static int map_extent(struct pgdax_mapping *m, const struct pgdax_pin_extent *e,
 
 static void mapping_free(struct pgdax_mapping *m)
 {
+	bool ours = !m->pin || pin_is_ours(m->pin);
+
 	for (unsigned i = 0; i < m->npmaps; i++)
 		pmem2_map_delete(&m->pmaps[i]);
 	free(m->pmaps);
 	if (m->area)
 		munmap(m->area, m->area_len);
-	/* closing the device drops the OFD locks: only after munmap */
-	if (m->devfd >= 0)
-		close(m->devfd);
+	/* closing the device drops the OFD locks: only after munmap (a
+	 * fork child's copy was closed at the fork) */
+	if (m->devfd >= 0 && ours)
+		lib_close(m->devfd);
 	pgdax_unpin(&m->pin);
 	free(m);
 }
@@ -420,18 +617,18 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 	m->offset = (uint64_t)offset;
 	m->length = length;
 
-	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	dupfd = own_file_fd(fd);
 	if (dupfd < 0) {
-		ret = -errno;
+		ret = dupfd;
 		goto fail;
 	}
 	ret = get_info(dupfd, &info);
 	if (ret)
 		goto fail;
 	/* The kernel decides who may map device memory. */
-	m->devfd = open(info.dev_path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	m->devfd = own_dev_fd(info.dev_path, writable ? O_RDWR : O_RDONLY);
 	if (m->devfd < 0) {
-		ret = -errno;
+		ret = m->devfd;
 		goto fail;
 	}
 	if (fstat(m->devfd, &st) < 0) {
@@ -484,8 +681,7 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 fail:
 	if (src)
 		pmem2_source_delete(&src);
-	if (dupfd >= 0)
-		close(dupfd);
+	lib_close(dupfd);
 	mapping_free(m);
 	errno = saved;
 	return ret;
@@ -503,7 +699,16 @@ PGDAX_EXPORT size_t pgdax_mapping_length(const struct pgdax_mapping *m)
 
 PGDAX_EXPORT int pgdax_mapping_fd(const struct pgdax_mapping *m)
 {
-	return m ? m->pin->fd : -EINVAL;
+	if (!m)
+		return -EINVAL;
+	return pin_is_ours(m->pin) ? m->pin->fd : -EBADF;
+}
+
+PGDAX_EXPORT int pgdax_pin_fd(const struct pgdax_pin *p)
+{
+	if (!p)
+		return -EINVAL;
+	return pin_is_ours(p) ? p->fd : -EBADF;
 }
 
 /* Persist [lo, hi) of the area (offsets in the area), extent by extent. */
@@ -550,6 +755,8 @@ PGDAX_EXPORT int pgdax_mapping_sync(struct pgdax_mapping *m, size_t offset,
 
 	if (!m)
 		return -EINVAL;
+	if (!pin_is_ours(m->pin))
+		return -EBADF;	/* a fork child: not mapped here */
 	if (offset > m->length || length > m->length - offset)
 		return -EINVAL;
 	if (!length)
@@ -621,6 +828,12 @@ PGDAX_EXPORT int pgdax_unmap(struct pgdax_mapping **mp)
 		return 0;
 	m = *mp;
 	*mp = NULL;
+	if (!pin_is_ours(m->pin)) {
+		/* a fork child's copy: nothing mapped, pinned or open here */
+		mapping_free(m);
+		errno = saved;
+		return 0;
+	}
 	mapping_unlink(m);
 	if (m->prot & PROT_WRITE) {
 		ret = persist_area(m, 0, m->area_len);
@@ -634,13 +847,13 @@ PGDAX_EXPORT int pgdax_unmap(struct pgdax_mapping **mp)
 	m->npmaps = 0;
 	munmap(m->area, m->area_len);
 	m->area = NULL;
-	close(m->devfd);
+	lib_close(m->devfd);
 	m->devfd = -1;
 	memset(&u, 0, sizeof(u));
 	u.pin_id = m->pin->id;
 	if (ioctl(m->pin->fd, PGDAX_IOC_UNPIN, &u) < 0 && !ret)
 		ret = ioctl_err();
-	close(m->pin->fd);
+	lib_close(m->pin->fd);
 	free(m->pin->ext);
 	free(m->pin);
 	m->pin = NULL;

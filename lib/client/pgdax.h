@@ -22,20 +22,33 @@
  *   of device space, e.g. 2 MiB).
  *
  * Lifetime
- *   The pin lives on the *open file* (the open file description of @fd):
- *   the library keeps its own close-on-exec duplicate of @fd from map to
- *   unmap, so the caller may close @fd. The pins end at pgdax_unmap() /
- *   pgdax_unpin(), or when the process exits (the kernel closes the
- *   duplicate, FUSE sends RELEASE and the daemon drops every pin of that
- *   open file).
+ *   A pin lives on an *open file* (an open file description) of the file.
+ *   The library opens the file again for it (through /proc/self/fd, with
+ *   @fd's access mode and O_APPEND) and keeps that close-on-exec descriptor
+ *   from map to unmap, so the caller may close @fd, and the open file is
+ *   the library's alone. The pins end at pgdax_unmap() / pgdax_unpin(), or
+ *   when the process that took them dies (the kernel closes the library's
+ *   descriptor, FUSE sends RELEASE and the daemon drops every pin of that
+ *   open file), whatever happens to @fd and to children. If that open is
+ *   refused (the file's permissions changed since @fd was opened, /proc not
+ *   mounted), the library keeps a duplicate of @fd instead: the pin then
+ *   lives on @fd's open file, i.e. also as long as any other descriptor of
+ *   it (the caller's, or one passed to another process) stays open.
  *
  * fork()
- *   Device mappings are marked MADV_DONTFORK: a child does not inherit
- *   them (accessing the range in the child faults) and holds no pin. A
- *   child that needs the data calls pgdax_map() itself. The duplicate
- *   descriptor is close-on-exec but is inherited across a plain fork();
- *   the pins stay until the parent unmaps (the child's copy of the handle
- *   is not usable by the child: struct pgdax_mapping is per process).
+ *   A pin is not inherited: it ends when its process dies even if a child
+ *   forked from it lives on. Device mappings are marked MADV_DONTFORK (a
+ *   child does not inherit them: accessing the range in the child faults),
+ *   and a pthread_atfork() child handler closes the library's descriptors
+ *   in the child (Linux has no O_CLOFORK as of 6.x), so the child holds
+ *   neither the open file nor the device's OFD locks. Handles the child
+ *   inherited are dead there: pgdax_unmap()/pgdax_unpin() only free their
+ *   memory (0), pgdax_mapping_fd()/pgdax_pin_fd() and pgdax_mapping_sync()
+ *   return -EBADF, and pgdax_sync() ignores them. A child that needs the
+ *   data calls pgdax_map() itself. A child made without fork() (raw
+ *   clone(2), not vfork/posix_spawn, which exec) runs no handler and keeps
+ *   the descriptors until it execs or exits. A fork() waits for pins and
+ *   mappings being created by other threads (at most one open each).
  *
  * Visibility and durability (exactly)
  *   - Stores through a writable mapping are in device memory at once:
@@ -112,7 +125,9 @@ void *pgdax_mapping_addr(const struct pgdax_mapping *m);
 size_t pgdax_mapping_length(const struct pgdax_mapping *m);
 /*
  * The library's descriptor of the file behind @m (close-on-exec; do not
- * close it): poll(2) it for POLLPRI to learn of a layout break.
+ * close it): poll(2) it for POLLPRI to learn of a layout break (the pins
+ * live on its open file, not on the descriptor given to pgdax_map).
+ * -EINVAL for NULL, -EBADF in a fork child.
  */
 int pgdax_mapping_fd(const struct pgdax_mapping *m);
 /*
@@ -152,7 +167,7 @@ struct pgdax_pin_extent {
 
 /*
  * Pin [offset, offset+length) of @fd (rounded out to the device alignment).
- * Errors as pgdax_map(). The pin holds a duplicate of @fd as a map does.
+ * Errors as pgdax_map(). The pin holds its own descriptor as a map does.
  */
 int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
 	      struct pgdax_pin **out);
@@ -163,6 +178,12 @@ const struct pgdax_pin_extent *pgdax_pin_extents(const struct pgdax_pin *p,
 const char *pgdax_pin_device(const struct pgdax_pin *p);
 uint64_t pgdax_pin_align(const struct pgdax_pin *p);
 void pgdax_pin_range(const struct pgdax_pin *p, uint64_t *file_off, uint64_t *len);
+/*
+ * The library's descriptor of the file behind @p (close-on-exec; do not
+ * close it): poll(2) it for POLLPRI to learn of a layout break. -EINVAL
+ * for NULL, -EBADF in a fork child.
+ */
+int pgdax_pin_fd(const struct pgdax_pin *p);
 /* Drop the pin; NULLs *p; NULL-safe. 0 or a negative errno. */
 int pgdax_unpin(struct pgdax_pin **p);
 

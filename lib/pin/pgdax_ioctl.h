@@ -137,7 +137,10 @@ struct pgdax_ioc_status {
 	uint64_t breaking;		/* ranges whose layout is being broken */
 	uint64_t pins_granted;		/* pins taken since mount (cumulative) */
 	uint64_t pins_dropped;		/* pins ended since mount: unpin or release */
-	uint64_t reserved_out[2];
+	uint64_t stalled_reclaims;	/* unlinked inodes whose freeing waits long
+					 * for extents still referenced (daemon log
+					 * names them) */
+	uint64_t reserved_out[1];
 	char dev_path[PGDAX_DEV_PATH_MAX];
 	char dead_reason[320];		/* out: why, with PGDAX_INFO_DEAD */
 

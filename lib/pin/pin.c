@@ -30,7 +30,9 @@
  * exists before the break, and is waited for, or is refused), and each
  * open file holding an overlapping pin gets its poll handle notified
  * (poll(2) reports POLLPRI). pgdax_pin_break_done() ends the break whatever
- * the truncate's outcome (EBUSY after break_timeout changes nothing).
+ * the truncate's outcome (EBUSY after break_timeout changes nothing). A
+ * break that cannot be recorded (no memory) is refused with -ENOMEM and
+ * the truncate fails at once: it must never wait with pins still granted.
  *
  * Access. A pin needs what mmap(2) needs of the descriptor (read access;
  * O_RDWR without O_APPEND for a writable pin: the FUSE open flags kept in
@@ -57,6 +59,7 @@
 #include "core/pgmap.h"
 #include "dev/dev.h"
 #include "util/log.h"
+#include "util/util.h"
 #include "vol/vol.h"
 #include "pin.h"
 
@@ -119,7 +122,7 @@ static uint64_t pins_held(const struct pin_table *t)
  * pgdax_pintab_attach() at mount) and freed by the volume at unmount
  * through the fini operation.
  */
-static void hold_break_layout(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+static int hold_break_layout(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 static void hold_break_done(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 static void hold_release_file(void *ctx, struct pgdax_vol_file *f);
 static void hold_device_lost(void *ctx, const char *why);
@@ -774,13 +777,15 @@ unsigned pgdax_pintab_poll(struct pgdax_vol *vol, struct pgdax_vol_file *f, void
 	return mask;
 }
 
-static unsigned break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
-			    uint64_t npages);
+static int break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
+		       uint64_t npages);
 
 /* Holder operation (the top of this file, "Layout breaks"). */
-static void hold_break_layout(void *ctx, uint64_t ino, uint64_t first_page, uint64_t npages)
+static int hold_break_layout(void *ctx, uint64_t ino, uint64_t first_page, uint64_t npages)
 {
-	(void)break_table(ctx, ino, first_page, npages);
+	int r = break_table(ctx, ino, first_page, npages);
+
+	return r < 0 ? r : 0;
 }
 
 static void hold_break_done(void *ctx, uint64_t ino, uint64_t first_page, uint64_t npages)
@@ -804,29 +809,37 @@ static void hold_break_done(void *ctx, uint64_t ino, uint64_t first_page, uint64
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Record the break and notify the overlapping pins' poll handles; returns
- * the number of pins that overlap. */
-static unsigned break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
-			    uint64_t npages)
+/*
+ * Record the break and notify the overlapping pins' poll handles; returns
+ * the number of pins that overlap, or -ENOMEM when the break cannot be
+ * recorded: then nothing is done, and the truncate must not run (it would
+ * wait without refusing new pins, the one thing a break promises).
+ */
+static int break_table(struct pin_table *t, uint64_t ino, uint64_t first_page,
+		       uint64_t npages)
 {
 	struct breaking *b;
 	void **handles = NULL;
-	unsigned nh = 0, cap = 0, pins = 0;
+	unsigned nh = 0, cap = 0;
+	int pins = 0;
 	uint64_t bs;
 
 	if (!npages)
 		return 0;
 	bs = block_size(t);
-	b = calloc(1, sizeof(*b));
-	pthread_mutex_lock(&t->lock);
-	if (b) {
-		b->ino = ino;
-		b->first = first_page;
-		b->n = npages;
-		b->next = t->breaking;
-		t->breaking = b;
-		t->nbreaking++;
+	b = pgdax_fault("pin_break") ? NULL : calloc(1, sizeof(*b));
+	if (!b) {
+		pgdax_warn("layout break on inode %llu: out of memory, refused",
+			   (unsigned long long)ino);
+		return -ENOMEM;
 	}
+	pthread_mutex_lock(&t->lock);
+	b->ino = ino;
+	b->first = first_page;
+	b->n = npages;
+	b->next = t->breaking;
+	t->breaking = b;
+	t->nbreaking++;
 	for (struct pin_file *pf = t->files.next; pf != &t->files; pf = pf->next) {
 		bool hit = false;
 
@@ -863,14 +876,14 @@ static unsigned break_table(struct pin_table *t, uint64_t ino, uint64_t first_pa
 	}
 	free(handles);
 	if (pins)
-		pgdax_info("layout break on inode %llu pages [%llu, +%llu): %u pin(s) notified",
+		pgdax_info("layout break on inode %llu pages [%llu, +%llu): %d pin(s) notified",
 			   (unsigned long long)ino, (unsigned long long)first_page,
 			   (unsigned long long)npages, pins);
 	return pins;
 }
 
-unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first_page,
-				uint64_t npages)
+int pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first_page,
+			   uint64_t npages)
 {
 	struct pin_table *t = table_find(vol);
 
@@ -976,6 +989,7 @@ int pgdax_pintab_status(struct pgdax_vol *vol, struct pgdax_ioc_status *st)
 	st->inflight_io = s.inflight_io;
 	st->orphans = s.orphans;
 	st->quarantined_pages = s.quarantined_pages;
+	st->stalled_reclaims = s.stalled_reclaims;
 	st->live_count = s.live_count;
 	copy_path(st->dev_path, di->path);
 	t = table_find(vol);

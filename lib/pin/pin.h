@@ -82,11 +82,13 @@ int pgdax_pintab_attach(struct pgdax_vol *vol);
  * call it directly): mark file pages [first_page, first_page + npages) of @ino as
  * breaking (new pins overlapping it get -EBUSY) and notify the open files
  * holding pins there (poll reports POLLPRI). Returns the number of pins
- * that overlap (0: nothing to wait for from pins). Pair with
- * pgdax_pin_break_done() whatever the outcome.
+ * that overlap (0: nothing to wait for from pins), or -ENOMEM when the
+ * break cannot be recorded (nothing done: the caller must not proceed and
+ * must not call break_done). Otherwise pair with pgdax_pin_break_done()
+ * whatever the outcome.
  */
-unsigned pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
-				uint64_t first_page, uint64_t npages);
+int pgdax_pin_break_layout(struct pgdax_vol *vol, uint64_t ino,
+			   uint64_t first_page, uint64_t npages);
 void pgdax_pin_break_done(struct pgdax_vol *vol, uint64_t ino,
 			  uint64_t first_page, uint64_t npages);
 

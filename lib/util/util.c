@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsing helpers shared by the command-line programs (see util.h). */
+/* Parsing helpers shared by the command-line programs, and the tests'
+ * fault injection hook (see util.h). */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,4 +66,66 @@ int pgdax_align_parse(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* ---- fault injection (tests) ---- */
+
+#define FAULT_SITES	8
+
+static struct {
+	char name[32];
+	uint64_t nth;			/* 0: every call */
+	uint64_t calls;			/* fault_lock */
+} fault_sites[FAULT_SITES];
+static unsigned fault_nsites;		/* fault_lock */
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+int pgdax_fault_state;
+
+/* fault_lock held */
+static void fault_parse_locked(const char *spec)
+{
+	fault_nsites = 0;
+	while (spec && *spec && fault_nsites < FAULT_SITES) {
+		size_t len = strcspn(spec, ",");
+		size_t nl = strcspn(spec, ":,");
+		unsigned k = fault_nsites;
+
+		if (nl >= sizeof(fault_sites[k].name))
+			nl = sizeof(fault_sites[k].name) - 1;
+		memcpy(fault_sites[k].name, spec, nl);
+		fault_sites[k].name[nl] = '\0';
+		fault_sites[k].nth = spec[nl] == ':' ? strtoull(spec + nl + 1, NULL, 10) : 0;
+		fault_sites[k].calls = 0;
+		if (nl)
+			fault_nsites++;
+		spec += len;
+		if (*spec == ',')
+			spec++;
+	}
+	__atomic_store_n(&pgdax_fault_state, fault_nsites ? 2 : 1, __ATOMIC_RELEASE);
+}
+
+void pgdax_fault_set(const char *spec)
+{
+	pthread_mutex_lock(&fault_lock);
+	fault_parse_locked(spec);
+	pthread_mutex_unlock(&fault_lock);
+}
+
+bool pgdax_fault_slow(const char *site)
+{
+	bool fail = false;
+
+	pthread_mutex_lock(&fault_lock);
+	if (__atomic_load_n(&pgdax_fault_state, __ATOMIC_RELAXED) == 0)
+		fault_parse_locked(getenv("PGDAX_FAULT"));
+	for (unsigned i = 0; i < fault_nsites; i++) {
+		if (strcmp(fault_sites[i].name, site))
+			continue;
+		fault_sites[i].calls++;
+		fail = !fault_sites[i].nth || fault_sites[i].calls == fault_sites[i].nth;
+		break;
+	}
+	pthread_mutex_unlock(&fault_lock);
+	return fail;
 }

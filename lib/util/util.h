@@ -13,6 +13,8 @@
  *          come to one of the mapping alignments a devdax offers:
  *          4K, 2M or 1G.
  * Both refuse a sign, trailing junk and values that overflow 64 bits.
+ *
+ * Also the allocation-failure hook of the tests (pgdax_fault below).
  * Internal to libpgdax (not exported from the shared library).
  */
 #ifndef PGDAX_UTIL_H
@@ -30,5 +32,26 @@ bool pgdax_align_valid(uint64_t align);
 /* Parse an alignment (grammar above) into *out. 0, or -EINVAL when it does
  * not parse or is not 4K, 2M or 1G (*out untouched). */
 int pgdax_align_parse(const char *s, uint64_t *out);
+
+/*
+ * Fault injection for tests: pgdax_fault("site") is true when the test asks
+ * that call to fail, and the caller then behaves as if its allocation had
+ * failed. The spec is "site[:N][,site[:N]...]" (a site fails its Nth call,
+ * counting from 1, or every call without :N), taken from $PGDAX_FAULT at
+ * the first call or set by pgdax_fault_set() (NULL or "" turns it off).
+ * Sites: icount_add (fs/handles.c: counting a lookup the kernel is given),
+ * pin_break (lib/pin/pin.c: recording a layout break).
+ * Cost when off: one relaxed load and a predictable branch.
+ */
+extern int pgdax_fault_state;	/* 0 not read yet, 1 off, 2 on (atomic) */
+bool pgdax_fault_slow(const char *site);
+void pgdax_fault_set(const char *spec);
+
+static inline bool pgdax_fault(const char *site)
+{
+	if (__builtin_expect(__atomic_load_n(&pgdax_fault_state, __ATOMIC_RELAXED) == 1, 1))
+		return false;
+	return pgdax_fault_slow(site);
+}
 
 #endif /* PGDAX_UTIL_H */

@@ -69,7 +69,9 @@ static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 
 	if (end <= first)
 		return 0;
-	holder_break_layout(vol, ip->ino, first, end - first);
+	rc = holder_break_layout(vol, ip->ino, first, end - first);
+	if (rc)
+		return rc;	/* not recorded: new pins would not be refused */
 	rc = wait_range_idle(vol, ip, first, end, cred, forever);
 	holder_break_done(vol, ip->ino, first, end - first);
 	return rc;

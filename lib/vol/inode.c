@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -402,6 +403,83 @@ int orphan_remove(struct jtx *tx, uint64_t ino)
 	return 0;
 }
 
+/* Default period of the reports of a reclaim that waits (stall_report_ms). */
+#define STALL_REPORT_MS		60000
+/* Extents named per report (the rest are counted). */
+#define STALL_REPORT_EXTENTS	8
+
+/*
+ * Wait, without a time limit, until every extent of @ip (being reclaimed:
+ * no name, no open file, so no new reference can appear) is idle. An
+ * extent still referenced now is a reference that outlived every handle
+ * and pin: a client's transient I/O, or a leak. So that a leak shows
+ * instead of a silent hang, every stall_report_ms the wait logs the inode
+ * and the extents still referenced (device block, order, count), and
+ * counts itself in stalled_reclaims (pgdax_vol_get_stats, pgdaxctl status)
+ * until it ends. The wait is the pgmap's (event-driven); data.c then finds
+ * everything idle. ip->lock held for writing.
+ */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reclaim_wait_idle(struct pgdax_vol *vol, struct inode *ip)
+{
+	int period = vol->opts.stall_report_ms > 0 ? vol->opts.stall_report_ms
+						   : STALL_REPORT_MS;
+	int64_t start = mono_ms(), next_report = start + period, now;
+	bool stalled = false;
+
+	if (extmap_load(vol, ip))
+		return;		/* data_truncate_blocks reports it */
+	for (;;) {
+		const struct ext *busy = NULL;
+		char list[STALL_REPORT_EXTENTS * 48] = "";
+		size_t len = 0, nbusy = 0;
+
+		for (size_t i = 0; i < ip->map.n; i++) {
+			const struct ext *e = &ip->map.v[i];
+			uint32_t c = pgmap_folio_refcount(vol->pgmap, e->dblk);
+
+			if (!c)
+				continue;
+			if (!busy)
+				busy = e;
+			if (nbusy++ < STALL_REPORT_EXTENTS && len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len,
+							" block %llu order %u (%u ref%s)",
+							(unsigned long long)e->dblk, e->order,
+							c, c == 1 ? "" : "s");
+		}
+		if (!busy)
+			break;
+		now = mono_ms();
+		if (now >= next_report) {
+			if (!stalled)
+				atomic_fetch_add(&vol->stalled_reclaims, 1);
+			stalled = true;
+			pgdax_warn("%s: freeing unlinked inode %llu has waited %lld s for %zu "
+				   "extent(s) still referenced:%s%s", vol->devname,
+				   (unsigned long long)ip->ino, (long long)((now - start) / 1000),
+				   nbusy, list, nbusy > STALL_REPORT_EXTENTS ? " ..." : "");
+			next_report = now + period;
+		}
+		/* one extent at a time: the scan above re-checks all after it */
+		(void)pgmap_wait_idle(vol->pgmap, busy->dblk, (int)(next_report - now),
+				      NULL, NULL);
+	}
+	if (stalled) {
+		atomic_fetch_sub(&vol->stalled_reclaims, 1);
+		pgdax_notice("%s: unlinked inode %llu: its extents are idle after %lld s, "
+			     "freeing it", vol->devname, (unsigned long long)ip->ino,
+			     (long long)((mono_ms() - start) / 1000));
+	}
+}
+
 /*
  * Free an inode whose link count is 0: its blocks (chunked transactions,
  * each leaving a consistent, smaller file), then in one last transaction
@@ -422,6 +500,7 @@ int inode_reclaim(struct pgdax_vol *vol, uint64_t ino)
 	pthread_rwlock_init(&tmp.lock, NULL);
 	pthread_rwlock_wrlock(&ip->lock);
 
+	reclaim_wait_idle(vol, ip);
 	rc = data_truncate_blocks(vol, ip, 0, NULL, true);
 	if (rc)
 		goto out;

@@ -18,11 +18,15 @@
  *     *relayout* the unit: allocate one extent of order ao (aligned), copy
  *     the unit's data into it and zero the rest, persist it, then in ONE
  *     journal transaction remove the old extent records, insert the new
- *     one, free the old blocks (they reach the allocator after commit) and
- *     account i_blocks. This runs under the inode lock held for writing, so
- *     no read/write can look the old extents up meanwhile, and only when
- *     every old extent is idle (an in-flight I/O reference is waited for,
- *     briefly; a busy extent after that gives -EBUSY and changes nothing).
+ *     one, free the old blocks and account i_blocks. This runs under the
+ *     inode lock held for writing, so no read/write can look the old
+ *     extents up meanwhile, and only when every old extent is idle (an
+ *     in-flight I/O reference is waited for, briefly; a busy extent after
+ *     that gives -EBUSY and changes nothing). The relayout then holds folio
+ *     references of its own on the old extents and the new one, so a
+ *     kill/drain waits for it; a pgmap killed first makes it fail with
+ *     -ENXIO, changing nothing (relayout_unit says exactly when the old
+ *     blocks reach the allocator: after commit and after the references).
  * Cost: a small file pinned on a 2 MiB-aligned device takes 2 MiB of device
  * space from then on (its data stays in the aligned extent after unpin).
  * Relayout needs a writable volume (-EROFS otherwise).
@@ -30,8 +34,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
+#include "quarantine.h"
 #include "vol_internal.h"
 
 struct layout {
@@ -54,8 +60,38 @@ static int wait_idle(struct pgdax_vol *vol, uint64_t dblk)
 }
 
 /*
+ * Hold old extent @x for the relayout: idle first (an in-flight I/O
+ * reference is waited for), then requested through lib/core (0 -> 1), so a
+ * kill/drain from now on waits for this relayout, and a pgmap already
+ * dying refuses it (-ENXIO). The inode lock held for writing keeps new
+ * references out, so -EBUSY (someone in between) is retried only briefly.
+ */
+static int hold_old(struct pgdax_vol *vol, struct inode *ip, const struct ext *x,
+		    struct pgdax_folio **out)
+{
+	int r = -EBUSY;
+
+	for (int tries = 0; tries < 3 && r == -EBUSY; tries++) {
+		r = wait_idle(vol, x->dblk);
+		if (!r)
+			r = pgmap_request_folio(vol->pgmap, x->dblk, x->order, ip, out);
+	}
+	return r;
+}
+
+/*
  * Give unit [fp, fp + A) one aligned extent of order ao, carrying over the
  * data of the small extents in it (indices [lo, hi) of the map).
+ *
+ * References: every old extent is held (hold_old) from before the copy
+ * until the transaction that frees it has committed; the new extent is
+ * held for the zero-fill and the copy. So a kill/drain (unmount) cannot
+ * release the device under the copy or the commit, and a pgmap killed
+ * before the extents are held, or before the commit, fails the relayout
+ * with -ENXIO having changed nothing. The old blocks are marked free on
+ * the medium in the transaction but reach the allocator only after our
+ * references are dropped (rule 11: blocks reach the allocator only when
+ * idle), through the same path a commit uses (quarantine-checked).
  */
 static int relayout_unit(struct layout *c, uint64_t fp, size_t lo, size_t hi)
 {
@@ -63,16 +99,20 @@ static int relayout_unit(struct layout *c, uint64_t fp, size_t lo, size_t hi)
 	struct inode *ip = c->ip;
 	struct pgdax_alloc_hint hint = { .near = 0, .align_order = c->ao };
 	uint64_t nb, old_blocks = 0, bs = vol->bs, cursor = fp;
-	char *dst;
+	struct pgdax_folio **old = NULL, *nf = NULL;
+	size_t nold = hi - lo, held = 0;
 	struct jtx *tx;
+	char *dst;
 	int r;
 
 	if (vol->rdonly)
 		return -EROFS;
-	for (size_t i = lo; i < hi; i++) {
-		r = wait_idle(vol, ip->map.v[i].dblk);
+	if (nold && !(old = calloc(nold, sizeof(*old))))
+		return -ENOMEM;
+	for (; held < nold; held++) {
+		r = hold_old(vol, ip, &ip->map.v[lo + held], &old[held]);
 		if (r)
-			return r;
+			goto out;
 	}
 	tx = jtx_begin(vol);
 	r = blk_alloc(tx, c->ao, &hint, &nb);
@@ -82,6 +122,9 @@ static int relayout_unit(struct layout *c, uint64_t fp, size_t lo, size_t hi)
 		r = -ENOSPC;	/* no aligned extent left */
 		goto abort;
 	}
+	r = pgmap_request_folio(vol->pgmap, nb, c->ao, ip, &nf);
+	if (r)
+		goto abort;
 	dst = blk_addr(vol, nb);
 	/* data first (persisted), then the metadata that exposes it */
 	for (size_t i = lo; i < hi; i++) {
@@ -105,8 +148,8 @@ static int relayout_unit(struct layout *c, uint64_t fp, size_t lo, size_t hi)
 		const struct ext x = ip->map.v[i - 1];
 
 		r = extmap_remove(tx, ip, i - 1);
-		if (!r)
-			r = blk_free(tx, x.dblk, 1ull << x.order);
+		if (!r)	/* free on the medium; to the allocator below */
+			r = blk_mark(tx, x.dblk, 1ull << x.order, false);
 		if (r)
 			goto abort;
 	}
@@ -114,13 +157,35 @@ static int relayout_unit(struct layout *c, uint64_t fp, size_t lo, size_t hi)
 	r = extmap_insert(tx, ip, fp, nb, c->ao);
 	if (r)
 		goto abort;
+	if (pgmap_state(vol->pgmap) != PGMAP_LIVE) {
+		r = -ENXIO;	/* killed meanwhile: nothing becomes durable */
+		goto abort;
+	}
+	r = jtx_commit(tx);
+	if (r)
+		goto out;	/* it aborted: the map and blocks are as before */
 	pgdax_dbg("inode %llu: unit at page %llu relaid out: %llu block(s) -> aligned "
 		  "extent at block %llu", (unsigned long long)ip->ino,
 		  (unsigned long long)fp, (unsigned long long)old_blocks,
 		  (unsigned long long)nb);
-	return jtx_commit(tx);
+	folio_put(nf);
+	for (size_t i = 0; i < nold; i++) {
+		uint64_t pg = folio_pgoff(old[i]), n = 1ull << folio_order(old[i]);
+
+		folio_put(old[i]);
+		pgdax_quarantine_put_freed(vol, pg, n);
+	}
+	free(old);
+	return 0;
 abort:
+	/* the abort gives the new blocks back: not while we reference them */
+	if (nf)
+		folio_put(nf);
 	jtx_abort(tx);
+out:
+	while (held)
+		folio_put(old[--held]);
+	free(old);
 	return r;
 }
 

@@ -33,9 +33,20 @@
  * without a pin, and a pinned extent is never freed), and they cannot take
  * new locks, since taking one needs a pin from a daemon that is gone.
  *
- * Locks: q->lock protects the reserved list; it nests inside the journal
- * lock (put_freed runs in jtx_commit) and takes only the allocator's leaf
- * lock inside it.
+ * Locks: q->lock protects the reserved list and every probe (so no probe
+ * runs once stop has returned: the device descriptor may be closed next);
+ * it nests inside the journal lock (put_freed runs in jtx_commit) and takes
+ * only the allocator's leaf lock inside it.
+ *
+ * Lifetime: the quarantine state belongs to the volume (vol->quarantine),
+ * from the first pgdax_quarantine_start() until the volume itself is freed
+ * (pgdax_quarantine_free() from vol_free). pgdax_quarantine_stop() only
+ * stops the thread and the probing; the state stays readable. So a stats
+ * call (pgdax_vol_get_stats), a commit freeing pages or a re-probe that
+ * runs on another thread while unmount stops the quarantine reads live
+ * memory; none of them is ever handed a pointer that stop frees (a
+ * registry looked up by vol and freed by stop did exactly that). Start and
+ * stop are called by one thread at a time (mount, unmount; tests).
  */
 #include "config.h"
 
@@ -61,27 +72,19 @@ struct quarantine {
 	struct qrange *v;		/* reserved ranges; lock */
 	size_t n, cap;
 	uint64_t pages;			/* lock */
-	pthread_t thread;
+	bool stopped;			/* lock: no more probes (stop was called) */
+	pthread_t thread;		/* start/stop's caller only */
 	bool running;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	bool stop;			/* stop_lock */
-	struct quarantine *next;	/* registry */
 };
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct quarantine *registry;
-
-static struct quarantine *q_find(struct pgdax_vol *vol)
+/* The volume's quarantine, or NULL before the first start (never freed
+ * while the volume exists: see "Lifetime" above). */
+static struct quarantine *q_of(struct pgdax_vol *vol)
 {
-	struct quarantine *q;
-
-	pthread_mutex_lock(&registry_lock);
-	for (q = registry; q; q = q->next)
-		if (q->vol == vol)
-			break;
-	pthread_mutex_unlock(&registry_lock);
-	return q;
+	return atomic_load_explicit(&vol->quarantine, memory_order_acquire);
 }
 
 /* Byte ranges locked by others within [lo, hi); -errno on a failed probe. */
@@ -225,11 +228,14 @@ static int scan_device(struct quarantine *q)
 	struct pgdax_vol *vol = q->vol;
 	struct brange *r = NULL;
 	size_t n = 0;
-	int rc = probe(q->fd, 0, vol->dev_size, &r, &n);
+	int rc = 0;
 
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&q->lock);
+	if (q->stopped)
+		goto out;
+	rc = probe(q->fd, 0, vol->dev_size, &r, &n);
+	if (rc)
+		goto out;
 	if (n)
 		atomic_store(&vol->quarantine_armed, true);
 	for (size_t i = 0; i < n; i++)
@@ -237,9 +243,10 @@ static int scan_device(struct quarantine *q)
 				     (r[i].e + vol->bs - 1) >> vol->bshift);
 	if (!n && !q->n)
 		atomic_store(&vol->quarantine_armed, false);
+out:
 	pthread_mutex_unlock(&q->lock);
 	free(r);
-	return 0;
+	return rc;
 }
 
 /* Probe answers come in no particular order. */
@@ -291,6 +298,10 @@ static void release_unlocked(struct quarantine *q)
 	size_t nold;
 
 	pthread_mutex_lock(&q->lock);
+	if (q->stopped) {
+		pthread_mutex_unlock(&q->lock);
+		return;
+	}
 	old = q->v;
 	nold = q->n;
 	q->v = NULL;
@@ -321,13 +332,17 @@ void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n)
 
 	if (!n)
 		return;
-	if (!atomic_load(&vol->quarantine_armed) || !(q = q_find(vol))) {
+	if (!atomic_load(&vol->quarantine_armed) || !(q = q_of(vol))) {
 		pgdax_alloc_put_range(vol->alloc, pg, n);
 		return;
 	}
 	pthread_mutex_lock(&q->lock);
 	before = q->pages;
-	if (probe(q->fd, pg << vol->bshift, (pg + n) << vol->bshift, &r, &nr)) {
+	if (q->stopped) {
+		/* unmount: the device may be closed, no probe; hold on doubt */
+		if (add_reserved_locked(q, pg, n))
+			pgdax_alloc_put_range(vol->alloc, pg, n);
+	} else if (probe(q->fd, pg << vol->bshift, (pg + n) << vol->bshift, &r, &nr)) {
 		/* keep on doubt; the next re-probe returns what is unlocked */
 		if (add_reserved_locked(q, pg, n))
 			pgdax_alloc_put_range(vol->alloc, pg, n);
@@ -345,7 +360,7 @@ void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n)
 
 void pgdax_quarantine_reprobe(struct pgdax_vol *vol)
 {
-	struct quarantine *q = q_find(vol);
+	struct quarantine *q = q_of(vol);
 	uint64_t before;
 
 	if (!q)
@@ -387,17 +402,26 @@ static void *q_thread(void *arg)
 	return NULL;
 }
 
-int pgdax_quarantine_start(struct pgdax_vol *vol)
+/* Start (or restart) the re-probe thread. */
+static void start_thread(struct quarantine *q)
 {
-	struct quarantine *q;
-	pthread_condattr_t ca;
-	int rc;
+	pthread_mutex_lock(&q->stop_lock);
+	q->stop = false;
+	pthread_mutex_unlock(&q->stop_lock);
+	if (pthread_create(&q->thread, NULL, q_thread, q) == 0)
+		q->running = true;
+	else
+		pgdax_warn("%s: no quarantine thread: held pages return at unmount",
+			   q->vol->devname);
+}
 
-	if (!vol || vol->rdonly || q_find(vol))
-		return 0;
-	q = calloc(1, sizeof(*q));
+static struct quarantine *q_new(struct pgdax_vol *vol)
+{
+	struct quarantine *q = calloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+
 	if (!q)
-		return -ENOMEM;
+		return NULL;
 	q->vol = vol;
 	q->fd = pgdax_dev_fd(vol->dev);
 	pthread_mutex_init(&q->lock, NULL);
@@ -406,11 +430,30 @@ int pgdax_quarantine_start(struct pgdax_vol *vol)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->stop_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_lock(&registry_lock);
-	q->next = registry;
-	registry = q;
-	pthread_mutex_unlock(&registry_lock);
+	return q;
+}
 
+int pgdax_quarantine_start(struct pgdax_vol *vol)
+{
+	struct quarantine *q;
+	int rc;
+
+	if (!vol || vol->rdonly)
+		return 0;
+	q = q_of(vol);
+	if (q && q->running)
+		return 0;
+	if (q) {
+		pthread_mutex_lock(&q->lock);
+		q->stopped = false;
+		pthread_mutex_unlock(&q->lock);
+	} else {
+		q = q_new(vol);
+		if (!q)
+			return -ENOMEM;
+		/* published whole; from now on it lives as long as the volume */
+		atomic_store_explicit(&vol->quarantine, q, memory_order_release);
+	}
 	rc = scan_device(q);
 	if (rc) {
 		/* a device that cannot be probed (no record locks on it) is
@@ -418,40 +461,42 @@ int pgdax_quarantine_start(struct pgdax_vol *vol)
 		pgdax_warn("%s: cannot probe for client locks (%d); quarantine off",
 			   vol->devname, rc);
 	}
-	if (q->pages)
+	if (pgdax_quarantine_pages(vol))
 		pgdax_notice("%s: %llu page(s) are still mapped by clients of an earlier "
 			     "daemon: kept out of allocation until they unmap", vol->devname,
-			     (unsigned long long)q->pages);
-	if (pthread_create(&q->thread, NULL, q_thread, q) == 0)
-		q->running = true;
-	else
-		pgdax_warn("%s: no quarantine thread: held pages return at unmount",
-			   vol->devname);
+			     (unsigned long long)pgdax_quarantine_pages(vol));
+	start_thread(q);
 	return 0;
 }
 
 void pgdax_quarantine_stop(struct pgdax_vol *vol)
 {
-	struct quarantine **pp, *q = NULL;
+	struct quarantine *q = q_of(vol);
 
-	pthread_mutex_lock(&registry_lock);
-	for (pp = &registry; *pp; pp = &(*pp)->next) {
-		if ((*pp)->vol == vol) {
-			q = *pp;
-			*pp = q->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&registry_lock);
 	if (!q)
 		return;
+	/* under q->lock: a probe in progress ends first, none starts after */
+	pthread_mutex_lock(&q->lock);
+	q->stopped = true;
+	pthread_mutex_unlock(&q->lock);
 	if (q->running) {
 		pthread_mutex_lock(&q->stop_lock);
 		q->stop = true;
 		pthread_cond_signal(&q->stop_cond);
 		pthread_mutex_unlock(&q->stop_lock);
 		pthread_join(q->thread, NULL);
+		q->running = false;
 	}
+}
+
+void pgdax_quarantine_free(struct pgdax_vol *vol)
+{
+	struct quarantine *q = q_of(vol);
+
+	if (!q)
+		return;
+	pgdax_quarantine_stop(vol);
+	atomic_store(&vol->quarantine, NULL);
 	pthread_cond_destroy(&q->stop_cond);
 	pthread_mutex_destroy(&q->stop_lock);
 	pthread_mutex_destroy(&q->lock);
@@ -461,7 +506,7 @@ void pgdax_quarantine_stop(struct pgdax_vol *vol)
 
 uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol)
 {
-	struct quarantine *q = q_find(vol);
+	struct quarantine *q = q_of(vol);
 	uint64_t n;
 
 	if (!q)

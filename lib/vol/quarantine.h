@@ -28,9 +28,19 @@ struct pgdax_vol;
  * orphan reclaim and before serving requests. 0 or a negative errno.
  */
 int pgdax_quarantine_start(struct pgdax_vol *vol);
-/* Stop the thread (unmount). Reserved pages stay out of the allocator. */
+/*
+ * Stop the thread and every probe (unmount, before the device is closed):
+ * when it returns no probe runs any more, and pages freed from then on are
+ * held without one. Reserved pages stay out of the allocator. The state is
+ * not freed: every call here stays safe on another thread, during and
+ * after stop, for as long as the volume exists. A later start restarts.
+ * Start and stop are called by one thread at a time.
+ */
 void pgdax_quarantine_stop(struct pgdax_vol *vol);
-/* Pages held in quarantine right now. */
+/* Stop and free the state: only when the volume is freed (vol_free), when
+ * no other thread may call in any more. */
+void pgdax_quarantine_free(struct pgdax_vol *vol);
+/* Pages held in quarantine right now (any thread, any time). */
 uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol);
 /*
  * Give pages [pg, pg+n) freed by a committed transaction to the allocator,
@@ -38,10 +48,11 @@ uint64_t pgdax_quarantine_pages(struct pgdax_vol *vol);
  * lock): these are quarantined at once, so no file can receive them in the
  * window before the next re-probe. Free of cost (no probe) unless a probe
  * has found client locks on this device. Called by jtx_commit with the
- * journal lock held.
+ * journal lock held, and after a commit by a relayout (lib/vol/layout.c)
+ * for old blocks it held referenced until then.
  */
 void pgdax_quarantine_put_freed(struct pgdax_vol *vol, uint64_t pg, uint64_t n);
-/* Run one re-probe at once (tests). */
+/* Run one re-probe at once (tests); nothing after stop. */
 void pgdax_quarantine_reprobe(struct pgdax_vol *vol);
 
 #endif /* PGDAX_QUARANTINE_H */

@@ -48,7 +48,7 @@ static void vol_free(struct pgdax_vol *vol)
 	const struct pgdax_vol_holder_ops *hops = vol->holder_ops;
 	void *hctx = atomic_load(&vol->holder_ctx);
 
-	pgdax_quarantine_stop(vol);
+	pgdax_quarantine_free(vol);
 	if (hctx && hops->fini)
 		hops->fini(hctx);	/* the holder's state (lib/pin/) */
 	icache_evict_all(vol);
@@ -359,6 +359,7 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
 	s->pgmap_state = (int)pgmap_state(vol->pgmap);
 	s->live_count = pgmap_live_count(vol->pgmap);
 	s->quarantined_pages = pgdax_quarantine_pages(vol);
+	s->stalled_reclaims = atomic_load(&vol->stalled_reclaims);
 }
 
 /* ---- the holder (lib/pin/): registration and the calls to it ---- */
@@ -386,12 +387,13 @@ void *pgdax_vol_holder(struct pgdax_vol *vol)
 	return atomic_load(&vol->holder_ctx);
 }
 
-void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
+int holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)
 {
 	void *ctx = atomic_load(&vol->holder_ctx);
 
 	if (ctx && vol->holder_ops->break_layout)
-		vol->holder_ops->break_layout(ctx, ino, first, n);
+		return vol->holder_ops->break_layout(ctx, ino, first, n);
+	return 0;
 }
 
 void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n)

@@ -42,6 +42,10 @@ struct pgdax_vol_opts {
 	unsigned flags;			/* PGDAX_VOL_* */
 	int break_timeout_ms;		/* truncate/punch waiting on pinned extents (-1 forever) */
 	uint64_t align_override;	/* 0, or emulated device alignment */
+	/* reclaim of an unlinked inode waits for its extents without a time
+	 * limit; after this long (0: 60 s), and every period after, it logs
+	 * the inode and the extents still referenced (stalled_reclaims) */
+	int stall_report_ms;
 };
 #define PGDAX_VOL_RDONLY	(1u << 0)
 
@@ -211,9 +215,17 @@ struct pgdax_vol_stats {
 	uint64_t inflight_io;		/* transient I/O references held now */
 	uint64_t orphans;
 	uint64_t quarantined_pages;
+	uint64_t stalled_reclaims;	/* reclaims waiting longer than stall_report_ms */
 	int pgmap_state;		/* enum pgmap_state */
 	int64_t live_count;
 };
+/*
+ * Any thread, any time while the volume exists: concurrently with requests,
+ * pgdax_vol_kill/drain and the quarantine's stop (lib/vol/quarantine.h),
+ * whose state lives as long as the volume. Not concurrently with
+ * pgdax_vol_unmount, which frees the volume: the caller ends its readers
+ * first (the daemon joins its signal thread, the only other caller).
+ */
 void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
 
 /*
@@ -226,7 +238,10 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
  *                 pages [first, first + n) of inode @ino to be idle: from
  *                 now on refuse new holds overlapping them and tell the
  *                 current holders (called with the inode lock held for
- *                 writing: must not block on other requests);
+ *                 writing: must not block on other requests). 0, or a
+ *                 negative errno (-ENOMEM: the break could not be
+ *                 recorded) which fails the operation, changing nothing,
+ *                 without break_done;
  *   break_done    that wait is over, whatever its outcome;
  *   release_file  the last close of @f: drop everything held through it
  *                 (called before @f's inode reference goes);
@@ -236,7 +251,7 @@ void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s);
  *   fini          unmount: free the holder's state (nothing held any more).
  */
 struct pgdax_vol_holder_ops {
-	void (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
+	int (*break_layout)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*break_done)(void *ctx, uint64_t ino, uint64_t first, uint64_t n);
 	void (*release_file)(void *ctx, struct pgdax_vol_file *f);
 	void (*device_lost)(void *ctx, const char *why);

@@ -67,6 +67,7 @@ struct extmap {
 };
 
 struct dirindex;
+struct quarantine;
 
 /* In-DRAM inode: cached while referenced (lookup + open + internal). */
 struct inode {
@@ -117,10 +118,13 @@ struct pgdax_vol {
 	uint64_t ino_hint;		/* journal lock */
 	atomic_uint_fast64_t free_inodes;
 	atomic_uint_fast64_t orphans;
+	atomic_uint_fast64_t stalled_reclaims;	/* inode.c reclaim_wait_idle */
 	atomic_int_fast64_t inflight_io;
 	/* a probe found clients' OFD locks: freed blocks are checked against
 	 * them before reaching the allocator (lib/vol/quarantine.c) */
 	atomic_bool quarantine_armed;
+	/* lib/vol/quarantine.c: set by the first start, freed with the volume */
+	struct quarantine *_Atomic quarantine;
 
 	/* pgdax_vol_on_dead: under holder_lock; dead_told once it ran */
 	void (*dead_cb)(void *arg, const char *why);
@@ -233,7 +237,8 @@ int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
 
 /* ---- vol.c: calls to the holder (no-ops without one) ---- */
-void holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
+/* 0, or the holder's -errno: the break failed, do not wait, no break_done */
+int holder_break_layout(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
 void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint64_t n);
 void holder_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
 
