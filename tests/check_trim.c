@@ -286,37 +286,15 @@ static uint64_t check_crash_image(enum kind k, uint64_t n)
 
 	snprintf(ctx, sizeof(ctx), "%s, crash at barrier %llu", kind_name[k],
 		 (unsigned long long)n);
+	copy_dev(shadow, ycopy);	/* the crash image, for fsck below */
 
-	/* fsck -n: consistent as it is (a pending truncate is no problem) */
-	ec = fsck(shadow, 0, &res);
-	ck_assert_msg(ec == PGDAX_FSCK_EXIT_OK && res.problems == 0,
-		      "%s: fsck -n exit %d, %llu problems", ctx, ec,
-		      (unsigned long long)res.problems);
-	uint64_t pending = res.trims_pending;
-
-	/* fsck -y on a copy finishes it; a read-only mount then sees the
-	 * medium exactly as fsck left it */
-	copy_dev(shadow, ycopy);
-	ec = fsck(ycopy, PGDAX_FSCK_REPAIR, &res);
-	ck_assert_msg(ec <= PGDAX_FSCK_EXIT_CORRECTED && res.problems == 0,
-		      "%s: fsck -y exit %d, %llu problems", ctx, ec,
-		      (unsigned long long)res.problems);
-	ck_assert_uint_eq(res.trims_finished, pending);
-	struct pgdax_vol_opts ro = { .flags = PGDAX_VOL_RDONLY };
-	ck_assert_int_eq(pgdax_vol_mount(ycopy, &ro, &v), 0);
-	uint64_t ino = lookup(v, "f");
-	ck_assert_uint_ne(ino, 0);
-	ck_assert_int_eq(vol_test_trim_pending(v, ino), 0);
-	check_past_eof(v, ino, ctx);
-	ck_assert_int_eq(pgdax_vol_unmount(&v), 0);
-
-	/* the mount finishes what is pending */
+	/* the mount finishes what is pending: then nothing old is readable */
 	ck_assert_msg(pgdax_vol_mount(shadow, NULL, &v) == 0, "%s: mount failed", ctx);
 	ck_assert_msg(vol_test_check_blocks(v) == 0, "%s: block accounting", ctx);
-	ino = lookup(v, "f");
+	uint64_t ino = lookup(v, "f");
 	ck_assert_uint_ne(ino, 0);
-	ck_assert_int_eq(vol_test_trim_pending(v, ino), 0);
 	check_contents(v, ino, k, ctx);
+	ck_assert_int_eq(vol_test_trim_pending(v, ino), 0);
 	struct pgdax_vol_stats s;
 	pgdax_vol_get_stats(v, &s);
 	ck_assert_uint_eq(s.orphans, 0);
@@ -327,6 +305,29 @@ static uint64_t check_crash_image(enum kind k, uint64_t n)
 	ck_assert_msg(ec == PGDAX_FSCK_EXIT_OK && res.problems == 0 && res.trims_pending == 0,
 		      "%s: fsck -n after mount: exit %d, %llu problems, %llu pending", ctx, ec,
 		      (unsigned long long)res.problems, (unsigned long long)res.trims_pending);
+
+	/* fsck -n on the crash image: consistent as it is (a pending
+	 * truncate is no problem) */
+	ec = fsck(ycopy, 0, &res);
+	ck_assert_msg(ec == PGDAX_FSCK_EXIT_OK && res.problems == 0,
+		      "%s: fsck -n exit %d, %llu problems", ctx, ec,
+		      (unsigned long long)res.problems);
+	uint64_t pending = res.trims_pending;
+
+	/* fsck -y finishes it; a read-only mount (which finishes nothing
+	 * itself) then sees the medium exactly as fsck left it */
+	ec = fsck(ycopy, PGDAX_FSCK_REPAIR, &res);
+	ck_assert_msg(ec <= PGDAX_FSCK_EXIT_CORRECTED && res.problems == 0,
+		      "%s: fsck -y exit %d, %llu problems", ctx, ec,
+		      (unsigned long long)res.problems);
+	ck_assert_uint_eq(res.trims_finished, pending);
+	struct pgdax_vol_opts ro = { .flags = PGDAX_VOL_RDONLY };
+	ck_assert_int_eq(pgdax_vol_mount(ycopy, &ro, &v), 0);
+	ino = lookup(v, "f");
+	ck_assert_uint_ne(ino, 0);
+	ck_assert_int_eq(vol_test_trim_pending(v, ino), 0);
+	check_past_eof(v, ino, ctx);
+	ck_assert_int_eq(pgdax_vol_unmount(&v), 0);
 	return pending;
 }
 
@@ -448,14 +449,8 @@ START_TEST(test_failed_trim_is_finished_before_anything_grows_the_file)
 	uint64_t ino;
 
 	mount_vol();
-	/* truncate up, while freeing still fails: refused, nothing exposed */
+	/* truncate up */
 	ino = failed_truncate("up");
-	ck_assert_int_eq(vol_test_trim_pending(vol, ino), 1);
-	vol_test_fail_free_range(vol, ENOMEM);
-	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &cred, &out), -ENOMEM);
-	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &out), 0);
-	ck_assert_int_eq(out.st_size, TRUNC_TO);
-	vol_test_fail_free_range(vol, 0);
 	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &cred, &out), 0);
 	check_grown(ino, FILE_SIZE, "truncate up");
 
@@ -485,6 +480,20 @@ START_TEST(test_failed_trim_is_finished_before_anything_grows_the_file)
 					      &ops, NULL), 0);
 	pgdax_vol_release(vol, &f);
 	check_grown(ino, FILE_SIZE, "dax layout");
+
+	/* while freeing still fails, growing is refused and exposes nothing */
+	ino = failed_truncate("refused");
+	ck_assert_int_eq(vol_test_trim_pending(vol, ino), 1);
+	vol_test_fail_free_range(vol, ENOMEM);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &cred, &out), -ENOMEM);
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDWR, &cred, &f), 0);
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 200000, &one, 1, &cred), -ENOMEM);
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(pgdax_vol_getattr(vol, ino, &out), 0);
+	ck_assert_int_eq(out.st_size, TRUNC_TO);
+	vol_test_fail_free_range(vol, 0);
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &cred, &out), 0);
+	check_grown(ino, FILE_SIZE, "truncate up after a refusal");
 	ck_assert_int_eq(pgdax_vol_unmount(&vol), 0);
 }
 END_TEST
