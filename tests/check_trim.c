@@ -18,6 +18,9 @@
  *     reads old-or-zero (punch / zero-range), bytes outside it are old,
  *     and growing the file (to 256 KiB and beyond) reads zeros past the
  *     old EOF; after unmount fsck -n is clean with nothing pending.
+ * The same for an rmdir whose directory had held entries: its reclaim
+ * frees the directory block before the inode, and fsck must take the
+ * unlinked directory in between (size > blocks) for what it is.
  */
 #include "config.h"
 
@@ -50,8 +53,8 @@
 #define ZERO_OFF	5000u
 #define ZERO_END	300000u	/* past EOF: the size grows (no KEEP_SIZE) */
 
-enum kind { K_TRUNCATE, K_PUNCH, K_ZERO };
-static const char *const kind_name[] = { "truncate", "punch", "zero" };
+enum kind { K_TRUNCATE, K_PUNCH, K_ZERO, K_RMDIR, K_NKINDS };
+static const char *const kind_name[] = { "truncate", "punch", "zero", "rmdir" };
 
 static char devpath[256], orig[256], shadow[256], ycopy[256], countpath[256], rangepath[256];
 static struct pgdax_cred cred = { .uid = 0, .gid = 0 };
@@ -131,8 +134,23 @@ static int child(enum kind k, const char *dev, const char *range)
 	memset(buf, 0xAA, sizeof(buf));
 	if (pgdax_vol_write(v, f, 0, buf, sizeof(buf), &cred) != (ssize_t)sizeof(buf))
 		return 3;
+	struct stat dst;
+	if (k == K_RMDIR) {	/* a directory that held an entry: one block */
+		struct pgdax_vol_file *xf;
+		struct stat xst;
+		if (pgdax_vol_mkdir(v, PGDAX_ROOT_INO, "d", 0755, &cred, &dst) ||
+		    pgdax_vol_create(v, dst.st_ino, "x", 0644, O_RDWR, &cred, &xst, &xf))
+			return 7;
+		pgdax_vol_release(v, &xf);
+		pgdax_vol_iput(v, xst.st_ino, 1);
+		if (pgdax_vol_unlink(v, dst.st_ino, "x"))
+			return 8;
+	}
 	uint64_t b0 = pgdax_dev_barriers(pgdax_vol_dev(v));
-	if (k == K_TRUNCATE) {
+	if (k == K_RMDIR) {
+		rc = pgdax_vol_rmdir(v, PGDAX_ROOT_INO, "d");
+		pgdax_vol_iput(v, dst.st_ino, 1);	/* the last reference: reclaim */
+	} else if (k == K_TRUNCATE) {
 		struct stat a = { .st_size = TRUNC_TO }, out;
 		rc = pgdax_vol_setattr(v, st.st_ino, &a, PGDAX_SET_SIZE, &cred, &out);
 	} else if (k == K_PUNCH) {
@@ -226,6 +244,8 @@ static bool byte_ok(enum kind k, size_t i, uint64_t size, unsigned char x)
 		return x == 0xAA || (i >= PUNCH_OFF && i < PUNCH_END && x == 0);
 	case K_ZERO:
 		return (i < FILE_SIZE && x == 0xAA) || (i >= ZERO_OFF && x == 0);
+	default:
+		return x == 0xAA;
 	}
 	return false;
 }
@@ -241,7 +261,7 @@ static void check_contents(struct pgdax_vol *v, uint64_t ino, enum kind k, const
 	if (k == K_TRUNCATE)
 		ck_assert_msg(size == FILE_SIZE || size == TRUNC_TO, "%s: size %llu", ctx,
 			      (unsigned long long)size);
-	else if (k == K_PUNCH)
+	else if (k == K_PUNCH || k == K_RMDIR)
 		ck_assert_msg(size == FILE_SIZE, "%s: size %llu", ctx, (unsigned long long)size);
 	else
 		ck_assert_msg(size == FILE_SIZE || size == ZERO_END, "%s: size %llu", ctx,
@@ -294,6 +314,9 @@ static uint64_t check_crash_image(enum kind k, uint64_t n)
 	uint64_t ino = lookup(v, "f");
 	ck_assert_uint_ne(ino, 0);
 	check_contents(v, ino, k, ctx);
+	uint64_t d = lookup(v, "d");
+	if (k == K_RMDIR && d)	/* the rmdir did not commit: still empty */
+		ck_assert_int_eq(vol_test_count_entries(v, d), 2);
 	ck_assert_int_eq(vol_test_trim_pending(v, ino), 0);
 	struct pgdax_vol_stats s;
 	pgdax_vol_get_stats(v, &s);
@@ -375,6 +398,12 @@ END_TEST
 START_TEST(test_crash_at_any_barrier_of_a_zero_range_leaves_old_or_zero_bytes)
 {
 	ck_assert_uint_eq(crash_every_barrier(K_ZERO), 0);
+}
+END_TEST
+
+START_TEST(test_crash_while_an_rmdir_frees_the_directory_is_consistent_for_fsck)
+{
+	ck_assert_uint_eq(crash_every_barrier(K_RMDIR), 0);
 }
 END_TEST
 
@@ -546,6 +575,7 @@ static Suite *trim_suite(void)
 	tcase_add_test(tc, test_crash_at_any_barrier_of_a_truncate_never_exposes_old_bytes);
 	tcase_add_test(tc, test_crash_at_any_barrier_of_a_punch_leaves_old_or_zero_bytes);
 	tcase_add_test(tc, test_crash_at_any_barrier_of_a_zero_range_leaves_old_or_zero_bytes);
+	tcase_add_test(tc, test_crash_while_an_rmdir_frees_the_directory_is_consistent_for_fsck);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("failure");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -558,7 +588,7 @@ static Suite *trim_suite(void)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "--child")) {
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < K_NKINDS; k++)
 			if (!strcmp(argv[2], kind_name[k]))
 				return child(k, argv[3], *argv[4] ? argv[4] : NULL);
 		return 2;
