@@ -430,6 +430,63 @@ START_TEST(test_corrupt_journal_header_fails_mount_with_message)
 }
 END_TEST
 
+/*
+ * A transaction journals only what it changes (issue 14): orphan_remove
+ * takes an inode off the orphan list by rewriting the PREVIOUS entry's
+ * slot, without that inode's lock; its hot i_size may meanwhile grow by an
+ * acknowledged write (a store, no transaction). If the transaction then
+ * aborts (journal full, an error) or a crash rolls it back, the size must
+ * stay the acknowledged one.
+ */
+struct extend_ctx {
+	struct pgdax_vol *v;
+	struct pgdax_vol_file *f;
+	ssize_t written;
+};
+
+static void extend_meanwhile(void *arg)
+{
+	struct extend_ctx *c = arg;
+	/* into blocks fallocated earlier: no allocation, no transaction */
+	c->written = pgdax_vol_write(c->v, c->f, 0, pat_a, 5000, &cred);
+}
+
+START_TEST(test_aborted_orphan_list_edit_keeps_a_concurrent_size_extension)
+{
+	struct extend_ctx c = { 0 };
+	struct pgdax_vol_file *fq;
+	struct stat sp, sq;
+	static char buf[8192];
+	size_t got;
+
+	ck_assert_int_eq(pgdax_vol_mount(devpath, NULL, &c.v), 0);
+	ck_assert_int_eq(pgdax_vol_create(c.v, PGDAX_ROOT_INO, "p", 0644, O_RDWR, &cred, &sp,
+					  &c.f), 0);
+	ck_assert_int_eq(pgdax_vol_fallocate(c.v, sp.st_ino, FALLOC_FL_KEEP_SIZE, 0, 65536,
+					     &cred), 0);
+	ck_assert_int_eq(pgdax_vol_create(c.v, PGDAX_ROOT_INO, "q", 0644, O_RDWR, &cred, &sq,
+					  &fq), 0);
+	/* both unlinked while open: orphan list p -> q */
+	ck_assert_int_eq(pgdax_vol_unlink(c.v, PGDAX_ROOT_INO, "q"), 0);
+	ck_assert_int_eq(pgdax_vol_unlink(c.v, PGDAX_ROOT_INO, "p"), 0);
+	/* take q off the list (rewrites p's slot), p grows, the tx aborts */
+	ck_assert_int_eq(vol_test_orphan_remove_aborted(c.v, sq.st_ino, extend_meanwhile, &c), 0);
+	ck_assert_int_eq(c.written, 5000);
+	ck_assert_int_eq(pgdax_vol_getattr(c.v, sp.st_ino, &sp), 0);
+	ck_assert_msg(sp.st_size == 5000, "acknowledged size 5000 rolled back to %lld",
+		      (long long)sp.st_size);
+	read_all(c.v, sp.st_ino, buf, sizeof(buf), &got);
+	ck_assert_uint_eq(got, 5000);
+	ck_assert(memcmp(buf, pat_a, 5000) == 0);
+	pgdax_vol_release(c.v, &fq);
+	pgdax_vol_release(c.v, &c.f);
+	pgdax_vol_iput(c.v, sq.st_ino, 1);
+	pgdax_vol_iput(c.v, sp.st_ino, 1);
+	ck_assert_int_eq(vol_test_check_blocks(c.v), 0);
+	ck_assert_int_eq(pgdax_vol_unmount(&c.v), 0);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
 	Suite *s = suite_create("journal");
@@ -438,6 +495,7 @@ static Suite *journal_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_crash_at_every_barrier_leaves_a_consistent_volume);
 	tcase_add_test(tc, test_corrupt_journal_header_fails_mount_with_message);
+	tcase_add_test(tc, test_aborted_orphan_list_edit_keeps_a_concurrent_size_extension);
 	tcase_add_test(tc, test_crash_during_directory_growth_splits_and_renames_recovers_cleanly);
 	suite_add_tcase(s, tc);
 	return s;

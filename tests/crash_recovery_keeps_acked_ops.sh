@@ -7,13 +7,18 @@
 #   - fsck.pgdaxfs -y -f on a copy only recovers (journal rollback, orphan
 #     reclaim: "0 problems found"), and the copy then holds every
 #     acknowledged operation;
-#   - the shadow mounts (the mount's own recovery) and holds every
-#     acknowledged operation with its data (vol_workload verify: the state
-#     after the last "ack N", or after N+1 if that one had committed);
+#   - the shadow mounts (the mount's own recovery, pending truncates
+#     finished) and holds every acknowledged operation with its data
+#     (vol_workload verify: the state after the last "ack N", or after N+1
+#     if that one had committed), and on the medium no allocated byte past
+#     the EOF of any file is non-zero (but the in-flight write's own), so
+#     growing a file never shows old bytes; the workload truncates, punches,
+#     zero-ranges, relays out for DAX, renames over and unlinks open files;
 #   - after that mount, fsck.pgdaxfs -n -f exits 0.
-# N runs over a spread sample of all barriers of a clean run
-# (PGDAX_CRASH_COUNT tells how many); CRASH_POINTS=all tries every one
-# (make check-crash-long). Knobs: CRASH_POINTS, CRASH_OPS, CRASH_SEED.
+# N runs over a spread sample of all barriers of a clean run (200 by
+# default, about a minute of CPU; PGDAX_CRASH_COUNT tells how many);
+# CRASH_POINTS=all tries every one (make check-crash-long). Knobs:
+# CRASH_POINTS, CRASH_OPS, CRASH_SEED.
 set -u
 B=${top_builddir:-.}
 FSCK=$B/tools/fsck.pgdaxfs
@@ -21,7 +26,7 @@ MKFS=$B/tools/mkfs.pgdaxfs
 WL=$B/tests/vol_workload
 SEED=${CRASH_SEED:-1}
 NOPS=${CRASH_OPS:-150}
-POINTS=${CRASH_POINTS:-300}
+POINTS=${CRASH_POINTS:-200}
 
 work=$(mktemp -d /dev/shm/pgdaxfs-crash.XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT

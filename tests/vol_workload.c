@@ -6,16 +6,21 @@
  *   vol_workload run DEVICE ACKLOG SEED NOPS
  *	mount DEVICE, perform NOPS operations chosen by a seeded generator
  *	(create, write, mkdir, symlink, link, unlink, unlink-while-open, rmdir,
- *	rename incl. replace/NOREPLACE/EXCHANGE, truncate, punch, chmod,
- *	setxattr, removexattr), append "ack N" to ACKLOG (fsync'd) after
- *	operation N returns, unmount. Run under PGDAX_CRASH_AT it dies at a
- *	persist barrier somewhere in the middle.
+ *	rename incl. replace/NOREPLACE/EXCHANGE and over a file held open,
+ *	truncate, punch, zero-range, DAX layout (a pin's relayout, growing the
+ *	file when writable), chmod, setxattr, removexattr), append "ack N" to
+ *	ACKLOG (fsync'd) after operation N returns, unmount. Run under
+ *	PGDAX_CRASH_AT it dies at a persist barrier somewhere in the middle.
  *   vol_workload verify DEVICE ACKLOG SEED NOPS
  *	mount DEVICE (its journal recovery runs), walk the whole namespace and
  *	compare it with a model: the state after the last acknowledged operation
  *	N, or after N+1 (the operation in flight may have committed). Metadata
  *	must be exactly one of the two; file bytes of the in-flight operation may
- *	be torn (each byte old or new), as a crashed write(2) may be.
+ *	be torn (each byte old or new), as a crashed write(2) may be. And on
+ *	the medium (vol_test_nonzero_past_eof): no allocated byte past the
+ *	EOF of any file is non-zero, except bytes the in-flight write itself
+ *	put there (its extent committed, its size store not yet), so growing
+ *	a file never shows old bytes.
  *
  * The generator depends only on the seed and on the model, never on what
  * the volume returns, so verify regenerates the same sequence without a
@@ -42,7 +47,9 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+#include "core/pgmap.h"
 #include "vol/vol.h"
+#include "vol/vol_test.h"
 
 #define MAX_INO		96
 #define MAX_ENT		192
@@ -55,18 +62,21 @@
 enum op_type {
 	OP_CREATE, OP_WRITE, OP_MKDIR, OP_SYMLINK, OP_LINK, OP_UNLINK, OP_UNLINK_OPEN,
 	OP_RMDIR, OP_RENAME, OP_TRUNCATE, OP_PUNCH, OP_CHMOD, OP_SETXATTR,
-	OP_REMOVEXATTR, OP_NTYPES
+	OP_REMOVEXATTR, OP_ZERO, OP_LAYOUT, OP_RENAME_OPEN, OP_NTYPES
 };
 
 static const char *const op_names[OP_NTYPES] = {
 	"create", "write", "mkdir", "symlink", "link", "unlink", "unlink-open",
 	"rmdir", "rename", "truncate", "punch", "chmod", "setxattr", "removexattr",
+	"zero-range", "layout", "rename-over-open",
 };
 
 /* relative weights of the generator */
 static const int op_weight[OP_NTYPES] = {
-	14, 18, 6, 3, 5, 6, 3, 3, 10, 6, 4, 4, 6, 2,
+	14, 18, 6, 3, 5, 6, 3, 3, 10, 8, 4, 4, 6, 2, 4, 3, 3,
 };
+
+#define LAYOUT_ALIGN	16384u	/* 4 blocks: small extents get relaid out */
 
 struct mino {
 	bool used;
@@ -277,9 +287,15 @@ static bool gen_try(const struct model *m, enum op_type t, struct op *op)
 		op->a = pick_ino(m, S_IFREG);
 		if (op->a < 0)
 			return false;
-		/* sizes around block boundaries, sometimes multi-block */
+		/* sizes around block boundaries, sometimes multi-block, sometimes
+		 * the whole file (one large extent for truncates to split) */
 		op->len = rnd(4) == 0 ? 1 + rnd(12000) : 1 + rnd(600);
 		op->off = rnd(MAX_DATA - op->len);
+		if (rnd(10) == 0) {
+			op->off = 0;
+			op->len = MAX_DATA;
+			return true;
+		}
 		if (rnd(3) == 0)
 			op->off = m->ino[op->a].size < MAX_DATA - op->len ? m->ino[op->a].size : op->off;
 		return true;
@@ -355,6 +371,38 @@ static bool gen_try(const struct model *m, enum op_type t, struct op *op)
 		if (op->off + op->len > MAX_DATA)
 			op->len = MAX_DATA - op->off;
 		return true;
+	case OP_ZERO:
+		op->a = pick_ino(m, S_IFREG);
+		if (op->a < 0)
+			return false;
+		op->off = rnd(MAX_DATA - 1);
+		op->len = 1 + rnd(16000);
+		if (op->off + op->len > MAX_DATA)
+			op->len = MAX_DATA - op->off;
+		op->flags = rnd(2) ? FALLOC_FL_KEEP_SIZE : 0;
+		return true;
+	case OP_LAYOUT:
+		op->a = pick_ino(m, S_IFREG);
+		if (op->a < 0)
+			return false;
+		op->off = rnd(MAX_DATA / LAYOUT_ALIGN) * LAYOUT_ALIGN;
+		op->len = 1 + rnd(MAX_DATA - op->off);
+		op->flags = rnd(3) != 0;	/* writable: holes allocated, may grow */
+		return true;
+	case OP_RENAME_OPEN:
+		/* rename over a regular file held open (its last link): it lives
+		 * on as an orphan, written to, until closed */
+		e = pick_ent(m, S_IFDIR, true);
+		e2 = pick_ent(m, S_IFREG, false);
+		if (e < 0 || e2 < 0 || e == e2 || m->ent[e].ino == m->ent[e2].ino ||
+		    m->ino[m->ent[e2].ino].nlink != 1)
+			return false;
+		op->dir = m->ent[e].dir;
+		op->a = m->ent[e].ino;
+		strcpy(op->name, m->ent[e].name);
+		op->dir2 = m->ent[e2].dir;
+		strcpy(op->name2, m->ent[e2].name);
+		return true;
 	case OP_CHMOD:
 		op->a = pick_ino(m, 0);
 		if (op->a < 0 || S_ISLNK(m->ino[op->a].mode))
@@ -418,6 +466,7 @@ static int op_frees(const struct model *m, const struct op *op)
 	case OP_RMDIR:
 		return op->a;
 	case OP_RENAME:
+	case OP_RENAME_OPEN:
 		if (op->flags & RENAME_EXCHANGE)
 			return -1;
 		e = find_ent(m, op->dir2, op->name2);
@@ -477,6 +526,7 @@ static void model_apply(struct model *m, const struct op *op)
 		drop_link(m, find_ent(m, op->dir, op->name));
 		break;
 	case OP_RENAME:
+	case OP_RENAME_OPEN:
 		e = find_ent(m, op->dir, op->name);
 		e2 = find_ent(m, op->dir2, op->name2);
 		if (op->flags & RENAME_EXCHANGE) {
@@ -499,6 +549,16 @@ static void model_apply(struct model *m, const struct op *op)
 	case OP_PUNCH:
 		for (uint32_t i = op->off; i < op->off + op->len && i < in->size; i++)
 			in->data[i] = 0;
+		break;
+	case OP_ZERO:
+		memset(in->data + op->off, 0, op->len);
+		if (!(op->flags & FALLOC_FL_KEEP_SIZE) && op->off + op->len > in->size)
+			in->size = op->off + op->len;
+		break;
+	case OP_LAYOUT:
+		/* data unchanged; a writable layout past EOF grows the file */
+		if (op->flags && op->off + op->len > in->size)
+			in->size = op->off + op->len;
 		break;
 	case OP_CHMOD:
 		in->mode = (in->mode & S_IFMT) | op->mode;
@@ -548,6 +608,31 @@ static int write_file(struct pgdax_vol *vol, uint64_t ino, uint32_t off,
 	if (n < 0)
 		return (int)n;
 	return (uint32_t)n == len ? 0 : -EIO;
+}
+
+/* A pin's DAX layout, as lib/pin/ asks for it, the references put at once. */
+static int put_unit(void *ctx, const struct pgdax_vol_dax_ext *e)
+{
+	(void)ctx;
+	if (e->folio)
+		folio_put(e->folio);
+	return 0;
+}
+
+static int layout(struct pgdax_vol *vol, uint64_t ino, const struct op *op)
+{
+	static const struct pgdax_vol_dax_ops ops = { .unit = put_unit };
+	struct pgdax_vol_file *f = NULL;
+	uint64_t end = op->off + op->len;
+	uint64_t end_aligned = (end + LAYOUT_ALIGN - 1) / LAYOUT_ALIGN * LAYOUT_ALIGN;
+	int rc = pgdax_vol_open(vol, ino, O_RDWR, &cred0, &f);
+
+	if (rc)
+		return rc;
+	rc = pgdax_vol_dax_layout(vol, f, op->off, end_aligned, end, LAYOUT_ALIGN, op->flags,
+				  &ops, NULL);
+	pgdax_vol_release(vol, &f);
+	return rc;
 }
 
 static int vol_apply(struct pgdax_vol *vol, const struct model *m, const struct op *op)
@@ -619,6 +704,27 @@ static int vol_apply(struct pgdax_vol *vol, const struct model *m, const struct 
 	case OP_PUNCH:
 		return pgdax_vol_fallocate(vol, vino[op->a], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					   op->off, op->len, &cred0);
+	case OP_ZERO:
+		return pgdax_vol_fallocate(vol, vino[op->a], FALLOC_FL_ZERO_RANGE | (int)op->flags,
+					   op->off, op->len, &cred0);
+	case OP_LAYOUT:
+		return layout(vol, vino[op->a], op);
+	case OP_RENAME_OPEN:
+		/* the target, open across the rename, then written as an orphan */
+		rc = pgdax_vol_open(vol, vino[m->ent[find_ent(m, op->dir2, op->name2)].ino],
+				    O_RDWR, &cred0, &f);
+		if (rc)
+			return rc;
+		rc = pgdax_vol_rename(vol, vino[op->dir], op->name, vino[op->dir2], op->name2, 0);
+		if (!rc) {
+			memset(buf, 0x77, 3000);
+			if (pgdax_vol_write(vol, f, 100, buf, 3000, &cred0) != 3000)
+				rc = -EIO;
+		}
+		if (!rc && freed >= 0)
+			pgdax_vol_iput(vol, vino[freed], 1);
+		pgdax_vol_release(vol, &f);
+		return rc;
 	case OP_CHMOD:
 		st.st_mode = (m->ino[op->a].mode & S_IFMT) | op->mode;
 		return pgdax_vol_setattr(vol, vino[op->a], &st, PGDAX_SET_MODE, &cred0, &st);
@@ -794,6 +900,46 @@ static void fail(const char *fmt, ...)
 /* vol inode <-> model inode, to check hard links */
 static uint64_t v_of_m[MAX_INO];
 
+/* verify: the operation after the last ack (it may have been in flight) */
+static struct op inflight;
+static bool have_inflight;
+
+/*
+ * On the medium, every allocated byte past EOF of regular file @ino (model
+ * inode @mi) is zero, or was put there by the in-flight write to that file
+ * (data persisted and its extent committed before the size store).
+ */
+static void check_past_eof(struct pgdax_vol *vol, uint64_t ino, int mi, uint64_t size,
+			   const char *path)
+{
+	static uint8_t raw[4 * MAX_DATA];
+	uint64_t where = 0, end = 0;
+	int r = vol_test_nonzero_past_eof(vol, ino, &where, &end);
+
+	if (r < 0) {
+		fail("%s: extent walk: %s", path, strerror(-r));
+		return;
+	}
+	if (r == 0)
+		return;
+	if (have_inflight && inflight.type == OP_WRITE && inflight.a == mi &&
+	    end - size <= sizeof(raw) &&
+	    vol_test_read_raw(vol, ino, size, raw, end - size) == (ssize_t)(end - size)) {
+		where = UINT64_MAX;
+		for (uint64_t k = 0; k < end - size && where == UINT64_MAX; k++) {
+			uint64_t o = size + k;
+
+			if (raw[k] && !(o >= inflight.off && o < inflight.off + inflight.len &&
+					raw[k] == pat(inflight.seed, (uint32_t)(o - inflight.off))))
+				where = o;
+		}
+		if (where == UINT64_MAX)
+			return;	/* all the in-flight write's own bytes */
+	}
+	fail("%s: byte %llu past EOF (size %llu) is not zero on the medium", path,
+	     (unsigned long long)where, (unsigned long long)size);
+}
+
 /*
  * Compare the tree under volume dir @vd with model dir @md in @a; @b (may be
  * NULL) is the other acceptable model for file bytes (torn in-flight write).
@@ -884,6 +1030,7 @@ static void compare_dir(struct pgdax_vol *vol, uint64_t vd, const struct model *
 			/* the same inode in the other model, if it exists there */
 			if (b && b->ino[mi].used && S_ISREG(b->ino[mi].mode))
 				bi = &b->ino[mi];
+			check_past_eof(vol, st.st_ino, mi, (uint64_t)st.st_size, sub);
 			rc = read_file(vol, st.st_ino, buf, sizeof(buf), &got);
 			if (rc) {
 				fail("%s: read: %s", sub, strerror(-rc));
@@ -963,6 +1110,8 @@ static int do_verify(const char *dev, const char *acklog, uint64_t seed, int nop
 	if (n < nops) {
 		gen_op(b, &op);
 		model_apply(b, &op);
+		inflight = op;
+		have_inflight = true;
 	}
 	if (mount_vol(dev, &vol))
 		goto out;
@@ -973,7 +1122,7 @@ static int do_verify(const char *dev, const char *acklog, uint64_t seed, int nop
 		printf("verify: volume matches the state after op %d (in flight, committed)\n", n + 1);
 		rc = 0;
 	} else if (n < nops && (op.type == OP_WRITE || op.type == OP_PUNCH ||
-				op.type == OP_TRUNCATE) &&
+				op.type == OP_TRUNCATE || op.type == OP_ZERO) &&
 		   (compare(vol, a, b) == 0 || compare(vol, b, a) == 0)) {
 		printf("verify: volume matches ack %d with op %d's bytes torn\n", n, n + 1);
 		rc = 0;

@@ -23,7 +23,10 @@
  *      the root (bounded walk: cycles are unreachable); links are counted
  *      from reachable directories only; unreachable inodes are orphans
  *      (reclaimed) or lost (freed); the orphan list is walked with cycle
- *      detection.
+ *      detection. A linked file on the list with PGDAX_IFL_TRIM is a
+ *      truncate a crash left half done: consistent (the mount finishes
+ *      it), reported under -n, finished under -y/-p (extents past EOF
+ *      freed, the rest of an extent crossing EOF zeroed).
  *   7. link counts, i_parent, i_blocks, sizes of directories.
  *   8. bitmaps: the block bitmap against the owner map (leaks, used but
  *      free), the inode bitmap against the inodes kept.
@@ -971,10 +974,15 @@ static int check_dir(struct ctx *c, uint64_t dir)
 	uint64_t size = le64toh(in->i_size), npages = 0, first = c->ndent;
 	char why[200];
 
-	/* a directory is its mapped pages [0, n): i_size = n * bs */
+	/* a directory is its mapped pages [0, n): i_size = n * bs; except an
+	 * unlinked one on the orphan list: its reclaim frees its blocks before
+	 * its slot (lib/vol/inode.c), so a crash in between leaves fewer
+	 * blocks than its size says, and it is freed whole anyway */
+	bool orphan = le32toh(in->i_nlink) == 0 && (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN);
+
 	while (npages < c->blocks && page_block(c, dir, npages))
 		npages++;
-	if (size != npages * c->bs) {
+	if (size != npages * c->bs && !orphan) {
 		if (problem(c, true, "inode", off_of(c, in),
 			    "directory %llu: size %llu but %llu blocks mapped from page 0; size set "
 			    "to %llu", (unsigned long long)dir, (unsigned long long)size,
@@ -1146,6 +1154,96 @@ static bool is_orphan(struct ctx *c, uint64_t i)
 	return (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN) && le32toh(in->i_nlink) == 0;
 }
 
+/* Zero [off, off + len) of the image (file data: no checks beyond wr's). */
+static void zero_range(struct ctx *c, uint64_t off, uint64_t len)
+{
+	static const uint8_t zero[65536];
+
+	while (len) {
+		size_t n = len < sizeof(zero) ? (size_t)len : sizeof(zero);
+
+		wr(c, c->base + off, zero, n);
+		off += n;
+		len -= n;
+	}
+}
+
+/*
+ * Finish the truncate of regular file @ino (PGDAX_IFL_TRIM), as the mount
+ * would: free every extent from the first page past EOF on (record,
+ * owner map, bitmap), zero the bytes past EOF of an extent crossing it
+ * (the mount splits it instead; either way no old byte stays past EOF),
+ * lower i_blocks by what was freed, and take the inode off the orphan
+ * list (the caller empties the list head).
+ */
+static void finish_trim(struct ctx *c, uint64_t ino)
+{
+	struct pgdax_inode *in = slot(c, ino), n = *in;
+	uint64_t size = le64toh(in->i_size), bs = c->bs;
+	uint64_t first = (size + bs - 1) / bs, freed = 0;
+	struct ext_rec *v = c->exts + c->ext_start[ino];
+	uint64_t cnt = c->ext_count[ino], keep = cnt;
+
+	for (uint64_t k = 0; k < cnt; k++) {	/* sorted by fpage (pass 2) */
+		struct ext_rec *e = &v[k];
+		uint64_t np = 1ull << e->order;
+
+		if (e->fpage >= first) {
+			if (keep == cnt)
+				keep = k;
+			zero_record(c, e->rec_off);
+			unclaim(c, e->dblk, np, ino);
+			for (uint64_t b = e->dblk; b < e->dblk + np; b++)
+				bit_set(c, c->bb_off, b, false);
+			freed += np;
+		} else if (e->fpage + np > first || (e->fpage + np) * bs > size) {
+			uint64_t from = size - e->fpage * bs;	/* bytes into the extent */
+
+			if (from < np * bs)
+				zero_range(c, e->dblk * bs + from, np * bs - from);
+		}
+	}
+	c->ext_count[ino] = (uint32_t)keep;
+	n.i_flags = htole32(le32toh(n.i_flags) & ~(PGDAX_IFL_TRIM | PGDAX_IFL_ORPHAN));
+	n.i_orphan_next = 0;
+	n.i_blocks = htole64(le64toh(n.i_blocks) - freed);	/* pass 5 checks the rest */
+	inode_put(c, ino, &n);
+	c->r->trims_finished++;
+}
+
+/* A named inode with PGDAX_IFL_TRIM: a pending truncate (see finish_trim). */
+static void pending_trim(struct ctx *c, uint64_t ino)
+{
+	struct pgdax_inode *in = slot(c, ino);
+	bool listed = (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN) && c->on_orphan_list[ino] == 1;
+
+	if (!S_ISREG(le32toh(in->i_mode))) {
+		if (problem(c, true, "inode", off_of(c, in), "inode %llu: not a regular file "
+			    "but marked truncate-pending; unmarked", (unsigned long long)ino)) {
+			struct pgdax_inode n = *in;
+
+			n.i_flags = htole32(le32toh(n.i_flags) &
+					    ~(PGDAX_IFL_TRIM | PGDAX_IFL_ORPHAN));
+			n.i_orphan_next = 0;
+			inode_put(c, ino, &n);
+		}
+		return;
+	}
+	c->r->trims_pending++;
+	if (!listed) {
+		if (problem(c, true, "inode", off_of(c, in), "inode %llu: truncate pending but "
+			    "not on the orphan list; finished", (unsigned long long)ino))
+			finish_trim(c, ino);
+		return;
+	}
+	if (c->repair)
+		finish_trim(c, ino);
+	else
+		say(c, "inode %llu: truncate to %llu bytes pending (blocks past EOF not all "
+		    "freed yet); finished at mount or by fsck -y\n", (unsigned long long)ino,
+		    (unsigned long long)le64toh(in->i_size));
+}
+
 /*
  * Give the lost inode @ino the name "#<ino>" in the root directory, in a
  * free record or the slack of a live one (no allocation: fsck never grows a
@@ -1257,7 +1355,7 @@ static void pass_connect(struct ctx *c)
 		struct pgdax_inode *in = slot(c, i);
 
 		if (c->istate[i] != I_USED || S_ISDIR(le32toh(in->i_mode)) || c->nref[i] ||
-		    (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN))
+		    is_orphan(c, i))
 			continue;
 		if (problem(c, false, "inode", off_of(c, in), "inode %llu (nlink %u) is "
 			    "unreachable from the root; reconnected as /#%llu",
@@ -1298,6 +1396,11 @@ static void pass_connect(struct ctx *c)
 		isdir = S_ISDIR(le32toh(in->i_mode));
 		flagged = le32toh(in->i_flags) & PGDAX_IFL_ORPHAN;
 		if (isdir ? c->reach[i] == 1 : c->nref[i] > 0) {
+			if (le32toh(in->i_flags) & PGDAX_IFL_TRIM) {
+				pending_trim(c, i);
+				c->on_orphan_list[i] = 2;
+				continue;
+			}
 			if (flagged || c->on_orphan_list[i]) {
 				if (problem(c, true, "inode", off_of(c, in),
 					    "inode %llu: has a name but is marked orphan; unmarked",
@@ -1584,15 +1687,18 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 			wr64(&c, &((struct pgdax_sb *)c.base)->s_state, want);
 	}
 	say(&c, "pgdaxfs: %llu problems found, %llu fixed; journal %s; %llu orphans "
-	    "reclaimed; %llu inodes (%llu dirs, %llu files), %llu/%llu blocks\n",
+	    "reclaimed; %llu of %llu pending truncates finished; %llu inodes (%llu dirs, "
+	    "%llu files), %llu/%llu blocks\n",
 	    (unsigned long long)res->problems, (unsigned long long)res->fixed,
 	    res->journal_replayed ? "rolled back" :
 	    res->journal_pending ? "pending" : "clean",
-	    (unsigned long long)res->orphans_reclaimed, (unsigned long long)res->inodes_used,
+	    (unsigned long long)res->orphans_reclaimed,
+	    (unsigned long long)res->trims_finished, (unsigned long long)res->trims_pending,
+	    (unsigned long long)res->inodes_used,
 	    (unsigned long long)res->dirs, (unsigned long long)res->files,
 	    (unsigned long long)res->blocks_used, (unsigned long long)res->blocks_total);
 	rc = 0;
-	if (res->fixed || res->journal_replayed || res->orphans_reclaimed)
+	if (res->fixed || res->journal_replayed || res->orphans_reclaimed || res->trims_finished)
 		rc |= PGDAX_FSCK_EXIT_CORRECTED;
 	if (res->problems > res->fixed)
 		rc |= PGDAX_FSCK_EXIT_UNCORRECTED;

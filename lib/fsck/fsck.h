@@ -72,6 +72,9 @@ struct pgdax_fsck_result {
 	/* what the image holds (valid when !fatal) */
 	uint64_t inodes_used, dirs, files, blocks_used, blocks_total;
 	uint64_t orphans_reclaimed;
+	/* truncates a crash left half done (PGDAX_IFL_TRIM, consistent: the
+	 * mount finishes them): found, and finished (-y/-p) */
+	uint64_t trims_pending, trims_finished;
 };
 
 /*

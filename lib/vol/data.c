@@ -20,7 +20,39 @@
  * extent past EOF (invisible; its bytes past EOF are written ones).
  * Invariant: bytes of allocated extents beyond i_size are zero, so growing
  * the size never exposes old data (truncate down zeroes the tail of the
- * last block; new extents are zero-filled where not written).
+ * last block; new extents are zero-filled where not written), except while
+ * a trim is pending (below), when nothing may grow the size.
+ *
+ * Truncate down to S (first freed page F = ceil(S / bs)), like ext4's
+ * orphan list for truncates:
+ *   (T1) wait for pages [F, end) to be idle (layout break);
+ *   (T2) one transaction: zero the tail of the block holding S (journaled),
+ *        i_size = S, and, if any extent reaches past F, PGDAX_IFL_TRIM +
+ *        the inode on the orphan list (format.h);
+ *   (T3) free_range: transactions of at most 128 extents each, from the
+ *        end backwards, each one a consistent smaller file (an extent
+ *        crossing F is split: its pages before F stay mapped);
+ *   (T4) one transaction: drop the empty extent chain, clear the flag, take
+ *        the inode off the orphan list (unless it is unlinked: its reclaim
+ *        needs the list entry).
+ * A crash before T2 commits leaves the old size and bytes; after it, the
+ * flag makes the next mount finish T3-T4 (orphans_reclaim_all) before
+ * serving, and fsck -y does the same. If T3 or T4 fails at run time
+ * (ENOMEM, journal error, I/O), the flag stays: every operation that could
+ * grow the size or hand out blocks past EOF (truncate up, a write or
+ * fallocate reaching past EOF, zero-range, DAX layout) first finishes the
+ * trim (data_finish_trim) or fails with its error, and unmount finishes it
+ * too. So the blocks past EOF of a shrunk file are never readable again.
+ *
+ * Punch-hole of [a, b): the partial edge blocks are zeroed in place
+ * (persisted stores, not journaled), then the whole blocks are freed by
+ * free_range (T3). Zero-range: the mapped bytes are zeroed in place,
+ * persisted, and only then (one 8-byte store) the size grows to b unless
+ * KEEP_SIZE. Neither lowers i_size nor writes past EOF, so a crash in the
+ * middle leaves each byte of the range either its old value or zero (the
+ * operation partly applied, as a torn write(2) is) and every byte past EOF
+ * zero; nothing needs finishing at mount. (Zero-range and fallocate finish
+ * a pending trim first, since they may grow the size.)
  */
 #include "config.h"
 
@@ -152,6 +184,8 @@ static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, u
 			uint64_t b = e.fpage + ext_pages(&e) < end ? e.fpage + ext_pages(&e) : end;
 			rc = extmap_remove(tx, ip, i - 1);
 			if (!rc)
+				rc = -atomic_load(&vol->fail_free_range);	/* tests */
+			if (!rc)
 				rc = blk_free(tx, e.dblk + (a - e.fpage), b - a);
 			if (!rc)
 				rc = keep_pieces(tx, ip, &e, e.fpage, a);
@@ -190,6 +224,77 @@ static int drop_empty_chain(struct pgdax_vol *vol, struct inode *ip)
 		return rc;
 	}
 	return jtx_commit(tx);
+}
+
+static bool trim_pending(const struct inode *ip)
+{
+	return le32toh(ip->d->i_flags) & PGDAX_IFL_TRIM;
+}
+
+/* Is any block at file page >= @first mapped? (the map is sorted) */
+static bool mapped_from(struct inode *ip, uint64_t first)
+{
+	const struct ext *e = ip->map.n ? &ip->map.v[ip->map.n - 1] : NULL;
+	return e && e->fpage + ext_pages(e) > first;
+}
+
+/*
+ * (T4) Every block past EOF is freed: in one transaction give back an
+ * empty extent chain, clear PGDAX_IFL_TRIM and leave the orphan list
+ * (an unlinked inode stays on it: its reclaim is still due).
+ */
+static int trim_done(struct pgdax_vol *vol, struct inode *ip)
+{
+	struct jtx *tx;
+	int rc = 0;
+
+	if (!trim_pending(ip))
+		return drop_empty_chain(vol, ip);
+	tx = jtx_begin(vol);
+	if (!ip->map.n && ip->d->i_extent_head)
+		rc = extmap_free_chain(tx, ip);
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (!rc) {
+		ip->d->i_flags = htole32(le32toh(ip->d->i_flags) & ~PGDAX_IFL_TRIM);
+		if (inode_nlink(ip))
+			rc = orphan_remove(tx, ip->ino);
+	}
+	if (rc) {
+		jtx_abort(tx);
+		return rc;
+	}
+	return jtx_commit(tx);
+}
+
+/* (T3) + (T4): pages [first, end) are idle (the caller waited). */
+static int trim_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t first)
+{
+	int rc = free_range(vol, ip, first, UINT64_MAX);
+	if (!rc)
+		rc = trim_done(vol, ip);
+	return rc;
+}
+
+int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax_cred *cred,
+		     bool wait_forever)
+{
+	uint64_t first = (inode_size(ip) + vol->bs - 1) >> vol->bshift;
+	int rc;
+
+	if (!trim_pending(ip))
+		return 0;
+	if (vol->rdonly)
+		return -EROFS;	/* mount read-write once: the mount finishes it */
+	rc = extmap_load(vol, ip);
+	if (!rc)
+		rc = wait_range(vol, ip, first, UINT64_MAX, cred, wait_forever);
+	if (!rc)
+		rc = trim_blocks(vol, ip, first);
+	if (rc)
+		pgdax_warn("%s: inode %llu: blocks past EOF not freed yet (%d); the trim stays "
+			   "pending", vol->devname, (unsigned long long)ip->ino, rc);
+	return rc;
 }
 
 int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size,
@@ -236,13 +341,16 @@ static int zero_mapped(struct pgdax_vol *vol, struct inode *ip, uint64_t a, uint
 }
 
 /*
- * Truncate down, step 1, in one transaction: zero the tail of the new last
- * block (bytes past EOF stay zero) and store the new size. A crash leaves
- * the old size and bytes or the new ones; the blocks past the new end are
- * freed by later transactions (free_range).
+ * Truncate down, (T2) in one transaction: zero the tail of the new last
+ * block (bytes past EOF stay zero), store the new size and, when blocks
+ * past it remain to be freed, mark the trim pending (flag + orphan list).
+ * A crash leaves the old size and bytes, or the new ones with the trim
+ * recorded for the next mount.
  */
 static int shrink_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
 {
+	uint64_t first = (size + vol->bs - 1) >> vol->bshift;
+	bool trim = mapped_from(ip, first);
 	struct pgdax_folio *f = NULL;
 	struct jtx *tx;
 	int rc = 0;
@@ -267,6 +375,10 @@ static int shrink_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
 		rc = jtx_add(tx, &ip->d->i_size, sizeof(ip->d->i_size));
 	if (!rc)
 		ip->d->i_size = htole64(size);
+	if (!rc && trim)
+		rc = orphan_add(tx, ip);	/* journals the slot: the flag too */
+	if (!rc && trim)
+		ip->d->i_flags = htole32(le32toh(ip->d->i_flags) | PGDAX_IFL_TRIM);
 	if (rc)
 		jtx_abort(tx);
 	else
@@ -293,13 +405,12 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 		if (rc)
 			return rc;
 		rc = shrink_size(vol, ip, size);
-		if (rc)
-			return rc;
-		rc = free_range(vol, ip, first, UINT64_MAX);
 		if (!rc)
-			rc = drop_empty_chain(vol, ip);
+			rc = trim_blocks(vol, ip, first);
 	} else if (size > old) {
-		inode_set_size(vol, ip, size);
+		rc = data_finish_trim(vol, ip, cred, false);
+		if (!rc)
+			inode_set_size(vol, ip, size);
 	}
 	return rc;
 }
@@ -627,6 +738,11 @@ static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		rc = -EFBIG;
 		goto out;
 	}
+	if (off + size > inode_size(ip)) {
+		rc = data_finish_trim(vol, ip, cred, false);
+		if (rc)
+			goto out;
+	}
 	if (must_kill_suid(ip, cred)) {
 		rc = kill_suid(vol, ip);
 		if (rc)
@@ -718,6 +834,12 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 	rc = extmap_load(vol, ip);
 	if (rc)
 		goto out;
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		/* may grow the size or map pages past EOF */
+		rc = data_finish_trim(vol, ip, cred, false);
+		if (rc)
+			goto out;
+	}
 	uint64_t end = off + len, size = inode_size(ip);
 	uint64_t p0 = (off + vol->bs - 1) >> vol->bshift, p1 = end >> vol->bshift;
 

@@ -52,12 +52,16 @@
  *  - nlink: files = number of directory records naming them; directories =
  *    2 + number of subdirectories; the root's i_parent is itself.
  *  - orphans: s_orphan_head -> i_orphan_next -> ... lists every in-use inode
- *    with PGDAX_IFL_ORPHAN (nlink 0, still open when last unlinked); a mount
- *    frees them. nlink 0 without the flag is an inconsistency.
+ *    with PGDAX_IFL_ORPHAN: files unlinked while open (nlink 0; a mount
+ *    frees them) and files with a pending trim (PGDAX_IFL_TRIM, nlink > 0;
+ *    a mount frees their blocks past EOF and takes them off the list).
+ *    nlink 0 without the flag is an inconsistency.
  *  - bytes of a regular file's extents at offsets >= i_size are zero (new
  *    extents are zero-filled where not written; truncate zeroes the tail of
  *    the last block), so DAX clients mapping whole extents never see stale
- *    data. (After a crash, bytes past EOF may hold the file's own
+ *    data, except in an inode with PGDAX_IFL_TRIM, whose blocks past EOF
+ *    are on their way to the allocator and are never exposed (see the
+ *    flag). (After a crash, bytes past EOF may hold the file's own
  *    unacknowledged write.)
  *  - symlinks: target in i_inline (PGDAX_IFL_INLINE, i_size <= 64) or in the
  *    first bytes of the block mapped at file page 0; i_size = target length.
@@ -89,7 +93,14 @@ typedef uint64_t pgdax_le64;
 
 #define PGDAX_SB_MAGIC		0x3153464b58414447ULL	/* "GDAXKFS1" read as LE bytes */
 #define PGDAX_FMT_MAJOR		1	/* an unknown major is refused */
-#define PGDAX_FMT_MINOR		0	/* a newer minor is accepted */
+#define PGDAX_FMT_MINOR		1	/* a newer minor is accepted */
+/* Minor versions:
+ *   0  first format.
+ *   1  PGDAX_IFL_TRIM and inodes with nlink > 0 on the orphan list (a
+ *      truncate whose blocks past EOF are not all freed yet). Images of
+ *      minor 0 never hold either and mount unchanged; mkfs writes 1. A
+ *      minor-0 driver refuses an inode with the flag (unknown flags) rather
+ *      than expose the blocks it guards. */
 
 #define PGDAX_MIN_BLOCK_SIZE	4096u
 #define PGDAX_MAX_BLOCK_SIZE	65536u
@@ -198,7 +209,16 @@ static_assert(sizeof(struct pgdax_jrec) == 32, "journal record size");
 /* i_flags */
 #define PGDAX_IFL_INLINE	(1u << 0)	/* symlink target in i_inline */
 #define PGDAX_IFL_ORPHAN	(1u << 1)	/* on the orphan list */
-#define PGDAX_IFL_KNOWN		(PGDAX_IFL_INLINE | PGDAX_IFL_ORPHAN)
+/* Trim pending (minor 1): i_size was lowered, but extents (or parts of
+ * them) past the new EOF may still be allocated and hold old bytes. Set in
+ * the transaction that lowers i_size, together with PGDAX_IFL_ORPHAN (the
+ * inode goes on the orphan list, nlink > 0 or not); cleared in the
+ * transaction after the last block past EOF was freed. Until then nothing
+ * may raise i_size or hand out an extent past EOF: the trim is finished
+ * first (at mount for every listed inode, at run time by the operation
+ * that would grow the file, by fsck -y). */
+#define PGDAX_IFL_TRIM		(1u << 2)
+#define PGDAX_IFL_KNOWN		(PGDAX_IFL_INLINE | PGDAX_IFL_ORPHAN | PGDAX_IFL_TRIM)
 
 struct pgdax_timespec {
 	pgdax_le64 t_sec;		/* signed seconds */
@@ -208,7 +228,9 @@ struct pgdax_timespec {
 static_assert(sizeof(struct pgdax_timespec) == 16, "timespec size");
 
 struct pgdax_inode {
-	/* --- checksummed, updated in journal transactions only --- */
+	/* --- checksummed, updated in journal transactions only; a
+	 * transaction journals (and an abort or a recovery puts back) these
+	 * bytes only, never the hot fields below it did not change itself --- */
 	pgdax_le32 i_mode;		/* S_IFMT | permission bits; 0 = free slot */
 	pgdax_le32 i_uid;
 	pgdax_le32 i_gid;
@@ -233,6 +255,8 @@ struct pgdax_inode {
 	struct pgdax_timespec i_ctime;
 };
 static_assert(offsetof(struct pgdax_inode, i_crc) == 196, "inode crc offset");
+/* jtx_inode journals [0, i_size): the checksummed part and its crc, exactly */
+static_assert(offsetof(struct pgdax_inode, i_size) == 200, "inode hot fields offset");
 static_assert(sizeof(struct pgdax_inode) == PGDAX_INODE_SIZE, "inode size");
 
 /* ------------------------------------------------------------------ */

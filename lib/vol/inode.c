@@ -179,6 +179,16 @@ void inode_put(struct pgdax_vol *vol, struct inode *ip)
 	/* dead: the slot reads zeros now (the fence), and nothing may be
 	 * freed anyway: a real orphan stays listed for the next mount */
 	bool reclaim = inode_nlink(ip) == 0 && !vol->rdonly && !vol_dead(vol);
+	if (!reclaim && !vol->rdonly && !vol_dead(vol) &&
+	    (le32toh(ip->d->i_flags) & PGDAX_IFL_TRIM)) {
+		/* A pending trim keeps the inode cached (at ref 0) until it is
+		 * finished: it is on the orphan list, where a neighbour's
+		 * removal rewrites its i_orphan_next (and crc) in a
+		 * transaction that does not take its lock, so loading (and
+		 * validating) the slot again could catch it half updated. */
+		pthread_mutex_unlock(&vol->icache_lock);
+		return;
+	}
 	if (reclaim)
 		ip->reclaiming = true;
 	else
@@ -534,7 +544,27 @@ out:
 	return rc;
 }
 
-/* Mount: free every inode left on the orphan list by a crash. */
+/* Finish the pending trim of linked inode @ino (PGDAX_IFL_TRIM). */
+static int trim_finish_ino(struct pgdax_vol *vol, uint64_t ino)
+{
+	struct inode *ip;
+	int rc = inode_get(vol, ino, &ip);
+
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = data_finish_trim(vol, ip, NULL, true);
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return rc;
+}
+
+/*
+ * Mount (and unmount): empty the orphan list left by a crash or by an
+ * earlier failure: free every unlinked inode, finish every pending trim
+ * (free the blocks past EOF: until then they hold the bytes a truncate
+ * cut off), and drop linked inodes listed without one.
+ */
 int orphans_reclaim_all(struct pgdax_vol *vol)
 {
 	uint64_t n = 0;
@@ -552,7 +582,16 @@ int orphans_reclaim_all(struct pgdax_vol *vol)
 			return -EUCLEAN;
 		}
 		int rc;
-		if (le32toh(d->i_nlink) != 0) {
+		if (le32toh(d->i_nlink) != 0 && (le32toh(d->i_flags) & PGDAX_IFL_TRIM)) {
+			rc = trim_finish_ino(vol, ino);
+			if (!rc && le64toh(vol->sb->s_orphan_head) == ino)
+				rc = -EUCLEAN;	/* still listed: would loop */
+			if (rc)
+				return rc;
+			pgdax_info("%s: finished the truncate of inode %llu", vol->devname,
+				   (unsigned long long)ino);
+			continue;
+		} else if (le32toh(d->i_nlink) != 0) {
 			struct jtx *tx = jtx_begin(vol);
 			rc = orphan_remove(tx, ino);
 			if (rc)

@@ -351,12 +351,21 @@ int jtx_touch(struct jtx *tx, void *addr, size_t len)
 	return 0;
 }
 
+/*
+ * Only the checksummed part of the slot, crc included: the hot fields after
+ * it (i_size, times) are stored without the journal by whoever holds that
+ * inode's lock, and a transaction may journal a slot whose lock it does not
+ * hold (orphan_remove edits the previous orphan's i_orphan_next). Had the
+ * undo record covered i_size, an abort or a recovery would put back the
+ * size from before an acknowledged extending write of that other file. A
+ * transaction that changes a hot field journals it itself (jtx_add).
+ */
 int jtx_inode(struct jtx *tx, struct pgdax_inode *slot)
 {
 	for (size_t i = 0; i < tx->nslots; i++)
 		if (tx->slots[i] == slot)
 			return 0;
-	int rc = jtx_add(tx, slot, sizeof(*slot));
+	int rc = jtx_add(tx, slot, offsetof(struct pgdax_inode, i_crc) + sizeof(slot->i_crc));
 	if (rc)
 		return rc;
 	if (GROW(tx->slots, tx->nslots, tx->capslots))

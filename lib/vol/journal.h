@@ -37,7 +37,8 @@ struct jtx *jtx_begin(struct pgdax_vol *vol);
 int jtx_add(struct jtx *tx, void *addr, size_t len);
 /* Persist [addr, addr+len) at commit without undo (freshly allocated). */
 int jtx_touch(struct jtx *tx, void *addr, size_t len);
-/* Reseal this inode slot's crc at commit (jtx_add's it). */
+/* Reseal this inode slot's crc at commit; jtx_add's its checksummed part
+ * only (hot fields such as i_size are the caller's to jtx_add). */
 int jtx_inode(struct jtx *tx, struct pgdax_inode *slot);
 /* DRAM state of @ip must be dropped if the tx aborts. */
 int jtx_note(struct jtx *tx, struct inode *ip);

@@ -30,6 +30,11 @@
  * Cost: a small file pinned on a 2 MiB-aligned device takes 2 MiB of device
  * space from then on (its data stays in the aligned extent after unpin).
  * Relayout needs a writable volume (-EROFS otherwise).
+ *
+ * A file with a pending trim (PGDAX_IFL_TRIM, lib/vol/data.c) gets it
+ * finished before anything is handed out: an extent crossing EOF, or one
+ * past it, may still hold blocks the truncate has not freed (on a
+ * read-only volume that cannot be done: -EROFS).
  */
 #include "config.h"
 
@@ -243,6 +248,12 @@ static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint
 	c.ao = (unsigned)__builtin_ctzll(c.A);
 
 	pthread_rwlock_wrlock(&c.ip->lock);
+	/* A pending trim first (its own layout break comes before the
+	 * holder's begin): units past EOF, or an extent crossing it, may
+	 * still hold blocks a truncate has not freed yet. */
+	r = data_finish_trim(vol, c.ip, NULL, false);
+	if (r)
+		goto unlock;
 	r = ops->begin ? ops->begin(ctx) : 0;
 	if (r)
 		goto unlock;

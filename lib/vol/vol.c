@@ -326,6 +326,11 @@ int pgdax_vol_unmount(struct pgdax_vol **volp)
 	else if (!vol->rdonly) {
 		/* the pgmap is drained: waits for idle extents return at once */
 		reclaim_cached_orphans(vol);
+		/* what is left: pending trims (a failed truncate), orphans
+		 * whose reclaim failed; a failure leaves them for the mount */
+		if (le64toh(vol->sb->s_orphan_head) != 0 && orphans_reclaim_all(vol))
+			pgdax_warn("%s: could not finish every pending truncate or orphan",
+				   vol->devname);
 		if (le64toh(vol->sb->s_orphan_head) == 0)
 			sb_set_state(vol, PGDAX_STATE_CLEAN);
 		else

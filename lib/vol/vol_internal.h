@@ -139,6 +139,10 @@ struct pgdax_vol {
 	const struct pgdax_vol_holder_ops *holder_ops;	/* holder_lock, then fixed */
 	void *_Atomic holder_ctx;	/* published after holder_ops */
 
+	/* test-only fault injection (vol_test.c): when non-zero, free_range
+	 * transactions fail with -fail_free_range after their first change */
+	atomic_int fail_free_range;
+
 	char *zero;			/* shared zero buffer for holes */
 	size_t zero_len;
 	bool killed;
@@ -248,6 +252,14 @@ int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_s
 			 const struct pgdax_cred *cred, bool wait_forever);
 int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 		 const struct pgdax_cred *cred);
+/* If a trim is pending on @ip (PGDAX_IFL_TRIM, lib/vol/data.c: a truncate
+ * whose blocks past EOF are not all freed yet), free them now and clear it.
+ * ip->lock held for writing. Waits for the range to be idle like truncate
+ * (bounded unless @wait_forever). 0 (nothing pending, or finished), -EROFS
+ * on a read-only mount, or the wait's / a transaction's error (the trim
+ * stays pending: the caller must not grow the size). */
+int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax_cred *cred,
+		     bool wait_forever);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
 /* build the index (validating every block) if not built; dp->lock for writing */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vol_internal.h"
 #include "vol_test.h"
@@ -84,4 +85,104 @@ int vol_test_extents_of_order(struct pgdax_vol *vol, uint64_t ino, unsigned orde
 	pthread_rwlock_unlock(&ip->lock);
 	inode_put(vol, ip);
 	return rc ? rc : n;
+}
+
+/* Get @ino with its extent map loaded, lock held for writing. */
+static int get_locked(struct pgdax_vol *vol, uint64_t ino, struct inode **out)
+{
+	struct inode *ip;
+	int rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&ip->lock);
+	rc = extmap_load(vol, ip);
+	if (rc) {
+		pthread_rwlock_unlock(&ip->lock);
+		inode_put(vol, ip);
+		return rc;
+	}
+	*out = ip;
+	return 0;
+}
+
+static void put_locked(struct pgdax_vol *vol, struct inode *ip)
+{
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+}
+
+ssize_t vol_test_read_raw(struct pgdax_vol *vol, uint64_t ino, uint64_t off, void *buf,
+			  size_t len)
+{
+	struct inode *ip;
+	int rc = get_locked(vol, ino, &ip);
+	if (rc)
+		return rc;
+	memset(buf, 0, len);
+	for (size_t i = 0; i < ip->map.n; i++) {
+		const struct ext *e = &ip->map.v[i];
+		uint64_t a = e->fpage << vol->bshift, b = (e->fpage + (1ULL << e->order)) << vol->bshift;
+		if (a < off)
+			a = off;
+		if (b > off + len)
+			b = off + len;
+		if (a < b)
+			memcpy((char *)buf + (a - off),
+			       (char *)blk_addr(vol, e->dblk) + (a - (e->fpage << vol->bshift)),
+			       b - a);
+	}
+	put_locked(vol, ip);
+	return (ssize_t)len;
+}
+
+int vol_test_nonzero_past_eof(struct pgdax_vol *vol, uint64_t ino, uint64_t *where,
+			      uint64_t *alloc_end)
+{
+	struct inode *ip;
+	int found = 0, rc = get_locked(vol, ino, &ip);
+	if (rc)
+		return rc;
+	uint64_t size = inode_size(ip);
+	*alloc_end = 0;
+	for (size_t i = 0; i < ip->map.n; i++) {
+		const struct ext *e = &ip->map.v[i];
+		uint64_t a = e->fpage << vol->bshift, b = (e->fpage + (1ULL << e->order)) << vol->bshift;
+		const unsigned char *p = blk_addr(vol, e->dblk);
+		if (b > *alloc_end)
+			*alloc_end = b;
+		for (uint64_t x = a > size ? a : size; !found && x < b; x++)
+			if (p[x - a]) {
+				*where = x;
+				found = 1;
+			}
+	}
+	put_locked(vol, ip);
+	return found;
+}
+
+int vol_test_trim_pending(struct pgdax_vol *vol, uint64_t ino)
+{
+	struct inode *ip;
+	int rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	rc = (le32toh(ip->d->i_flags) & PGDAX_IFL_TRIM) ? 1 : 0;
+	inode_put(vol, ip);
+	return rc;
+}
+
+void vol_test_fail_free_range(struct pgdax_vol *vol, int err)
+{
+	atomic_store(&vol->fail_free_range, err);
+}
+
+int vol_test_orphan_remove_aborted(struct pgdax_vol *vol, uint64_t ino,
+				   void (*meanwhile)(void *arg), void *arg)
+{
+	struct jtx *tx = jtx_begin(vol);
+	int rc = orphan_remove(tx, ino);
+	if (meanwhile)
+		meanwhile(arg);
+	jtx_abort(tx);
+	return rc;
 }
