@@ -85,3 +85,11 @@ int vol_test_extents_of_order(struct pgdax_vol *vol, uint64_t ino, unsigned orde
 	inode_put(vol, ip);
 	return rc ? rc : n;
 }
+
+void vol_test_set_page_free_hook(struct pgdax_vol *vol,
+				 void (*fn)(uint64_t pgoff, unsigned order, void *arg),
+				 void *arg)
+{
+	vol->test_page_free_arg = arg;
+	atomic_store(&vol->test_page_free, fn);	/* publishes arg */
+}

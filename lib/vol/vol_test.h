@@ -25,4 +25,14 @@ uint64_t vol_test_dir_block(struct pgdax_vol *vol, uint64_t dir, uint64_t page);
 /* Number of extents of exactly @order in the map of @ino (or -errno). */
 int vol_test_extents_of_order(struct pgdax_vol *vol, uint64_t ino, unsigned order);
 
+/*
+ * Run @fn(pgoff, order, arg) inside the volume's page_free callback, i.e.
+ * on the thread dropping an extent's last reference while the extent is
+ * FREEING (lib/core/folio.c R4); NULL removes it. Set it while no
+ * reference is being dropped.
+ */
+void vol_test_set_page_free_hook(struct pgdax_vol *vol,
+				 void (*fn)(uint64_t pgoff, unsigned order, void *arg),
+				 void *arg);
+
 #endif /* PGDAX_VOL_TEST_H */
