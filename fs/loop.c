@@ -35,8 +35,14 @@
  *    copying: the worker owns the buffer.
  *  - Every other request (GETATTR, LOOKUP, READ, WRITE, RELEASE, FORGET,
  *    INTERRUPT, UNPIN, ...) is served by the receiver that read it, always,
- *    however many requests wait in the pool. The pool is bounded
- *    (max_threads); waiters beyond it queue in FIFO order.
+ *    however many requests wait in the pool.
+ *  - The pool has two lanes (struct lane), each bounded by max_threads with
+ *    a FIFO queue beyond it: one for requests that may wait until a client
+ *    acts (truncate, punch-hole, O_TRUNC open: the holder's UNPIN or
+ *    RELEASE), one for requests whose waits end without any client acting
+ *    (PIN, SYNC) and for deferred calls. A client may need a request of the
+ *    second kind served before it can act (pgdax_unmap syncs, then
+ *    unpins): in one queue, behind the waiters, it would never run.
  *
  * Why no request that ends a wait can be stuck (the UNPIN or RELEASE a
  * truncate waits for, the WRITE a SYNC waits for, the INTERRUPT that ends
@@ -53,10 +59,11 @@
  * invalidation) is deferred to the pool (fs_loop_defer). So every
  * receiver returns to reading after each request, and one reading
  * receiver is all progress needs: the parked ones ("Waiting for requests"
- * below) only add parallelism. Waiters in the pool do not need a free
- * worker to end, only a receiver: so a full pool delays the next waiters,
- * never the requests that end the waits (nor anything else).
- * The pool grows on demand up to max_threads and keeps at most
+ * below) only add parallelism. A request a client sends before it can end
+ * a wait (its SYNC) is in the brief lane, whose jobs all end on their own.
+ * So a full lane delays only the next requests of that lane, never the
+ * requests that end the waits (nor anything else).
+ * Each lane grows on demand up to max_threads and keeps at most
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
@@ -89,6 +96,30 @@ struct job {
 
 struct pool;
 
+/*
+ * The pool's two lanes, each a FIFO queue with its own workers (up to
+ * max_threads each), so that waits of one kind never hold up the other:
+ *   LANE_BREAK: requests that may wait until a client acts (a truncate
+ *     waits for the holder's UNPIN or RELEASE, for up to break_timeout or
+ *     forever);
+ *   LANE_BRIEF: requests whose waits end without any client acting (a pin
+ *     waiting for I/O in flight, the SYNC ioctl's invalidation waiting for
+ *     WRITEs that receivers serve), and deferred calls (fs_loop_defer).
+ * Why two: a client may have to get a LANE_BRIEF request served before it
+ * can end a LANE_BREAK wait (pgdax_unmap of a writable mapping syncs, then
+ * unpins), so a SYNC queued behind truncates waiting for that unpin would
+ * wait for a worker that waits for it.
+ */
+enum lane_id { LANE_BREAK, LANE_BRIEF, NLANES };
+
+struct lane {
+	struct pool *p;			/* const */
+	pthread_cond_t work;		/* queued or stopping; pool.lock */
+	struct job *head, *tail;	/* queue; pool.lock */
+	unsigned nqueued;		/* pool.lock */
+	unsigned nthreads, nidle;	/* pool.lock */
+};
+
 /* One receiving thread (fs_loop_run runs opts.receivers of them). */
 struct receiver {
 	struct pool *p;
@@ -101,14 +132,11 @@ struct pool {
 	struct fs *fs;
 	struct fuse_session *se;
 	pthread_mutex_t lock;
-	pthread_cond_t work;		/* queued or stopping; lock */
 	pthread_cond_t gone;		/* a worker exited; lock */
-	struct job *head, *tail;	/* queue; lock */
-	unsigned nqueued;		/* lock */
+	struct lane lanes[NLANES];
 	struct job *spare;		/* recycled buffers; lock */
 	unsigned nspare;		/* lock */
-	unsigned nthreads, nidle;	/* lock */
-	unsigned max_threads, max_idle;
+	unsigned max_threads, max_idle;	/* per lane */
 	bool stop;			/* lock */
 	pthread_t main_thread;		/* receiver 0 */
 
@@ -176,23 +204,24 @@ static void job_put_locked(struct pool *p, struct job *j)
 
 static void *worker(void *arg)
 {
-	struct pool *p = arg;
+	struct lane *l = arg;
+	struct pool *p = l->p;
 	struct job *j;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->stop) {
-			p->nidle++;
-			pthread_cond_wait(&p->work, &p->lock);
-			p->nidle--;
+		while (!l->head && !p->stop) {
+			l->nidle++;
+			pthread_cond_wait(&l->work, &p->lock);
+			l->nidle--;
 		}
-		if (!p->head)
+		if (!l->head)
 			break;	/* stopping and nothing left */
-		j = p->head;
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->nqueued--;
+		j = l->head;
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->nqueued--;
 		pthread_mutex_unlock(&p->lock);
 
 		if (j->fn)
@@ -202,42 +231,44 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&p->lock);
 		job_put_locked(p, j);
-		if (!p->head && p->nidle >= p->max_idle)
+		if (!l->head && l->nidle >= p->max_idle)
 			break;	/* enough idle workers already */
 	}
-	p->nthreads--;
+	l->nthreads--;
 	pthread_cond_broadcast(&p->gone);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
-/* Queue @j for a worker, starting one if none is free. -EAGAIN if there
- * is no worker at all and none can be started (the caller serves it). */
-static int submit(struct pool *p, struct job *j)
+/* Queue @j for a worker of lane @id, starting one if none is free.
+ * -EAGAIN if the lane has no worker at all and none can be started (the
+ * caller serves it). */
+static int submit(struct pool *p, enum lane_id id, struct job *j)
 {
+	struct lane *l = &p->lanes[id];
 	pthread_attr_t attr;
 	pthread_t t;
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->nqueued + 1 > p->nidle && p->nthreads < p->max_threads) {
+	if (l->nqueued + 1 > l->nidle && l->nthreads < p->max_threads) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, worker, p) == 0)
-			p->nthreads++;
-		else if (p->nthreads == 0)
+		if (pthread_create(&t, &attr, worker, l) == 0)
+			l->nthreads++;
+		else if (l->nthreads == 0)
 			r = -EAGAIN;
 		pthread_attr_destroy(&attr);
 	}
 	if (r == 0) {
 		j->next = NULL;
-		if (p->tail)
-			p->tail->next = j;
+		if (l->tail)
+			l->tail->next = j;
 		else
-			p->head = j;
-		p->tail = j;
-		p->nqueued++;
-		pthread_cond_signal(&p->work);
+			l->head = j;
+		l->tail = j;
+		l->nqueued++;
+		pthread_cond_signal(&l->work);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return r;
@@ -250,8 +281,9 @@ static void pool_stop(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
-	pthread_cond_broadcast(&p->work);
-	while (p->nthreads)
+	for (int i = 0; i < NLANES; i++)
+		pthread_cond_broadcast(&p->lanes[i].work);
+	while (p->lanes[LANE_BREAK].nthreads || p->lanes[LANE_BRIEF].nthreads)
 		pthread_cond_wait(&p->gone, &p->lock);
 	while ((j = p->spare)) {
 		p->spare = j->next;
@@ -275,7 +307,7 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
 		return -ENOMEM;
 	j->fn = fn;
 	j->arg = arg;
-	if (submit(p, j) == 0)
+	if (submit(p, LANE_BRIEF, j) == 0)
 		return 0;
 	pthread_mutex_lock(&p->lock);
 	job_put_locked(p, j);
@@ -543,7 +575,8 @@ static void *receive(void *arg)
 		}
 		/* (no worker at all and none can be started: serve it here,
 		 * as a plain single-threaded loop would) */
-		if (c == FS_REQ_MAY_WAIT && submit(p, j) == 0) {
+		if (c != FS_REQ_FAST &&
+		    submit(p, c == FS_REQ_MAY_WAIT ? LANE_BREAK : LANE_BRIEF, j) == 0) {
 			j = job_get(p);
 			continue;
 		}
@@ -583,7 +616,10 @@ int fs_loop_run(struct fs *fs)
 	if (n < 1 || n > FS_MAX_RECEIVERS)
 		n = 1;
 	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.work, NULL);
+	for (int i = 0; i < NLANES; i++) {
+		p.lanes[i].p = &p;
+		pthread_cond_init(&p.lanes[i].work, NULL);
+	}
 	pthread_cond_init(&p.gone, NULL);
 	pthread_mutex_init(&p.park_lock, NULL);
 	pthread_cond_init(&p.park_cond, NULL);
@@ -647,7 +683,8 @@ int fs_loop_run(struct fs *fs)
 	pthread_cond_destroy(&p.park_cond);
 	pthread_mutex_destroy(&p.park_lock);
 	pthread_cond_destroy(&p.gone);
-	pthread_cond_destroy(&p.work);
+	for (int i = 0; i < NLANES; i++)
+		pthread_cond_destroy(&p.lanes[i].work);
 	pthread_mutex_destroy(&p.lock);
 	return res;
 }

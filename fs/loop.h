@@ -15,7 +15,9 @@ struct fs;
 
 enum fs_req_class {
 	FS_REQ_FAST,		/* never waits for another request: served inline */
-	FS_REQ_MAY_WAIT,	/* may (layout breaks, pins, sync): worker pool */
+	FS_REQ_MAY_WAIT,	/* may wait until a client acts (layout breaks) */
+	FS_REQ_WAITS_BRIEFLY,	/* waits for requests that are served anyway
+				 * (pin: I/O in flight; sync: kernel WRITEs) */
 };
 
 /* Classify the raw request in @mem (as read from /dev/fuse). */
@@ -29,7 +31,8 @@ bool fs_req_is_async(const void *mem, size_t size);
 bool fs_req_is_init(const void *mem, size_t size);
 
 /*
- * Run @fn(@arg) on a worker of the pool, after what is queued there: for
+ * Run @fn(@arg) on a worker of the pool (the lane of brief waits), after
+ * what is queued there: for
  * work a request served inline (on a receiver) would do after its reply
  * that may wait for another request (a page invalidation may wait for
  * WRITEs of dirty pages), which a receiver must never do (fs/loop.c says

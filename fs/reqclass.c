@@ -6,16 +6,19 @@
  * <linux/fuse.h>: libfuse's public headers define some of the same macros
  * (FUSE_IOCTL_*), so the two are kept apart.
  *
- * May wait (FS_REQ_MAY_WAIT): what can reach a layout break or another
- * wait in lib/ that ends only when another request is served:
- *   - SETATTR with a size, OPEN with O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC),
- *     FALLOCATE: truncate/punch/zero-range wait for pinned extents (the
- *     holder's UNPIN or RELEASE; bounded by break_timeout, interruptible);
+ * May wait until a client acts (FS_REQ_MAY_WAIT): SETATTR with a size,
+ *   OPEN with O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC), FALLOCATE: a truncate,
+ *   punch-hole or zero-range waits for pinned extents until their holder
+ *   unpins or closes (bounded by break_timeout, interruptible).
+ * Waits briefly (FS_REQ_WAITS_BRIEFLY): the waits end without any client
+ *   acting, once requests that are served inline anyway are:
  *   - IOCTL PGDAX_IOC_PIN: may relayout, waiting briefly for in-flight I/O
  *     under the inode lock, and invalidates the kernel's pages after the
  *     reply;
  *   - IOCTL PGDAX_IOC_SYNC: its page invalidation, before the reply, may
  *     wait for WRITEs of dirty mmap pages (the kernel launders them).
+ *   fs/loop.c keeps them apart from the first kind: a client may need its
+ *   SYNC served before it can unpin (pgdax_unmap).
  * The ioctl command is read from the raw fuse_ioctl_in.
  * Everything else is FS_REQ_FAST: GETATTR, LOOKUP, READ, WRITE, RELEASE,
  * FORGET, INTERRUPT, the UNPIN, PIN_EXTENTS, INFO and STATUS ioctls, an
@@ -90,7 +93,7 @@ enum fs_req_class fs_req_classify(const void *mem, size_t size)
 		switch (((const struct fuse_ioctl_in *)arg)->cmd) {
 		case (uint32_t)PGDAX_IOC_PIN:
 		case (uint32_t)PGDAX_IOC_SYNC:
-			return FS_REQ_MAY_WAIT;
+			return FS_REQ_WAITS_BRIEFLY;
 		default:
 			return FS_REQ_FAST;
 		}

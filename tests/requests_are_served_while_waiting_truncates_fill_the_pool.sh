@@ -3,13 +3,13 @@
 # Requests that wait for other requests (truncates waiting for a pin) may
 # fill the worker pool (fs/loop.c), but never hold up anything else: with
 # max_threads=2 and break_timeout=-1, truncates of two pinned files occupy
-# both workers, waiting (the kernel serializes truncates of one file, so
-# filling the pool takes one file per waiter); meanwhile an unrelated file
-# is opened and read, lookups, statfs and status are answered, a truncated
-# file is read and stat'ed, and the pin holder's UNPINs and RELEASEs are
-# served, which end both waits: both truncates complete. (Before: every
-# request went to the full pool's queue while one waited, the UNPIN
-# included, and the mount hung.)
+# both workers of their lane, waiting (the kernel serializes truncates of
+# one file, so filling the lane takes one file per waiter); meanwhile an
+# unrelated file is opened and read, lookups, statfs and status are
+# answered, a truncated file is read and stat'ed, and the pin holder's
+# UNPINs and RELEASEs are served, which end both waits: both truncates
+# complete. (Before: every request went to the full pool's queue while one
+# waited, the UNPIN included, and the mount hung.)
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/pin_lib.sh"
 pgdax_init
