@@ -120,6 +120,10 @@ struct fs {
 	bool conn_gone;			/* the session loop has ended */
 	struct fs_icount *icount;	/* lookup counts held by the kernel */
 
+	/* the running session loop's pool (fs/loop.c, fs_loop_defer): set
+	 * before its first thread starts, cleared after its last one ended */
+	void *loop;
+
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
 	int ready_fd;
 	bool background;		/* switch logging to syslog when ready */

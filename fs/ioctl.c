@@ -9,15 +9,18 @@
  * handles, and invalidation of the kernel's cached pages.
  *
  * Invalidation (fuse_lowlevel_notify_inval_inode) is called with no daemon
- * or volume lock held. For SYNC it runs in the handler *before* the reply,
- * because pgdax_sync() promises that read(2) sees DAX stores once it
- * returns. That is safe for FUSE_IOCTL: the kernel sends it holding neither
- * the inode lock nor a page lock (fuse_do_ioctl), so the invalidation waits
- * on nothing this request holds; dirty kernel pages (kernel mmap writers)
- * are laundered through WRITE requests served by other threads (fs/loop.c
- * runs every ioctl on a worker and, while one runs, every other request on
- * other workers). For PIN and UNPIN it runs after the
- * reply: nothing waits for it, so the client does not pay for it.
+ * or volume lock held, and may wait: dirty kernel pages (kernel mmap
+ * writers) are laundered through WRITE requests that other threads serve
+ * (fs/loop.c serves WRITE on the receiver that reads it). For SYNC it runs
+ * in the handler *before* the reply, because pgdax_sync() promises that
+ * read(2) sees DAX stores once it returns. That is safe for FUSE_IOCTL:
+ * the kernel sends it holding neither the inode lock nor a page lock
+ * (fuse_do_ioctl), so the invalidation waits on nothing this request
+ * holds; SYNC runs on a worker (fs/reqclass.c). For PIN and UNPIN it runs
+ * after the reply: nothing waits for it, so the client does not pay for
+ * it. PIN runs on a worker; UNPIN is served inline on a receiver, which
+ * must never wait for another request, so it hands its invalidation to a
+ * worker (fs_loop_defer).
  */
 #include <config.h>
 
@@ -29,6 +32,7 @@
 
 #include "fs.h"
 #include "ioctl.h"
+#include "loop.h"
 #include "util/log.h"
 #include "pin/pgdax_ioctl.h"
 #include "pin/pin.h"
@@ -63,6 +67,38 @@ static void inval(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len)
 	r = fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)off, (off_t)len);
 	if (r < 0 && r != -ENOENT)
 		pgdax_dbg("invalidate ino %llu: %s", (unsigned long long)ino, strerror(-r));
+}
+
+struct inval_job {
+	struct fs *fs;
+	uint64_t ino, off, len;
+};
+
+static void inval_job_run(void *arg)
+{
+	struct inval_job *iv = arg;
+
+	inval(iv->fs, iv->ino, iv->off, iv->len);
+	free(iv);
+}
+
+/* inval() on a worker, for a handler served inline (UNPIN). Best effort:
+ * the client syncs before it unpins a writable mapping (pgdax_unmap). */
+static void inval_deferred(struct fs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct inval_job *iv;
+
+	if (!len)
+		return;
+	iv = malloc(sizeof(*iv));
+	if (iv) {
+		*iv = (struct inval_job){ .fs = fs, .ino = ino, .off = off, .len = len };
+		if (fs_loop_defer(fs, inval_job_run, iv) == 0)
+			return;
+		free(iv);
+	}
+	pgdax_dbg("invalidate ino %llu after unpin: skipped (no worker)",
+		  (unsigned long long)ino);
 }
 
 /* The open regular file behind a request, or NULL (directory, no handle). */
@@ -238,7 +274,8 @@ static void do_unpin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 		return;
 	}
 	fuse_reply_ioctl(req, 0, NULL, 0);
-	inval(fs, ino, off, len);	/* not f->ino: @f may be gone (do_pin) */
+	/* not f->ino: @f may be gone (do_pin); not here: the top comment */
+	inval_deferred(fs, ino, off, len);
 }
 
 static void do_sync(fuse_req_t req, struct fs *fs, struct fs_file *f,

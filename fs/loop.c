@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The session loop: a few receiving threads that serve fast requests
- * inline, and a small worker pool for requests that may wait.
+ * The session loop: a few receiving threads that serve requests inline,
+ * and a small worker pool for the requests that may wait for another
+ * request.
  *
  * Why not libfuse's multi-threaded loop: it parks every idle worker in
  * read(/dev/fuse) and the kernel wakes them in turn, so consecutive
@@ -16,34 +17,53 @@
  * 4k-reads/s, 2-3 gave 45-54k/s (libfuse MT 46k/s), and 197k/s vs 110k/s
  * with two fio jobs.
  *
- * Why not serve everything inline: some requests wait for other requests.
- * A truncate or punch-hole waits (holding the inode lock, up to
- * break_timeout or forever) for pinned extents to go idle, which takes the
- * client's UNPIN or RELEASE; a pin may wait for in-flight I/O; the SYNC
- * ioctl's page invalidation may wait for WRITEs of dirty mmap pages.
+ * Why not serve everything inline: a few requests wait for other requests.
+ * A truncate or punch-hole waits (up to break_timeout, or forever) for
+ * pinned extents to go idle, which takes the client's UNPIN or RELEASE; a
+ * pin may wait briefly for in-flight I/O; the SYNC ioctl's page
+ * invalidation may wait for WRITEs of dirty mmap pages.
  *
  * So:
  *  - A receiver reads each request into its own buffer and looks at the
  *    raw header (fs/reqclass.c) before libfuse parses it. A request that
- *    may wait (SETATTR with a size, OPEN with O_TRUNC, FALLOCATE, IOCTL) is
- *    handed, buffer and all, to the pool, and the receiver goes on with a
- *    fresh buffer. The worker calls fuse_session_process_buf() itself, so
- *    the handler runs there, unchanged, and replies exactly once from that
- *    thread (libfuse replies may come from any thread). Nothing the request
- *    points to needs copying: the worker owns the buffer.
- *  - While any such request is queued or running (nwait > 0), every other
- *    request goes to the pool too, because a fast request can block behind
- *    the waiting one (a read of the file being truncated waits for its
- *    inode lock). Only FUSE_INTERRUPT is still served inline (libfuse marks
- *    the target request interrupted; the waits in lib/ poll that flag and
- *    end with EINTR).
- *  - Why a receiver is always free: nwait rises only on a receiver, before
- *    the hand-off. Take the waiting request dispatched last: its receiver
- *    has served nothing inline since (nwait > 0 all along), so it is
- *    reading; a receiver blocked inline started its request while nwait was
- *    0, before that dispatch. So the UNPIN or RELEASE that ends a wait is
- *    always read and served.
- * The pool grows on demand up to max_threads and keeps at most
+ *    may wait (SETATTR with a size, OPEN with O_TRUNC, FALLOCATE, the PIN
+ *    and SYNC ioctls) is handed, buffer and all, to the pool, and the
+ *    receiver goes on with a fresh buffer. The worker calls
+ *    fuse_session_process_buf() itself, so the handler runs there,
+ *    unchanged, and replies exactly once from that thread (libfuse replies
+ *    may come from any thread). Nothing the request points to needs
+ *    copying: the worker owns the buffer.
+ *  - Every other request (GETATTR, LOOKUP, READ, WRITE, RELEASE, FORGET,
+ *    INTERRUPT, UNPIN, ...) is served by the receiver that read it, always,
+ *    however many requests wait in the pool.
+ *  - The pool has two lanes (struct lane), each bounded by max_threads with
+ *    a FIFO queue beyond it: one for requests that may wait until a client
+ *    acts (truncate, punch-hole, O_TRUNC open: the holder's UNPIN or
+ *    RELEASE), one for requests whose waits end without any client acting
+ *    (PIN, SYNC) and for deferred calls. A client may need a request of the
+ *    second kind served before it can act (pgdax_unmap syncs, then
+ *    unpins): in one queue, behind the waiters, it would never run.
+ *
+ * Why no request that ends a wait can be stuck (the UNPIN or RELEASE a
+ * truncate waits for, the WRITE a SYNC waits for, the INTERRUPT that ends
+ * a wait): it is served inline, so it only needs a receiver that reads,
+ * and a receiver is never blocked for long. An inline request never waits
+ * for another request: it only takes locks that are held for short
+ * critical sections, because nothing that waits for another request holds
+ * a lock while it waits: a layout break drops the inode lock while it
+ * sleeps and retakes it to check again (lib/vol/data.c wait_range); the
+ * SYNC invalidation runs holding no lock; a relayout holds the inode lock
+ * only while waiting, briefly and boundedly, for I/O copies already in
+ * flight (lib/vol/layout.c). Work an inline request would otherwise do
+ * after its reply that can wait for another request (UNPIN's page
+ * invalidation) is deferred to the pool (fs_loop_defer). So every
+ * receiver returns to reading after each request, and one reading
+ * receiver is all progress needs: the parked ones ("Waiting for requests"
+ * below) only add parallelism. A request a client sends before it can end
+ * a wait (its SYNC) is in the brief lane, whose jobs all end on their own.
+ * So a full lane delays only the next requests of that lane, never the
+ * requests that end the waits (nor anything else).
+ * Each lane grows on demand up to max_threads and keeps at most
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
@@ -69,11 +89,36 @@
 
 struct job {
 	struct fuse_buf buf;		/* mem is se->bufsize bytes (libfuse allocates) */
-	bool waits;			/* counted in pool.nwait */
+	void (*fn)(void *arg);		/* a deferred call (fs_loop_defer), not a request */
+	void *arg;
 	struct job *next;
 };
 
 struct pool;
+
+/*
+ * The pool's two lanes, each a FIFO queue with its own workers (up to
+ * max_threads each), so that waits of one kind never hold up the other:
+ *   LANE_BREAK: requests that may wait until a client acts (a truncate
+ *     waits for the holder's UNPIN or RELEASE, for up to break_timeout or
+ *     forever);
+ *   LANE_BRIEF: requests whose waits end without any client acting (a pin
+ *     waiting for I/O in flight, the SYNC ioctl's invalidation waiting for
+ *     WRITEs that receivers serve), and deferred calls (fs_loop_defer).
+ * Why two: a client may have to get a LANE_BRIEF request served before it
+ * can end a LANE_BREAK wait (pgdax_unmap of a writable mapping syncs, then
+ * unpins), so a SYNC queued behind truncates waiting for that unpin would
+ * wait for a worker that waits for it.
+ */
+enum lane_id { LANE_BREAK, LANE_BRIEF, NLANES };
+
+struct lane {
+	struct pool *p;			/* const */
+	pthread_cond_t work;		/* queued or stopping; pool.lock */
+	struct job *head, *tail;	/* queue; pool.lock */
+	unsigned nqueued;		/* pool.lock */
+	unsigned nthreads, nidle;	/* pool.lock */
+};
 
 /* One receiving thread (fs_loop_run runs opts.receivers of them). */
 struct receiver {
@@ -87,16 +132,12 @@ struct pool {
 	struct fs *fs;
 	struct fuse_session *se;
 	pthread_mutex_t lock;
-	pthread_cond_t work;		/* queued or stopping; lock */
 	pthread_cond_t gone;		/* a worker exited; lock */
-	struct job *head, *tail;	/* queue; lock */
-	unsigned nqueued;		/* lock */
+	struct lane lanes[NLANES];
 	struct job *spare;		/* recycled buffers; lock */
 	unsigned nspare;		/* lock */
-	unsigned nthreads, nidle;	/* lock */
-	unsigned max_threads, max_idle;
+	unsigned max_threads, max_idle;	/* per lane */
 	bool stop;			/* lock */
-	atomic_uint nwait;		/* may-wait requests queued or running */
 	pthread_t main_thread;		/* receiver 0 */
 
 	/* Receivers (see "Waiting for requests" below) */
@@ -142,7 +183,8 @@ static struct job *job_get(struct pool *p)
 		j = calloc(1, sizeof(*j));
 	if (j) {
 		j->next = NULL;
-		j->waits = false;
+		j->fn = NULL;
+		j->arg = NULL;
 	}
 	return j;
 }
@@ -162,67 +204,71 @@ static void job_put_locked(struct pool *p, struct job *j)
 
 static void *worker(void *arg)
 {
-	struct pool *p = arg;
+	struct lane *l = arg;
+	struct pool *p = l->p;
 	struct job *j;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->stop) {
-			p->nidle++;
-			pthread_cond_wait(&p->work, &p->lock);
-			p->nidle--;
+		while (!l->head && !p->stop) {
+			l->nidle++;
+			pthread_cond_wait(&l->work, &p->lock);
+			l->nidle--;
 		}
-		if (!p->head)
+		if (!l->head)
 			break;	/* stopping and nothing left */
-		j = p->head;
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->nqueued--;
+		j = l->head;
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->nqueued--;
 		pthread_mutex_unlock(&p->lock);
 
-		fuse_session_process_buf(p->se, &j->buf);
-		if (j->waits)
-			atomic_fetch_sub(&p->nwait, 1);
+		if (j->fn)
+			j->fn(j->arg);
+		else
+			fuse_session_process_buf(p->se, &j->buf);
 
 		pthread_mutex_lock(&p->lock);
 		job_put_locked(p, j);
-		if (!p->head && p->nidle >= p->max_idle)
+		if (!l->head && l->nidle >= p->max_idle)
 			break;	/* enough idle workers already */
 	}
-	p->nthreads--;
+	l->nthreads--;
 	pthread_cond_broadcast(&p->gone);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
-/* Queue @j for a worker, starting one if none is free. -EAGAIN if there
- * is no worker at all and none can be started (the caller serves it). */
-static int submit(struct pool *p, struct job *j)
+/* Queue @j for a worker of lane @id, starting one if none is free.
+ * -EAGAIN if the lane has no worker at all and none can be started (the
+ * caller serves it). */
+static int submit(struct pool *p, enum lane_id id, struct job *j)
 {
+	struct lane *l = &p->lanes[id];
 	pthread_attr_t attr;
 	pthread_t t;
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->nqueued + 1 > p->nidle && p->nthreads < p->max_threads) {
+	if (l->nqueued + 1 > l->nidle && l->nthreads < p->max_threads) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, worker, p) == 0)
-			p->nthreads++;
-		else if (p->nthreads == 0)
+		if (pthread_create(&t, &attr, worker, l) == 0)
+			l->nthreads++;
+		else if (l->nthreads == 0)
 			r = -EAGAIN;
 		pthread_attr_destroy(&attr);
 	}
 	if (r == 0) {
 		j->next = NULL;
-		if (p->tail)
-			p->tail->next = j;
+		if (l->tail)
+			l->tail->next = j;
 		else
-			p->head = j;
-		p->tail = j;
-		p->nqueued++;
-		pthread_cond_signal(&p->work);
+			l->head = j;
+		l->tail = j;
+		l->nqueued++;
+		pthread_cond_signal(&l->work);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return r;
@@ -235,8 +281,9 @@ static void pool_stop(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
-	pthread_cond_broadcast(&p->work);
-	while (p->nthreads)
+	for (int i = 0; i < NLANES; i++)
+		pthread_cond_broadcast(&p->lanes[i].work);
+	while (p->lanes[LANE_BREAK].nthreads || p->lanes[LANE_BRIEF].nthreads)
 		pthread_cond_wait(&p->gone, &p->lock);
 	while ((j = p->spare)) {
 		p->spare = j->next;
@@ -244,6 +291,28 @@ static void pool_stop(struct pool *p)
 	}
 	p->nspare = 0;
 	pthread_mutex_unlock(&p->lock);
+}
+
+int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
+{
+	struct pool *p = fs->loop;
+	struct job *j;
+
+	if (!p) {
+		fn(arg);	/* libfuse's loop (-o mt): its threads are the pool */
+		return 0;
+	}
+	j = job_get(p);
+	if (!j)
+		return -ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	if (submit(p, LANE_BRIEF, j) == 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	job_put_locked(p, j);
+	pthread_mutex_unlock(&p->lock);
+	return -EAGAIN;
 }
 
 static int loop_mt(struct fs *fs)
@@ -293,12 +362,12 @@ static int loop_mt(struct fs *fs)
  * never parks: the signal thread wakes it with SIGUSR1.
  *
  * Why parking keeps the guarantee that a waiting request's UNPIN or
- * RELEASE is read: a receiver parks only while another is waiting, and a
- * waiting receiver that takes a request while nwait > 0 hands it to the
- * pool and waits again. The two checks are ordered (seq_cst): a receiver
- * raises nwait before it looks at waiting, and a waiter lowers waiting
- * before it looks at nwait, so either the first does not park or the
- * second hands its request off. Concurrent mode parks nobody.
+ * RELEASE is read: a receiver parks only while another one is waiting for
+ * a request, and no request a receiver serves waits for another request
+ * (the top of this file), so that one is back to reading after each
+ * request; a parked receiver is woken only by a switch to concurrent mode
+ * or the end of the session, and is never needed for progress.
+ * Concurrent mode parks nobody.
  */
 static long now_ns(void)
 {
@@ -504,19 +573,12 @@ static void *receive(void *arg)
 			fs_initialized(p->fs);
 			continue;
 		}
-		if (c == FS_REQ_MAY_WAIT || (c == FS_REQ_FAST && atomic_load(&p->nwait))) {
-			j->waits = c == FS_REQ_MAY_WAIT;
-			if (j->waits)
-				atomic_fetch_add(&p->nwait, 1);
-			if (submit(p, j) == 0) {
-				j = job_get(p);
-				continue;
-			}
-			/* no worker at all: serve it here (as a plain
-			 * single-threaded loop would) */
-			if (j->waits)
-				atomic_fetch_sub(&p->nwait, 1);
-			j->waits = false;
+		/* (no worker at all and none can be started: serve it here,
+		 * as a plain single-threaded loop would) */
+		if (c != FS_REQ_FAST &&
+		    submit(p, c == FS_REQ_MAY_WAIT ? LANE_BREAK : LANE_BRIEF, j) == 0) {
+			j = job_get(p);
+			continue;
 		}
 		fuse_session_process_buf(rc->se, &j->buf);
 	}
@@ -554,9 +616,11 @@ int fs_loop_run(struct fs *fs)
 	if (n < 1 || n > FS_MAX_RECEIVERS)
 		n = 1;
 	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.work, NULL);
+	for (int i = 0; i < NLANES; i++) {
+		p.lanes[i].p = &p;
+		pthread_cond_init(&p.lanes[i].work, NULL);
+	}
 	pthread_cond_init(&p.gone, NULL);
-	atomic_init(&p.nwait, 0);
 	pthread_mutex_init(&p.park_lock, NULL);
 	pthread_cond_init(&p.park_cond, NULL);
 	atomic_init(&p.waiting, 0);
@@ -572,6 +636,9 @@ int fs_loop_run(struct fs *fs)
 		pgdax_err("cannot make /dev/fuse non-blocking: %s", strerror(-res));
 		return res;
 	}
+
+	/* before any thread that serves requests (fs_loop_defer) */
+	fs->loop = &p;
 
 	/* The calling thread is receiver 0 (the signal thread wakes it with
 	 * SIGUSR1); it wakes the others the same way when the session ends. */
@@ -611,11 +678,13 @@ int fs_loop_run(struct fs *fs)
 		if (rc[i].res < 0 && res == 0)
 			res = rc[i].res;
 	}
-	pool_stop(&p);
+	pool_stop(&p);		/* runs what is queued, deferred calls included */
+	fs->loop = NULL;
 	pthread_cond_destroy(&p.park_cond);
 	pthread_mutex_destroy(&p.park_lock);
 	pthread_cond_destroy(&p.gone);
-	pthread_cond_destroy(&p.work);
+	for (int i = 0; i < NLANES; i++)
+		pthread_cond_destroy(&p.lanes[i].work);
 	pthread_mutex_destroy(&p.lock);
 	return res;
 }

@@ -14,9 +14,10 @@ struct fs;
 #define FS_MAX_RECEIVERS 16
 
 enum fs_req_class {
-	FS_REQ_FAST,		/* never waits for another request */
-	FS_REQ_MAY_WAIT,	/* may wait long (pins, layout breaks) */
-	FS_REQ_INTERRUPT,	/* FUSE_INTERRUPT: always handled at once */
+	FS_REQ_FAST,		/* never waits for another request: served inline */
+	FS_REQ_MAY_WAIT,	/* may wait until a client acts (layout breaks) */
+	FS_REQ_WAITS_BRIEFLY,	/* waits for requests that are served anyway
+				 * (pin: I/O in flight; sync: kernel WRITEs) */
 };
 
 /* Classify the raw request in @mem (as read from /dev/fuse). */
@@ -28,6 +29,17 @@ bool fs_req_is_async(const void *mem, size_t size);
 
 /* Whether the raw request in @mem is FUSE_INIT. */
 bool fs_req_is_init(const void *mem, size_t size);
+
+/*
+ * Run @fn(@arg) on a worker of the pool (the lane of brief waits), after
+ * what is queued there: for
+ * work a request served inline (on a receiver) would do after its reply
+ * that may wait for another request (a page invalidation may wait for
+ * WRITEs of dirty pages), which a receiver must never do (fs/loop.c says
+ * why). Runs it at once when the loop has no pool (-o mt). 0, or -ENOMEM /
+ * -EAGAIN (no worker can be started) and @fn was not called.
+ */
+int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg);
 
 /*
  * Serve the session until it exits (fuse_session_exit, or the kernel drops

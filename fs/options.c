@@ -55,7 +55,7 @@ static void usage(FILE *out)
 		"                        (default 4096; 0 off; -1 leave the kernel's 128)\n"
 		"  spin=US               after a request, wait this long for the next one\n"
 		"                        without sleeping (default 50; 0 never)\n"
-		"  receivers=N           threads reading requests and serving fast ones\n"
+		"  receivers=N           threads reading requests and serving all that cannot wait\n"
 		"                        (default: online CPUs, at least 2, at most 8)\n"
 		"  mt                    libfuse's multi-threaded loop instead of the receiving\n"
 		"                        thread(s) plus workers for requests that may wait\n"

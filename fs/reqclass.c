@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Which raw FUSE requests may wait for long (fs/loop.c hands those to the
- * worker pool before libfuse parses them). Only this file includes the
- * kernel's <linux/fuse.h>: libfuse's public headers define some of the same
- * macros (FUSE_IOCTL_*), so the two are kept apart.
+ * Which raw FUSE requests may wait for another request (fs/loop.c hands
+ * those to the worker pool before libfuse parses them; it serves every
+ * other one on the receiving thread). Only this file includes the kernel's
+ * <linux/fuse.h>: libfuse's public headers define some of the same macros
+ * (FUSE_IOCTL_*), so the two are kept apart.
  *
- * May wait: anything that can reach a layout break or a pgmap wait in lib/
- * (truncate/punch wait for pinned extents, bounded by break_timeout and
- * interruptible; pins may relayout and wait for in-flight I/O):
- *   SETATTR with a size, OPEN with O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC),
- *   FALLOCATE, IOCTL (pin, unpin, sync: the SYNC handler also invalidates
- *   the kernel's pages, which may wait for WRITEs of dirty mmap pages that
- *   other threads must serve).
- * Everything else completes without waiting on another request.
+ * May wait until a client acts (FS_REQ_MAY_WAIT): SETATTR with a size,
+ *   OPEN with O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC), FALLOCATE: a truncate,
+ *   punch-hole or zero-range waits for pinned extents until their holder
+ *   unpins or closes (bounded by break_timeout, interruptible).
+ * Waits briefly (FS_REQ_WAITS_BRIEFLY): the waits end without any client
+ *   acting, once requests that are served inline anyway are:
+ *   - IOCTL PGDAX_IOC_PIN: may relayout, waiting briefly for in-flight I/O
+ *     under the inode lock, and invalidates the kernel's pages after the
+ *     reply;
+ *   - IOCTL PGDAX_IOC_SYNC: its page invalidation, before the reply, may
+ *     wait for WRITEs of dirty mmap pages (the kernel launders them).
+ *   fs/loop.c keeps them apart from the first kind: a client may need its
+ *   SYNC served before it can unpin (pgdax_unmap).
+ * The ioctl command is read from the raw fuse_ioctl_in.
+ * Everything else is FS_REQ_FAST: GETATTR, LOOKUP, READ, WRITE, RELEASE,
+ * FORGET, INTERRUPT, the UNPIN, PIN_EXTENTS, INFO and STATUS ioctls, an
+ * unknown ioctl (ENOTTY at once): each takes only locks that nobody holds
+ * while waiting for another request (lib/vol/vol_internal.h), so it
+ * completes on its own. A malformed request is FAST too: libfuse rejects
+ * it.
  */
 #include <config.h>
 
@@ -22,6 +35,7 @@
 #include <stddef.h>
 
 #include "loop.h"
+#include "pin/pgdax_ioctl.h"
 
 static bool has(size_t size, size_t arg)
 {
@@ -61,8 +75,6 @@ enum fs_req_class fs_req_classify(const void *mem, size_t size)
 	if (!mem || size < sizeof(*h))
 		return FS_REQ_FAST;	/* libfuse rejects it */
 	switch (h->opcode) {
-	case FUSE_INTERRUPT:
-		return FS_REQ_INTERRUPT;
 	case FUSE_SETATTR:
 		if (!has(size, sizeof(struct fuse_setattr_in)))
 			return FS_REQ_FAST;
@@ -74,8 +86,17 @@ enum fs_req_class fs_req_classify(const void *mem, size_t size)
 		return (((const struct fuse_open_in *)arg)->flags & O_TRUNC) ?
 			FS_REQ_MAY_WAIT : FS_REQ_FAST;
 	case FUSE_FALLOCATE:
-	case FUSE_IOCTL:
 		return FS_REQ_MAY_WAIT;
+	case FUSE_IOCTL:
+		if (!has(size, sizeof(struct fuse_ioctl_in)))
+			return FS_REQ_FAST;
+		switch (((const struct fuse_ioctl_in *)arg)->cmd) {
+		case (uint32_t)PGDAX_IOC_PIN:
+		case (uint32_t)PGDAX_IOC_SYNC:
+			return FS_REQ_WAITS_BRIEFLY;
+		default:
+			return FS_REQ_FAST;
+		}
 	default:
 		return FS_REQ_FAST;
 	}

@@ -38,6 +38,7 @@ struct frees {
 	uint32_t refcount_during_free;
 	int request_during_free;
 	bool try_get_during_free;
+	bool idle_during_free, tail_idle_during_free;
 	struct pgdax_folio *folio;	/* for try_get inside page_free */
 };
 
@@ -61,6 +62,8 @@ static void count_free(struct pgdax_pgmap *pm, uint64_t pgoff, unsigned order,
 		f->request_during_free = pgmap_request_folio(pm, pgoff, order,
 							     &owner_b, &other);
 		f->try_get_during_free = f->folio ? folio_try_get(f->folio) : false;
+		f->idle_during_free = pgmap_folio_idle(pm, pgoff);
+		f->tail_idle_during_free = order ? pgmap_folio_idle(pm, pgoff + 1) : false;
 	}
 	atomic_fetch_add(&f->n, 1);
 }
@@ -373,6 +376,10 @@ START_TEST(test_freeing_extent_is_busy_and_live_units_drop_after_page_free)
 	ck_assert_uint_eq(frees.refcount_during_free, 0);
 	ck_assert_int_eq(frees.request_during_free, -EBUSY);
 	ck_assert(!frees.try_get_during_free);
+	/* a count of 0 is not idle: FREEING is busy, head and tail pages */
+	ck_assert(!frees.idle_during_free);
+	ck_assert(!frees.tail_idle_during_free);
+	ck_assert(pgmap_folio_idle(pgmap, 128) && pgmap_folio_idle(pgmap, 129));
 	ck_assert_int_eq(pgmap_live_count(pgmap), 1);
 }
 END_TEST

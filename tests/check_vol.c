@@ -29,6 +29,7 @@
 #include "util/log.h"
 #include "vol/mkfs.h"
 #include "core/pgmap.h"
+#include "core/pgmap_internal.h"
 #include "vol/vol.h"
 #include "vol/vol_test.h"
 
@@ -910,6 +911,136 @@ START_TEST(test_truncate_waits_for_reference_to_go)
 }
 END_TEST
 
+/* ---- idle is asked of the core: FREEING is busy (invariant 11) ---- */
+
+#define FOLIO_WAITERS	(1u << 31)	/* lib/core/folio.c F_WAITERS */
+
+/*
+ * page_free of one extent (the hook runs on the thread dropping its last
+ * reference, while it is FREEING) stays there until the thread changing
+ * the file either sleeps on that extent (WAITERS on its word: it found
+ * the extent busy) or returns (it took FREEING for idle), and records
+ * which, and the free block count at that moment.
+ */
+struct freeing_probe {
+	uint64_t pgoff;
+	atomic_bool in_page_free, other_done;
+	bool saw_waiter, saw_done;
+	uint64_t free_in_page_free;
+};
+
+static void probe_page_free(uint64_t pgoff, unsigned order, void *arg)
+{
+	struct freeing_probe *pr = arg;
+	struct pgdax_pgmap *pgmap = pgdax_vol_pgmap(vol);
+
+	(void)order;
+	if (pgoff != pr->pgoff)
+		return;
+	atomic_store(&pr->in_page_free, true);
+	for (int i = 0; i < 10000 && !pr->saw_waiter && !pr->saw_done; i++) {
+		pr->saw_waiter = pgmap_folio_word(pgmap, pgoff) & FOLIO_WAITERS;
+		pr->saw_done = atomic_load(&pr->other_done);
+		if (!pr->saw_waiter && !pr->saw_done)
+			usleep(1000);	/* bounded: 10 s */
+	}
+	pr->free_in_page_free = free_blocks();
+}
+
+static void *io_done_thread(void *arg)
+{
+	pgdax_vol_io_done(vol, arg);	/* the last put: page_free runs here */
+	return NULL;
+}
+
+/* Start dropping the only reference to the extent at file page 0 of @f,
+ * and return once its page_free is running. */
+static void start_freeing(struct pgdax_vol_file *f, uint64_t ino, struct freeing_probe *pr,
+			  struct pgdax_io *io, pthread_t *th)
+{
+	struct iovec iov[8];
+	int niov;
+
+	pr->pgoff = vol_test_dir_block(vol, ino, 0);
+	ck_assert_uint_ne(pr->pgoff, 0);
+	ck_assert_int_eq(pgdax_vol_read_map(vol, f, 0, 4096, iov, 8, &niov, io), 4096);
+	ck_assert_int_eq(io->nfolios, 1);
+	vol_test_set_page_free_hook(vol, probe_page_free, pr);
+	ck_assert_int_eq(pthread_create(th, NULL, io_done_thread, io), 0);
+	for (int i = 0; i < 10000 && !atomic_load(&pr->in_page_free); i++)
+		usleep(1000);
+	ck_assert(atomic_load(&pr->in_page_free));
+}
+
+static void end_freeing(struct freeing_probe *pr, pthread_t th, uint64_t free_before)
+{
+	atomic_store(&pr->other_done, true);
+	pthread_join(th, NULL);
+	vol_test_set_page_free_hook(vol, NULL, NULL);
+	ck_assert_msg(!pr->saw_done, "the change went through while page_free ran");
+	ck_assert_msg(pr->saw_waiter, "nobody waited for the FREEING extent");
+	ck_assert_uint_eq(pr->free_in_page_free, free_before);
+}
+
+START_TEST(test_truncate_waits_for_page_free_before_freeing_blocks)
+{
+	char data[8192];
+	fill_pattern(data, sizeof(data), 6);
+	uint64_t ino = create_file(PGDAX_ROOT_INO, "f", data, sizeof(data));
+	struct pgdax_vol_file *f;
+	struct freeing_probe pr = { 0 };
+	struct pgdax_io io = { 0 };
+	pthread_t th;
+
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDWR, &root_cred, &f), 0);
+	uint64_t before = free_blocks();
+	start_freeing(f, ino, &pr, &io, &th);
+	/* the extent's count is 0 but it is FREEING: not idle */
+	struct stat a = { .st_size = 0 }, st;
+	ck_assert_int_eq(pgdax_vol_setattr(vol, ino, &a, PGDAX_SET_SIZE, &root_cred, &st), 0);
+	end_freeing(&pr, th, before);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_uint_gt(free_blocks(), before);
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+}
+END_TEST
+
+static int put_unit(void *ctx, const struct pgdax_vol_dax_ext *e)
+{
+	(void)ctx;
+	if (e->folio)
+		folio_put(e->folio);
+	return 0;
+}
+
+START_TEST(test_relayout_waits_for_page_free_before_freeing_blocks)
+{
+	static const struct pgdax_vol_dax_ops ops = { .unit = put_unit };
+	char data[8192];
+	fill_pattern(data, sizeof(data), 7);
+	uint64_t ino = create_file(PGDAX_ROOT_INO, "f", data, sizeof(data));
+	struct pgdax_vol_file *f;
+	struct freeing_probe pr = { 0 };
+	struct pgdax_io io = { 0 };
+	pthread_t th;
+
+	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDWR, &root_cred, &f), 0);
+	uint64_t before = free_blocks();
+	start_freeing(f, ino, &pr, &io, &th);
+	/* a 2 MiB unit over the file's small extent: relaid out once idle */
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, 2 << 20, 8192, 2 << 20, false,
+					      &ops, NULL), 0);
+	end_freeing(&pr, th, before);
+	ck_assert_int_eq(vol_test_extents_of_order(vol, ino, 9), 1);
+	char out[8192];
+	ck_assert_int_eq(rd(f, 0, out, sizeof(out)), 8192);
+	ck_assert(memcmp(data, out, sizeof(out)) == 0);
+	pgdax_vol_release(vol, &f);
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+}
+END_TEST
+
 /* ---- space ---- */
 
 START_TEST(test_enospc_is_clean_and_delete_gives_space_back)
@@ -1524,6 +1655,8 @@ static Suite *vol_suite(void)
 	tcase_add_test(tc, test_truncate_of_referenced_extent_times_out_with_ebusy_and_changes_nothing);
 	tcase_add_test(tc, test_truncate_waits_for_reference_to_go);
 	tcase_add_test(tc, test_interrupted_truncate_wait_returns_eintr_and_changes_nothing);
+	tcase_add_test(tc, test_truncate_waits_for_page_free_before_freeing_blocks);
+	tcase_add_test(tc, test_relayout_waits_for_page_free_before_freeing_blocks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency_and_large_files");

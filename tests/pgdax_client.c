@@ -8,6 +8,8 @@
  *   pgdax_client pin FILE OFF LEN [rw] [keepfd] [forkwait=FIFO]
  *                                          pin, print "EXT file_off dev_off len hole",
  *                                          "READY", hold until SIGUSR1, unpin
+ *   pgdax_client pinall LEN FILE...        pin [0, LEN) of each FILE (read-only), print
+ *                                          "READY", hold until SIGUSR1, unpin all
  *   pgdax_client map FILE OFF LEN ro|rw [fill=SEED|fillfd=SEED] [check=SEED] [hold] [poll]
  *                                          map; fill writes a pattern and syncs ("SYNCED")
  *                                          by mapping (fillfd: by file, pgdax_sync);
@@ -15,7 +17,8 @@
  *                                          (then checks again if asked; recheck=SEED: the
  *                                          mapping now shows SEED's pattern); poll waits for
  *                                          POLLPRI on the mapping's descriptor, prints
- *                                          "BREAK" and unmaps
+ *                                          "BREAK" and unmaps (with hold too: then holds
+ *                                          until SIGUSR1)
  *     (pin and map) keepfd: keep the descriptor pinned through open (else it is
  *     closed after the pin); forkwait=FIFO: then fork a child that prints nothing,
  *     opens FIFO for reading and exits once a line can be read from it (a plain
@@ -33,6 +36,12 @@
  *   pgdax_client fuzz FILE SEED N          N hostile ioctls (fixed seed); the daemon must
  *                                          answer each with a result or an errno
  *   pgdax_client status MOUNTPOINT         print pins/active extents/breaks (ioctl)
+ *   pgdax_client mmapsync FILE LEN         mmap(2) FILE shared (the kernel's page cache,
+ *                                          not DAX), store into every page of [0, LEN),
+ *                                          then PGDAX_IOC_SYNC at once: its invalidation
+ *                                          finds the pages dirty and the kernel launders
+ *                                          them through WRITEs before it replies; print
+ *                                          "SYNCED"
  *   pgdax_client expect-error ERRNO FILE OFF LEN ro|rw
  *                                          pgdax_map must fail with that errno name
  *   pgdax_client rawpin ERRNO FILE OFF LEN ro|rw
@@ -208,6 +217,35 @@ static int cmd_pin(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_pinall(int argc, char **argv)
+{
+	int n = argc - 3, fd, r;
+	struct pgdax_pin **p;
+
+	if (n < 1)
+		die("usage: pinall LEN FILE...");
+	p = calloc((size_t)n, sizeof(*p));
+	if (!p)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {
+		fd = open_file(argv[3 + i], false);
+		r = pgdax_pin(fd, 0, num(argv[2]), 0, &p[i]);
+		if (r)
+			die("pgdax_pin %s: %s", argv[3 + i], strerror(-r));
+		close(fd);
+	}
+	printf("READY\n");
+	fflush(stdout);
+	wait_release();
+	for (int i = 0; i < n; i++) {
+		r = pgdax_unpin(&p[i]);
+		if (r)
+			die("pgdax_unpin: %s", strerror(-r));
+	}
+	free(p);
+	return 0;
+}
+
 static int cmd_map(int argc, char **argv)
 {
 	struct pgdax_mapping *m;
@@ -284,6 +322,8 @@ static int cmd_map(int argc, char **argv)
 		}
 		printf("BREAK\n");
 		fflush(stdout);
+		if (hold)
+			wait_release();	/* told, but not letting go yet */
 	} else if (hold) {
 		wait_release();
 		if (do_recheck) {
@@ -565,6 +605,34 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_mmapsync(int argc, char **argv)
+{
+	struct pgdax_ioc_sync s = { 0 };
+	uint64_t len;
+	char *a;
+	int fd;
+
+	if (argc < 4)
+		die("usage: mmapsync FILE LEN");
+	len = num(argv[3]);
+	fd = open(argv[2], O_RDWR);
+	if (fd < 0)
+		die("open %s: %s", argv[2], strerror(errno));
+	a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (a == MAP_FAILED)
+		die("mmap %s: %s", argv[2], strerror(errno));
+	for (uint64_t off = 0; off < len; off += BLK)
+		memset(a + off, 'M', len - off < BLK ? len - off : BLK);
+	/* the ioctl itself, not pgdax_sync(): its fstat(2) would have the
+	 * kernel write the dirty pages back first (a GETATTR does) */
+	if (ioctl(fd, PGDAX_IOC_SYNC, &s) < 0)
+		die("PGDAX_IOC_SYNC on %s: %s", argv[2], strerror(errno));
+	printf("SYNCED\n");
+	munmap(a, len);
+	close(fd);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int err;
@@ -651,6 +719,8 @@ int main(int argc, char **argv)
 		die("usage: pgdax_client pin|map|writer|verify|fuzz|status|expect-error ...");
 	if (!strcmp(argv[1], "pin"))
 		return cmd_pin(argc, argv);
+	if (!strcmp(argv[1], "pinall"))
+		return cmd_pinall(argc, argv);
 	if (!strcmp(argv[1], "map"))
 		return cmd_map(argc, argv);
 	if (!strcmp(argv[1], "writer"))
@@ -661,6 +731,8 @@ int main(int argc, char **argv)
 		return cmd_verify(argc, argv);
 	if (!strcmp(argv[1], "fuzz"))
 		return cmd_fuzz(argc, argv);
+	if (!strcmp(argv[1], "mmapsync"))
+		return cmd_mmapsync(argc, argv);
 	if (!strcmp(argv[1], "status"))
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[1], "rawpin"))

@@ -3,7 +3,8 @@
 # The session loop (fs/loop.c) serves requests that may wait on worker
 # threads: while a truncate waits (break_timeout=-1: forever) for a pinned
 # range, every other request is still served -- reads, writes, creates,
-# listings, status, pins of other files -- and the wait ends either with
+# listings, status, pins of other files, reads and stats of the file being
+# truncated (the wait holds no lock) -- and the wait ends either with
 # EINTR when the caller is interrupted (a signal: FUSE_INTERRUPT), changing
 # nothing, or with success once the holder unpins (its UNPIN and RELEASE
 # are served while the truncate blocks).
@@ -53,16 +54,16 @@ start_truncate t1
 pin_wait_breaking "$mnt" "$TPID"
 kill -0 "$TPID" 2>/dev/null || fail "truncate over a pinned range did not wait: $(cat "$PGDAX_WORK/t1.out")"
 t0=$(date +%s%N)
-# (other files: the truncating inode itself stays locked by the volume
-# while it waits, as a truncate holds it in a local filesystem)
 served "a read" cat "$mnt/sub/other"
+served "a read of the file being truncated" dd if="$f" of=/dev/null iflag=direct bs=4k count=1 status=none
+served "a stat of the file being truncated" stat "$f"
 served "a write" dd if=/dev/zero of="$mnt/sub/other" bs=4k count=4 conv=notrunc status=none
 served "a create" touch "$mnt/sub/created"
 served "a listing" ls -l "$mnt/sub"
 served "a pin of another file" "$CLIENT" rawpin OK "$mnt/sub/free" 0 4096 ro
 served "status" "$PGDAXCTL" status "$mnt"
 ms=$((($(date +%s%N) - t0) / 1000000))
-log "6 requests served in ${ms} ms while the truncate waited"
+log "8 requests served in ${ms} ms while the truncate waited"
 kill -0 "$TPID" 2>/dev/null || fail "truncate stopped waiting on its own: $(cat "$PGDAX_WORK/t1.out")"
 kill -USR1 "$TPID"
 pgdax_wait_pid "$TPID" 10 || fail "interrupted truncate still waiting"

@@ -131,6 +131,11 @@
  * other thread of the parent was inside a section at the fork.
  * Waiting (drain, wait_idle) sleeps on futex words with a re-check of the
  * condition against the value slept on: no sleep loops, no lost wake-ups.
+ * "Idle" has one definition, asked by pgmap_folio_idle() and waited for by
+ * pgmap_wait_idle(): the word of the extent's head (and of any active
+ * extent covering it) is 0. A count of 0 is not enough: while page_free
+ * runs the extent is FREEING with count 0, and its blocks must not reach
+ * the allocator before page_free returns (invariant 11).
  * Every transition to 0 of a folio word clears WAITERS and wakes its
  * sleepers (invariant 13); waiters set WAITERS only on a non-zero word that
  * is not CLAIMING (CLAIMING lasts a few loads: they yield instead), which is
@@ -660,6 +665,15 @@ static struct pgdax_folio *busy_head(struct pgdax_pgmap *pgmap, uint64_t pgoff,
 		}
 	}
 	return NULL;
+}
+
+bool pgmap_folio_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff)
+{
+	uint32_t w;
+
+	if (pgoff >= pgmap->npages)
+		return true;	/* nothing there can be active */
+	return busy_head(pgmap, pgoff, &w) == NULL;
 }
 
 static void deadline_after(struct timespec *ts, int ms)

@@ -89,8 +89,21 @@ void folio_put(struct pgdax_folio *folio);
 uint64_t folio_pgoff(const struct pgdax_folio *folio);
 unsigned folio_order(const struct pgdax_folio *folio);
 void *folio_addr(const struct pgdax_folio *folio);
-/* Current count of the extent at @pgoff (0 when idle); for status/tests. */
+/*
+ * Current count of the extent at @pgoff; for status and tests. Not an idle
+ * test: an extent being claimed or freed has count 0 (pgmap_folio_idle).
+ */
 uint32_t pgmap_folio_refcount(struct pgdax_pgmap *pgmap, uint64_t pgoff);
+/*
+ * Whether the extent at or covering @pgoff is idle: its state word is 0 (no
+ * reference, not being claimed, not being freed: R1 at the top of
+ * lib/core/folio.c), the condition pgmap_wait_idle() waits for. Only an
+ * idle extent's blocks may go back to the allocator (invariant 11): while
+ * page_free runs the count is already 0 but the extent is FREEING, busy.
+ * A snapshot: it stays true only while the caller keeps new holders out
+ * (the volume holds the inode lock for writing).
+ */
+bool pgmap_folio_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff);
 /* Number of active (refcount > 0) extents. */
 uint64_t pgmap_active_folios(struct pgdax_pgmap *pgmap);
 

@@ -24,14 +24,17 @@
  * Layout breaks. truncate/punch (lib/vol/data.c wait_range) call
  * pgdax_pin_break_layout() (through the volume's holder operations, which
  * this table registers) under the inode lock before waiting for idle
- * extents: the range is recorded as breaking, new pins overlapping it fail
- * with -EBUSY at once (checked before taking the inode lock, which the
- * truncate holds while it waits, and again under it, so a pin either
- * exists before the break, and is waited for, or is refused), and each
- * open file holding an overlapping pin gets its poll handle notified
- * (poll(2) reports POLLPRI). pgdax_pin_break_done() ends the break whatever
- * the truncate's outcome (EBUSY after break_timeout changes nothing). A
- * break that cannot be recorded (no memory) is refused with -ENOMEM and
+ * extents, with the range they wait for rounded out to whole extents: the
+ * range is recorded as breaking, new pins overlapping it fail with -EBUSY
+ * (checked under the inode lock, where the break is set, so a pin either
+ * exists before the break, and is waited for, or is refused; and once
+ * before it, to answer at once), and each open file holding an
+ * overlapping pin gets its poll handle notified (poll(2) reports POLLPRI).
+ * The truncate waits with the inode lock dropped, and may move the break
+ * when the file's extents change (new break first, then the old one ends).
+ * pgdax_pin_break_done() ends a break whatever the truncate's outcome
+ * (EBUSY after break_timeout changes nothing).
+ * A break that cannot be recorded (no memory) is refused with -ENOMEM and
  * the truncate fails at once: it must never wait with pins still granted.
  *
  * Access. A pin needs what mmap(2) needs of the descriptor (read access;
@@ -495,9 +498,9 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	p->len = a_end - a_off;
 	c.p = p;
 
-	/* A truncate breaking this range holds the inode lock while it
-	 * waits: refuse at once rather than queue behind it (pin_begin
-	 * repeats the check under the inode lock, where it is exact). */
+	/* A truncate is breaking this range: refuse at once, before any
+	 * work (pin_begin repeats the check under the inode lock, where it
+	 * is exact). */
 	pthread_mutex_lock(&c.t->lock);
 	r = breaking_locked(c.t, pgdax_vol_file_ino(f), a_off / bs, (a_end - a_off) / bs)
 		? -EBUSY : 0;

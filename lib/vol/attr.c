@@ -36,6 +36,9 @@ static int setattr_impl(struct pgdax_vol *vol, uint64_t ino, const struct stat *
 			rc = data_setsize(vol, ip, (uint64_t)attr->st_size, cred);
 		if (rc)
 			goto out;
+		/* it may have dropped the lock to wait (a layout break): a
+		 * chmod meanwhile must not be undone with the mode read before */
+		mode = inode_mode(ip);
 	}
 	bool kill = (valid & PGDAX_SET_KILL_SUIDGID) ||
 		    (((valid & (PGDAX_SET_UID | PGDAX_SET_GID)) && !(valid & PGDAX_SET_MODE)) &&

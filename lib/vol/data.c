@@ -5,10 +5,12 @@
  * Every access to file data holds a folio reference on each extent it
  * touches (pgmap_get_folio with the extent's order from the extent map),
  * for the duration of the copy (writes) or until pgdax_vol_io_done
- * (reads handed to the kernel). Truncate/punch/zero first wait for every
- * affected extent to be idle (pgmap_wait_idle, bounded by the mount's
- * break timeout), holding the inode lock for writing so no new I/O
- * reference appears, and change nothing if the wait fails.
+ * (reads handed to the kernel). Truncate/punch/zero first break the
+ * layout and wait for every affected extent to be idle (wait_range:
+ * bounded by the mount's break timeout, interruptible, never holding the
+ * inode lock while it sleeps); then, under the inode lock held for writing
+ * since the last check (so no new reference appears), they re-read the
+ * file and change it. If the wait fails they change nothing.
  *
  * Data is never journaled. Ordering for a write into a hole:
  *   (1) take blocks from the DRAM allocator (not yet used on the medium),
@@ -74,7 +76,7 @@ static uint64_t ext_pages(const struct ext *e)
 	return 1ULL << e->order;
 }
 
-/* ---- waiting for extents to be idle (layout break) ---- */
+/* ---- layout break: waiting for extents to be idle ---- */
 
 static int64_t now_ms(void)
 {
@@ -83,63 +85,145 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Wait until every extent overlapping file pages [first, end) is idle.
- * ip->lock is held for writing, so no new I/O reference can appear; the
- * loop re-checks everything after each wait. 0, -EBUSY (timeout) or -EINTR.
- */
-static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
-			   uint64_t end, const struct pgdax_cred *cred, bool forever);
+/* The pages a break must cover: file pages [first, end) rounded out to the
+ * whole extents overlapping them (extents are contiguous page ranges, so
+ * only the ones holding @first and @end - 1 can stick out). */
+static void break_span(struct inode *ip, uint64_t first, uint64_t end,
+		       uint64_t *bfirst, uint64_t *bend)
+{
+	struct extmap *m = &ip->map;
+	ssize_t i = extmap_find(m, first, NULL);
 
-/* A layout break: while the range's extents are waited for, the holder
- * (lib/pin/) refuses new pins in it and notifies the open files pinning
- * it (poll reports POLLPRI) so their clients can let go. */
+	*bfirst = i >= 0 ? m->v[i].fpage : first;
+	*bend = end;
+	if (end != UINT64_MAX) {
+		i = extmap_find(m, end - 1, NULL);
+		if (i >= 0)
+			*bend = m->v[i].fpage + ext_pages(&m->v[i]);
+	}
+}
+
+/* The first extent overlapping file pages [first, end) that is not idle
+ * (asked of the core: FREEING and CLAIMING are busy), or NULL. */
+static const struct ext *busy_extent(struct pgdax_vol *vol, struct inode *ip,
+				     uint64_t first, uint64_t end)
+{
+	struct extmap *m = &ip->map;
+	size_t i;
+	ssize_t hit = extmap_find(m, first, &i);
+
+	if (hit >= 0)
+		i = (size_t)hit;
+	for (; i < m->n && m->v[i].fpage < end; i++)
+		if (!pgmap_folio_idle(vol->pgmap, m->v[i].dblk))
+			return &m->v[i];
+	return NULL;
+}
+
+struct break_wait {
+	struct inode *ip;
+	uint64_t gen;			/* ip->layout_gen when the wait began */
+	bool (*intr)(void *);		/* the caller's interruption, or NULL */
+	void *arg;
+};
+
+/* pgmap_wait_idle's poll (every 100 ms at most): the caller was
+ * interrupted, or the extent map lost an extent while we waited unlocked
+ * (the one waited for may have been freed by another truncate and reused
+ * by another file: we would be waiting for someone else's pin). */
+static bool break_wait_over(void *arg)
+{
+	struct break_wait *w = arg;
+
+	return (w->intr && w->intr(w->arg)) ||
+	       atomic_load(&w->ip->layout_gen) != w->gen;
+}
+
+/*
+ * A layout break (DESIGN.md 3, invariants 11 and 12; the kernel's
+ * xfs_break_dax_layouts). Called with ip->lock held for writing; returns
+ * with it held for writing, and either 0 with every extent overlapping
+ * file pages [first, end) idle, or -EBUSY (break timeout), -EINTR
+ * (interrupted) or another error, having changed nothing.
+ *
+ * While it runs, the holder (lib/pin/) refuses new pins in the break range
+ * and notifies the open files pinning it (POLLPRI) so their clients let
+ * go. The break range is [first, end) rounded out to whole extents: what
+ * is waited for is whole extents (a truncate splits the one holding
+ * @first), so a pin anywhere on them is told, and none is granted there.
+ *
+ * It never sleeps holding a lock: when an extent is busy it drops
+ * ip->lock, sleeps until that extent is idle (pgmap_wait_idle:
+ * event-driven, bounded by the break timeout, interruptible), retakes the
+ * lock and checks everything again (the break range and the extents
+ * included), because meanwhile the file may have changed: its size, its
+ * extent map (new, split or freed extents). So the UNPIN or RELEASE that
+ * ends the wait, and reads, writes and stats of the file, are served
+ * meanwhile (fs/loop.c serves them on the thread that read them). The
+ * caller must not use anything it read before the call (size, mode,
+ * extent indices): it re-reads under the lock after it.
+ * The break is set and moved under ip->lock, where pin creation checks it
+ * (pin_begin), so a pin either exists before the break and is waited for,
+ * or is refused; a moved break is set before the old one ends (no gap).
+ */
 static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 		      uint64_t end, const struct pgdax_cred *cred, bool forever)
 {
+	int timeout = forever ? -1 : vol->opts.break_timeout_ms;
+	int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
+	struct break_wait w = {
+		.ip = ip,
+		.intr = (!forever && cred) ? cred->interrupted : NULL,
+		.arg = cred ? cred->interrupted_arg : NULL,
+	};
+	uint64_t bfirst = 0, bn = 0;	/* the break in force (bn 0: none) */
 	int rc;
 
 	if (end <= first)
 		return 0;
-	rc = holder_break_layout(vol, ip->ino, first, end - first);
-	if (rc)
-		return rc;	/* not recorded: new pins would not be refused */
-	rc = wait_range_idle(vol, ip, first, end, cred, forever);
-	holder_break_done(vol, ip->ino, first, end - first);
-	return rc;
-}
-
-static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
-			   uint64_t end, const struct pgdax_cred *cred, bool forever)
-{
-	int timeout = forever ? -1 : vol->opts.break_timeout_ms;
-	int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
-	bool (*intr)(void *) = (!forever && cred) ? cred->interrupted : NULL;
-	void *arg = cred ? cred->interrupted_arg : NULL;
-	struct extmap *m = &ip->map;
-
 	for (;;) {
-		bool busy = false;
-		size_t i;
-		if (extmap_find(m, first, &i) >= 0)
-			i = (size_t)extmap_find(m, first, NULL);
-		for (; i < m->n && m->v[i].fpage < end; i++) {
-			struct ext *e = &m->v[i];
-			if (pgmap_folio_refcount(vol->pgmap, e->dblk) == 0)
-				continue;
-			busy = true;
-			int left = deadline < 0 ? -1 : (int)(deadline - now_ms());
-			if (deadline >= 0 && left <= 0)
-				return -EBUSY;
-			int rc = pgmap_wait_idle(vol->pgmap, e->dblk, left, intr, arg);
-			if (rc == -ETIMEDOUT)
-				return -EBUSY;
+		const struct ext *e;
+		uint64_t nf, ne, dblk;
+		int left;
+
+		rc = extmap_load(vol, ip);	/* (an aborted tx may drop it) */
+		if (rc)
+			break;
+		break_span(ip, first, end, &nf, &ne);
+		if (nf != bfirst || ne - nf != bn) {
+			rc = holder_break_layout(vol, ip->ino, nf, ne - nf);
 			if (rc)
-				return rc;
+				break;	/* not recorded: new pins would not be refused */
+			if (bn)
+				holder_break_done(vol, ip->ino, bfirst, bn);
+			bfirst = nf;
+			bn = ne - nf;
 		}
-		if (!busy)
-			return 0;
+		e = busy_extent(vol, ip, first, end);
+		if (!e)
+			break;		/* rc 0: all idle, and the lock is held */
+		left = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		if (deadline >= 0 && left <= 0) {
+			rc = -EBUSY;
+			break;
+		}
+		dblk = e->dblk;		/* (e is not ours once the lock is dropped) */
+		w.gen = atomic_load(&ip->layout_gen);
+		pthread_rwlock_unlock(&ip->lock);
+		rc = pgmap_wait_idle(vol->pgmap, dblk, left, break_wait_over, &w);
+		pthread_rwlock_wrlock(&ip->lock);
+		if (rc == -ETIMEDOUT) {
+			rc = -EBUSY;
+			break;
+		}
+		if (rc == -EINTR && !(w.intr && w.intr(w.arg)))
+			rc = 0;		/* the map changed: check again */
+		if (rc)
+			break;
 	}
+	if (bn)
+		holder_break_done(vol, ip->ino, bfirst, bn);
+	return rc;
 }
 
 /* Insert aligned power-of-two pieces of file pages [a, b) of extent @e. */
@@ -279,24 +363,36 @@ static int trim_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t first)
 int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax_cred *cred,
 		     bool wait_forever)
 {
-	uint64_t first = (inode_size(ip) + vol->bs - 1) >> vol->bshift;
+	uint64_t first;
 	int rc;
 
 	if (!trim_pending(ip))
 		return 0;
 	if (vol->rdonly)
 		return -EROFS;	/* mount read-write once: the mount finishes it */
-	rc = extmap_load(vol, ip);
-	if (!rc)
-		rc = wait_range(vol, ip, first, UINT64_MAX, cred, wait_forever);
-	if (!rc)
-		rc = trim_blocks(vol, ip, first);
+	for (;;) {
+		first = (inode_size(ip) + vol->bs - 1) >> vol->bshift;
+		rc = extmap_load(vol, ip);
+		if (!rc)
+			rc = wait_range(vol, ip, first, UINT64_MAX, cred, wait_forever);
+		if (rc)
+			break;
+		/* wait_range may have dropped the lock: another thread may
+		 * have finished the trim, or moved the size, meanwhile */
+		if (!trim_pending(ip))
+			return 0;
+		if (((inode_size(ip) + vol->bs - 1) >> vol->bshift) == first) {
+			rc = trim_blocks(vol, ip, first);
+			break;
+		}
+	}
 	if (rc)
 		pgdax_warn("%s: inode %llu: blocks past EOF not freed yet (%d); the trim stays "
 			   "pending", vol->devname, (unsigned long long)ip->ino, rc);
 	return rc;
 }
 
+/* (wait_range may drop ip->lock: nothing read before is used after) */
 int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size,
 			 const struct pgdax_cred *cred, bool wait_forever)
 {
@@ -391,7 +487,7 @@ static int shrink_size(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
 int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 		 const struct pgdax_cred *cred)
 {
-	uint64_t old = inode_size(ip);
+	uint64_t first = (size + vol->bs - 1) >> vol->bshift;
 	int rc;
 
 	if (size > MAX_FILE_BYTES)
@@ -399,15 +495,20 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 	rc = extmap_load(vol, ip);
 	if (rc)
 		return rc;
-	if (size < old) {
-		uint64_t first = (size + vol->bs - 1) >> vol->bshift;
+	if (size < inode_size(ip)) {
+		/* may drop ip->lock while it waits: the size is read after */
 		rc = wait_range(vol, ip, first, UINT64_MAX, cred, false);
 		if (rc)
 			return rc;
+	}
+	uint64_t old = inode_size(ip);
+	if (size < old) {
 		rc = shrink_size(vol, ip, size);
 		if (!rc)
 			rc = trim_blocks(vol, ip, first);
 	} else if (size > old) {
+		/* (also when it shrank while we waited): finish a pending trim
+		 * before the size grows over its blocks */
 		rc = data_finish_trim(vol, ip, cred, false);
 		if (!rc)
 			inode_set_size(vol, ip, size);
@@ -840,15 +941,22 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 		if (rc)
 			goto out;
 	}
-	uint64_t end = off + len, size = inode_size(ip);
+	uint64_t end = off + len, size;
 	uint64_t p0 = (off + vol->bs - 1) >> vol->bshift, p1 = end >> vol->bshift;
 
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-		uint64_t zend = (mode & FALLOC_FL_PUNCH_HOLE) && end > size ? size : end;
+		/* may drop ip->lock while it waits: the size is read after */
 		rc = wait_range(vol, ip, off >> vol->bshift, (end + vol->bs - 1) >> vol->bshift,
 				cred, false);
 		if (rc)
 			goto out;
+		/* a truncate may have run while the lock was dropped */
+		if (!(mode & FALLOC_FL_PUNCH_HOLE))
+			rc = data_finish_trim(vol, ip, cred, false);
+		if (rc)
+			goto out;
+		size = inode_size(ip);
+		uint64_t zend = (mode & FALLOC_FL_PUNCH_HOLE) && end > size ? size : end;
 		if (mode & FALLOC_FL_PUNCH_HOLE) {
 			/* partial edge blocks are zeroed, whole blocks freed */
 			if (p0 > p1) {
@@ -866,6 +974,7 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 				inode_set_size(vol, ip, end);
 		}
 	} else {
+		size = inode_size(ip);
 		rc = alloc_range(vol, ip, off, end);
 		if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
 			inode_set_size(vol, ip, end);

@@ -254,6 +254,8 @@ int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx)
 	x->x_dblk_order = 0;
 	memmove(&m->v[idx], &m->v[idx + 1], (m->n - idx - 1) * sizeof(*m->v));
 	m->n--;
+	/* its blocks may be freed and reused: tell unlocked break waiters */
+	atomic_fetch_add(&ip->layout_gen, 1);
 	return 0;
 }
 

@@ -495,6 +495,18 @@ static void reclaim_wait_idle(struct pgdax_vol *vol, struct inode *ip)
  * each leaving a consistent, smaller file), then in one last transaction
  * xattrs, extent blocks, the orphan-list entry and the slot. A crash in
  * between leaves it on the orphan list for the next mount.
+ *
+ * It waits for the extents to be idle without a time limit, on the thread
+ * that dropped the last reference: a receiver of fs/loop.c serving a
+ * RELEASE, FORGET or unlink. That wait ends without any other request
+ * being served, so it cannot hold that receiver up (nor the UNPIN or
+ * RELEASE another wait needs): with the last reference gone no open file
+ * is left, hence no pin (pins live on open files and pgdax_vol_release
+ * drops them before the file's inode reference), and no I/O can start
+ * (no handle, and the inode cannot be found: reclaiming). What can still
+ * be busy is an I/O reference whose copy is ending on another thread (a
+ * READ whose reply is written drops it right after) or a put still
+ * running page_free (FREEING). So it is not handed to a worker.
  */
 int inode_reclaim(struct pgdax_vol *vol, uint64_t ino)
 {

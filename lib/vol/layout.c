@@ -53,15 +53,23 @@ struct layout {
 	bool write;
 };
 
-/* Wait (briefly) for an extent to go idle: an in-flight I/O reference. */
+/*
+ * Wait (briefly) for an extent to go idle: an in-flight I/O reference, or
+ * the put that ends one still running page_free (FREEING: busy, whose
+ * blocks must not reach the allocator yet, invariant 11; so "idle" is
+ * asked of the core, never read off the count). Only extents smaller than
+ * the alignment are relaid out, and no pin holds those (pins take aligned
+ * extents only), so what is waited for here ends without any other
+ * request being served: no new reference can start while the inode lock
+ * is held for writing, and the in-flight ones end with their copy. That
+ * is why this may wait holding the lock, and is bounded (2 s, then EBUSY).
+ */
 static int wait_idle(struct pgdax_vol *vol, uint64_t dblk)
 {
-	for (int tries = 0; tries < 20; tries++) {
-		if (pgmap_folio_refcount(vol->pgmap, dblk) == 0)
-			return 0;
-		(void)pgmap_wait_idle(vol->pgmap, dblk, 100, NULL, NULL);
-	}
-	return pgmap_folio_refcount(vol->pgmap, dblk) == 0 ? 0 : -EBUSY;
+	if (pgmap_folio_idle(vol->pgmap, dblk))
+		return 0;
+	(void)pgmap_wait_idle(vol->pgmap, dblk, 2000, NULL, NULL);
+	return pgmap_folio_idle(vol->pgmap, dblk) ? 0 : -EBUSY;
 }
 
 /*

@@ -28,12 +28,15 @@ static void vol_page_free(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned or
 {
 	/* Nothing to do: blocks are returned to the allocator only by
 	 * truncate/unlink after they waited for the extent to be idle
-	 * (pgmap_wait_idle is woken by the folio layer itself). */
+	 * (pgmap_wait_idle is woken by the folio layer itself, and FREEING,
+	 * while this runs, is not idle). */
+	struct pgdax_vol *vol = arg;
+	void (*hook)(uint64_t, unsigned, void *) = atomic_load(&vol->test_page_free);
+
 	(void)pgmap;
-	(void)pgoff;
-	(void)order;
 	(void)owner;
-	(void)arg;
+	if (hook)
+		hook(pgoff, order, vol->test_page_free_arg);
 }
 
 static void vol_device_lost(void *arg, const char *why);

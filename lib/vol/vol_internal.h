@@ -19,6 +19,10 @@
  *                       overwrite of allocated blocks) share it; anything
  *                       that changes the extent map, the directory, the size
  *                       or a checksummed inode field takes it for writing.
+ *                       Held only for short critical sections: nobody sleeps
+ *                       on another request while holding it (a layout break
+ *                       drops it to wait, data.c wait_range), which is what
+ *                       lets fs/loop.c serve everything else inline.
  *   journal lock        (inside struct journal) one metadata transaction at
  *                       a time; held from jtx_begin to commit/abort. Nobody
  *                       takes an inode lock or ns_lock while holding it.
@@ -80,6 +84,10 @@ struct inode {
 	struct extmap map;		/* lock */
 	struct dirindex *dix;		/* lock (directories) */
 	atomic_uint opens;		/* open files (for stats / debugging) */
+	/* bumped (under lock, for writing) whenever an extent leaves the map:
+	 * a layout break waiting unlocked re-checks when it changes
+	 * (data.c wait_range) */
+	atomic_uint_fast64_t layout_gen;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
@@ -142,6 +150,9 @@ struct pgdax_vol {
 	/* test-only fault injection (vol_test.c): when non-zero, free_range
 	 * transactions fail with -fail_free_range after their first change */
 	atomic_int fail_free_range;
+	/* tests only (vol_test.h): run by page_free; set while quiescent */
+	void (*_Atomic test_page_free)(uint64_t pgoff, unsigned order, void *arg);
+	void *test_page_free_arg;
 
 	char *zero;			/* shared zero buffer for holes */
 	size_t zero_len;
@@ -247,6 +258,12 @@ void holder_break_done(struct pgdax_vol *vol, uint64_t ino, uint64_t first, uint
 void holder_release_file(struct pgdax_vol *vol, struct pgdax_vol_file *f);
 
 /* ---- data.c ---- */
+/*
+ * Both are called with ip->lock held for writing and return with it held,
+ * but drop it while they wait for busy extents (a layout break, data.c
+ * wait_range): the caller must re-read what it read of the inode before
+ * (mode, size) and must hold no other lock (ns_lock, another inode's).
+ */
 /* Free blocks of file pages >= @from_page (truncate); waits idle first. */
 int data_truncate_blocks(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size,
 			 const struct pgdax_cred *cred, bool wait_forever);

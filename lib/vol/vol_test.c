@@ -186,3 +186,11 @@ int vol_test_orphan_remove_aborted(struct pgdax_vol *vol, uint64_t ino,
 	jtx_abort(tx);
 	return rc;
 }
+
+void vol_test_set_page_free_hook(struct pgdax_vol *vol,
+				 void (*fn)(uint64_t pgoff, unsigned order, void *arg),
+				 void *arg)
+{
+	vol->test_page_free_arg = arg;
+	atomic_store(&vol->test_page_free, fn);	/* publishes arg */
+}

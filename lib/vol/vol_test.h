@@ -56,5 +56,14 @@ void vol_test_fail_free_range(struct pgdax_vol *vol, int err);
  */
 int vol_test_orphan_remove_aborted(struct pgdax_vol *vol, uint64_t ino,
 				   void (*meanwhile)(void *arg), void *arg);
+/*
+ * Run @fn(pgoff, order, arg) inside the volume's page_free callback, i.e.
+ * on the thread dropping an extent's last reference while the extent is
+ * FREEING (lib/core/folio.c R4); NULL removes it. Set it while no
+ * reference is being dropped.
+ */
+void vol_test_set_page_free_hook(struct pgdax_vol *vol,
+				 void (*fn)(uint64_t pgoff, unsigned order, void *arg),
+				 void *arg);
 
 #endif /* PGDAX_VOL_TEST_H */
