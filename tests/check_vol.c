@@ -935,9 +935,10 @@ static void probe_page_free(uint64_t pgoff, unsigned order, void *arg)
 	struct pgdax_pgmap *pgmap = pgdax_vol_pgmap(vol);
 
 	(void)order;
-	if (pgoff != pr->pgoff)
+	/* only the first page_free of the extent: the one under test (a
+	 * relayout puts its own hold on the old extent afterwards) */
+	if (pgoff != pr->pgoff || atomic_exchange(&pr->in_page_free, true))
 		return;
-	atomic_store(&pr->in_page_free, true);
 	for (int i = 0; i < 10000 && !pr->saw_waiter && !pr->saw_done; i++) {
 		pr->saw_waiter = pgmap_folio_word(pgmap, pgoff) & FOLIO_WAITERS;
 		pr->saw_done = atomic_load(&pr->other_done);
