@@ -73,6 +73,8 @@ static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 	if (rc)
 		return rc;	/* not recorded: new pins would not be refused */
 	rc = wait_range_idle(vol, ip, first, end, cred, forever);
+	if (!rc)
+		extmap_assert_idle(vol, ip, first, end);	/* invariant 12 */
 	holder_break_done(vol, ip->ino, first, end - first);
 	return rc;
 }
@@ -150,6 +152,8 @@ static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, u
 				break;
 			uint64_t a = e.fpage > first ? e.fpage : first;
 			uint64_t b = e.fpage + ext_pages(&e) < end ? e.fpage + ext_pages(&e) : end;
+			pgmap_assert_idle(vol->pgmap, e.dblk, ext_pages(&e), 11,
+					  "truncate/punch frees blocks of a busy extent");
 			rc = extmap_remove(tx, ip, i - 1);
 			if (!rc)
 				rc = blk_free(tx, e.dblk + (a - e.fpage), b - a);
