@@ -46,7 +46,9 @@
  * page of it free in the shadow, sum of blocks == free_pages == pages set
  * in the shadow (so the trees count no page twice and free + allocated ==
  * npages), and by_order[k] holding exactly the order-k blocks of by_off.
- * Cost, checking mode only: the bit per page (npages / 8 bytes) and
+ * Cost, checking mode only: the bit per page (npages / 8 bytes; not kept
+ * above SHADOW_MAX_PAGES, where the audit checks the trees against
+ * free_pages only) and
  * O(free fragments + npages / 64) per change (the audit runs on every
  * change up to 2^22 pages, every npages / 2^22 changes above, so it stays
  * near 2^16 words per change). Off, it costs one predictable branch per
@@ -74,6 +76,9 @@
 /* Spare nodes kept after an operation: enough for one full split chain
  * (get) and the pieces of one reserve, so the hot path never mallocs. */
 #define SPARE_KEEP (2 * (MAX_ORDER + 1) + 2)
+/* Checking mode keeps its page record up to this size (64 MiB of bits);
+ * above, the audit checks the trees against free_pages only. */
+#define SHADOW_MAX_PAGES (1ULL << 29)
 
 enum { BY_OFF = 0, BY_ORDER = 1 };
 
@@ -474,6 +479,8 @@ static uint64_t shadow_scan(struct pgdax_alloc *a, uint64_t off, uint64_t n,
 {
 	uint64_t end = off + n, bad = UINT64_MAX;
 
+	if (!a->shadow)
+		return bad;	/* too large to keep a record: the audit only */
 	while (off < end) {
 		uint64_t w = off / 64, s = off % 64;
 		uint64_t e = end - w * 64 < 64 ? end - w * 64 : 64;
@@ -571,8 +578,10 @@ static void audit_locked(struct pgdax_alloc *a, const char *what)
 		return;
 	a->changes = 0;
 	walk(a->by_off, audit_block, &c);
-	for (uint64_t w = 0; w < (a->npages + 63) / 64; w++)
+	for (uint64_t w = 0; a->shadow && w < (a->npages + 63) / 64; w++)
 		set += (uint64_t)__builtin_popcountll(a->shadow[w]);
+	if (!a->shadow)
+		set = a->free_pages;
 	if (c.sum != a->free_pages || set != a->free_pages)
 		pgdax_invariant_fail(14, "after %s: free blocks hold %llu pages, the free count "
 				     "says %llu, the page record %llu (of %llu): free + "
@@ -623,7 +632,7 @@ int pgdax_alloc_new(uint64_t npages, struct pgdax_alloc **out)
 	a->npages = npages;
 	a->check = pgdax_invariants();
 	a->audit_period = npages > (1ULL << 22) ? npages >> 22 : 1;
-	if (a->check) {
+	if (a->check && npages <= SHADOW_MAX_PAGES) {
 		a->shadow = calloc((npages + 63) / 64, sizeof(*a->shadow));
 		if (!a->shadow) {
 			pgdax_err("invariant checking of a %llu-page allocator needs %llu bytes",
@@ -632,6 +641,10 @@ int pgdax_alloc_new(uint64_t npages, struct pgdax_alloc **out)
 			free(a);
 			return -ENOMEM;
 		}
+	} else if (a->check) {
+		pgdax_notice("allocator of %llu pages: invariant 14 is checked without the "
+			     "page record (above %llu pages)", (unsigned long long)npages,
+			     (unsigned long long)SHADOW_MAX_PAGES);
 	}
 	/* Critical sections are a few hundred ns: spin briefly before sleeping
 	 * (glibc's adaptive mutex) rather than paying a futex round trip. */
