@@ -95,7 +95,7 @@ static int wait_range_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t fir
 			i = (size_t)extmap_find(m, first, NULL);
 		for (; i < m->n && m->v[i].fpage < end; i++) {
 			struct ext *e = &m->v[i];
-			if (pgmap_folio_refcount(vol->pgmap, e->dblk) == 0)
+			if (pgmap_folio_idle(vol->pgmap, e->dblk))	/* FREEING is busy */
 				continue;
 			busy = true;
 			int left = deadline < 0 ? -1 : (int)(deadline - now_ms());

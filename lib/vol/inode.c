@@ -443,10 +443,11 @@ static void reclaim_wait_idle(struct pgdax_vol *vol, struct inode *ip)
 
 		for (size_t i = 0; i < ip->map.n; i++) {
 			const struct ext *e = &ip->map.v[i];
-			uint32_t c = pgmap_folio_refcount(vol->pgmap, e->dblk);
+			uint32_t c;
 
-			if (!c)
+			if (pgmap_folio_idle(vol->pgmap, e->dblk))	/* FREEING is busy */
 				continue;
+			c = pgmap_folio_refcount(vol->pgmap, e->dblk);
 			if (!busy)
 				busy = e;
 			if (nbusy++ < STALL_REPORT_EXTENTS && len < sizeof(list))

@@ -52,11 +52,11 @@ struct layout {
 static int wait_idle(struct pgdax_vol *vol, uint64_t dblk)
 {
 	for (int tries = 0; tries < 20; tries++) {
-		if (pgmap_folio_refcount(vol->pgmap, dblk) == 0)
+		if (pgmap_folio_idle(vol->pgmap, dblk))
 			return 0;
 		(void)pgmap_wait_idle(vol->pgmap, dblk, 100, NULL, NULL);
 	}
-	return pgmap_folio_refcount(vol->pgmap, dblk) == 0 ? 0 : -EBUSY;
+	return pgmap_folio_idle(vol->pgmap, dblk) ? 0 : -EBUSY;
 }
 
 /*
