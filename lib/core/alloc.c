@@ -44,12 +44,13 @@
  * walks both trees and proves them equal to the shadow: every free block
  * aligned, inside the device and disjoint from the previous one, every
  * page of it free in the shadow, sum of blocks == free_pages == pages set
- * in the shadow (so the trees count no page twice and free + allocated ==
- * npages), and by_order[k] holding exactly the order-k blocks of by_off.
+ * in the shadow (counted as the bits flip, each flip checked: so the trees
+ * count no page twice and free + allocated == npages), and by_order[k]
+ * holding exactly the order-k blocks of by_off.
  * Cost, checking mode only: the bit per page (npages / 8 bytes; not kept
  * above SHADOW_MAX_PAGES, where the audit checks the trees against
  * free_pages only) and
- * O(free fragments + npages / 64) per change (the audit runs on every
+ * O(free fragments + free pages / 64) per change (the audit runs on every
  * change up to 2^22 pages, every npages / 2^22 changes above, so it stays
  * near 2^16 words per change). Off, it costs one predictable branch per
  * entry point. A failure aborts through pgdax_invariant_fail(14, ...).
@@ -99,6 +100,7 @@ struct pgdax_alloc {
 	void (*free_check)(void *arg, uint64_t pgoff, uint64_t npages);
 	void *free_check_arg;
 	uint64_t *shadow;		/* checking mode: bit set = page free */
+	uint64_t shadow_free;		/* checking mode: bits set in shadow */
 	uint64_t changes;		/* checking mode: changes since the last audit */
 	struct blk *by_off;
 	struct blk *by_order[MAX_ORDER + 1];
@@ -507,6 +509,7 @@ static void shadow_take(struct pgdax_alloc *a, uint64_t off, uint64_t n, const c
 				     (unsigned long long)off, (unsigned long long)n,
 				     (unsigned long long)bad);
 	shadow_scan(a, off, n, true, true);
+	a->shadow_free -= n;	/* every bit was checked set: exact */
 }
 
 /* Pages [off, +n) join the free pool (put, add_free): none may be free. */
@@ -520,6 +523,7 @@ static void shadow_give(struct pgdax_alloc *a, uint64_t off, uint64_t n, const c
 				     (unsigned long long)off, (unsigned long long)n,
 				     (unsigned long long)bad);
 	shadow_scan(a, off, n, false, true);
+	a->shadow_free += n;
 }
 
 struct audit {
@@ -572,16 +576,12 @@ static int walk(struct blk *n, int (*fn)(uint64_t, unsigned, void *), void *arg)
 static void audit_locked(struct pgdax_alloc *a, const char *what)
 {
 	struct audit c = { .a = a, .what = what };
-	uint64_t set = 0;
+	uint64_t set = a->shadow ? a->shadow_free : a->free_pages;
 
 	if (++a->changes < a->audit_period)
 		return;
 	a->changes = 0;
 	walk(a->by_off, audit_block, &c);
-	for (uint64_t w = 0; a->shadow && w < (a->npages + 63) / 64; w++)
-		set += (uint64_t)__builtin_popcountll(a->shadow[w]);
-	if (!a->shadow)
-		set = a->free_pages;
 	if (c.sum != a->free_pages || set != a->free_pages)
 		pgdax_invariant_fail(14, "after %s: free blocks hold %llu pages, the free count "
 				     "says %llu, the page record %llu (of %llu): free + "

@@ -166,7 +166,12 @@ void pgdax_invariant_fail(int n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pgdax_log(LOG_CRIT, "invariant", "invariant %d broken (DESIGN.md section 3): %s",
-		  n, msg);
+	/* said even where the log level silences everything (it aborts) */
+	if (pgdax_log_get_level() < LOG_CRIT)
+		fprintf(stderr, "%s: invariant %d broken (DESIGN.md section 3): %s\n",
+			program_invocation_short_name, n, msg);
+	else
+		pgdax_log(LOG_CRIT, "invariant", "invariant %d broken (DESIGN.md section 3): %s",
+			  n, msg);
 	abort();
 }
