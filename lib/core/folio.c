@@ -135,6 +135,61 @@
  * sleepers (invariant 13); waiters set WAITERS only on a non-zero word that
  * is not CLAIMING (CLAIMING lasts a few loads: they yield instead), which is
  * why the publish of R2e may be a plain store.
+ *
+ * == Invariant checks (DESIGN.md section 3) ==
+ * In checking mode (lib/util/util.h pgdax_invariants(): PGDAX_INVARIANTS=1,
+ * read once when a pgmap, an allocator or a pin table is created; every
+ * test runs with it) these invariants are asserted on every transition
+ * that could break them, while threads race, and a break aborts through
+ * pgdax_invariant_fail() with a message naming the invariant. Off, each
+ * costs one predictable branch on a flag already in cache (pgmap->check
+ * sits beside pgmap->dying, which every hot path reads).
+ *   1  refcount > 0 implies allocated to an owner, pgmap not released:
+ *      check_new_ref() below, after every request (0 -> 1), get, try_get
+ *      and folio_get, with the new reference held: the pgmap's owned()
+ *      callback says the extent is allocated (lib/vol/vol.c
+ *      vol_page_owned(): no page of it free in lib/core/alloc.c), and the
+ *      pgmap has not drained (a held reference keeps its units; release
+ *      needs the drained event). At the release, lib/core/pgmap.c
+ *      check_unmap() calls folio_table_assert_idle() below: no extent is
+ *      referenced. After it nothing gets a reference (released implies
+ *      dying, R3; a get or put at 0 aborts, R3/R4); the pgmap is freed, so
+ *      a late access is a use-after-free, which check-asan's runs catch.
+ *   8  the device is unmapped only after the drained event:
+ *      lib/core/pgmap.c check_unmap(), in pgmap_release() before it
+ *      unmaps: the event fired once, after kill, the count is exactly 0
+ *      and no shard holds a unit.
+ *   11 truncate/punch only over idle extents, blocks reach the allocator
+ *      only then. Idle is pgmap_folio_idle(): the state word of the extent
+ *      holding the page is 0 (CLAIMING and FREEING are busy), checked by
+ *      pgmap_assert_idle() below:
+ *      (a) lib/vol/data.c free_range(): each extent it frees blocks of;
+ *      (b) lib/core/alloc.c, before any page goes back to the free pool
+ *          (put, put_range, add_free: a commit's frees through
+ *          lib/vol/quarantine.c, a relayout's old blocks, an aborted
+ *          transaction, the quarantine's returns), through the volume's
+ *          free check, lib/vol/vol.c vol_check_freed().
+ *   12 while a layout is broken no new pin appears in the range, and
+ *      every wait is followed by a re-check:
+ *      (a) lib/pin/pin.c check_no_break_locked(), in pin_commit(), as the
+ *          pin enters the books (table lock held): no recorded break
+ *          overlaps it;
+ *      (b) by structure, and checked where it matters: pgmap_wait_idle()
+ *          returns 0 only from the busy_head() test at the top of its loop,
+ *          which follows every sleep; the volume's waiters (data.c
+ *          wait_range_idle, inode.c reclaim_wait_idle) go round a full pass
+ *          after any wait and return only from a pass that found nothing
+ *          busy; and where a break's wait ends with success (data.c
+ *          wait_range) lib/vol/extmap.c extmap_assert_idle() re-checks the
+ *          whole range itself, so a waiter that skipped or botched its
+ *          re-check aborts there.
+ *   14 free + allocated == device space, no extent handed out twice:
+ *      lib/core/alloc.c (the top of that file): a record of free pages
+ *      kept apart from the trees, checked by every get and reserve (each
+ *      page free) and put, put_range, add_free (none free), and
+ *      audit_locked() after every change.
+ * tests/check_invariants.c races them all and, for each check, plants the
+ * bug it exists for and expects the abort.
  */
 #include "config.h"
 
