@@ -169,10 +169,15 @@ void extmap_assert_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 
 	if (!pgmap_checking(vol->pgmap) || end <= first)
 		return;
-	snprintf(what, sizeof(what), "the layout break of inode %llu pages [%llu, %llu) "
-		 "ended its wait, but the range is busy: a wait not followed by a re-check",
-		 (unsigned long long)ip->ino, (unsigned long long)first,
-		 (unsigned long long)end);
+	if (end == UINT64_MAX)
+		snprintf(what, sizeof(what), "the layout break of inode %llu from page %llu ended "
+			 "its wait, but the range is busy: a wait not followed by a re-check",
+			 (unsigned long long)ip->ino, (unsigned long long)first);
+	else
+		snprintf(what, sizeof(what), "the layout break of inode %llu pages [%llu, %llu) "
+			 "ended its wait, but the range is busy: a wait not followed by a re-check",
+			 (unsigned long long)ip->ino, (unsigned long long)first,
+			 (unsigned long long)end);
 	hit = extmap_find(m, first, &i);
 	if (hit >= 0)
 		i = (size_t)hit;
