@@ -21,6 +21,7 @@
 #include "dev/dev.h"
 #include "vol/format.h"
 #include "util/log.h"
+#include "util/util.h"
 #include "vol/mkfs.h"
 #include "vol/vol.h"
 
@@ -240,6 +241,14 @@ END_TEST
 int main(void)
 {
 	pgdax_log_set_level(LOG_EMERG);	/* corrupt images log a lot */
+	/*
+	 * Not in checking mode: a corrupt image can break invariant 1 by
+	 * itself (an extent record naming blocks the bitmap calls free:
+	 * nothing cross-checks the two at mount or load), and checking mode
+	 * aborts on that, while this test is about what the volume does with
+	 * what it reads (with checking on, 7 of the 300 images abort there).
+	 */
+	pgdax_invariants_set(false);
 	Suite *s = suite_create("vol_fuzz");
 	TCase *tc = tcase_create("corruption");
 	tcase_add_checked_fixture(tc, setup, teardown);

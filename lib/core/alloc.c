@@ -34,9 +34,31 @@
  * void: freeing a page that is already free, or outside the device, is a
  * bug in the caller and aborts with a message (like a kernel BUG_ON).
  *
+ * Checking mode (invariant 14 of DESIGN.md section 3: free + allocated ==
+ * device space, never an extent handed out twice). An allocator created
+ * while pgdax_invariants() is on keeps `shadow`, one bit per page set while
+ * the page is free, maintained by every entry point independently of the
+ * trees: get and reserve must find every page they take set (else the
+ * page is handed out twice), put, put_range and add_free every page they
+ * give clear (else it is freed twice). After every change audit_locked()
+ * walks both trees and proves them equal to the shadow: every free block
+ * aligned, inside the device and disjoint from the previous one, every
+ * page of it free in the shadow, sum of blocks == free_pages == pages set
+ * in the shadow (counted as the bits flip, each flip checked: so the trees
+ * count no page twice and free + allocated == npages), and by_order[k]
+ * holding exactly the order-k blocks of by_off.
+ * Cost, checking mode only: the bit per page (npages / 8 bytes; not kept
+ * above SHADOW_MAX_PAGES, where the audit checks the trees against
+ * free_pages only) and
+ * O(free fragments + free pages / 64) per change (the audit runs on every
+ * change up to 2^22 pages, every npages / 2^22 changes above, so it stays
+ * near 2^16 words per change). Off, it costs one predictable branch per
+ * entry point. A failure aborts through pgdax_invariant_fail(14, ...).
+ *
  * Locking: one mutex per allocator protects everything below `lock`; no
  * callback or allocation of user memory runs under it except the
- * for_each_free callback, which must not call back into the allocator.
+ * for_each_free callback and the free_check hook, which must not call back
+ * into the allocator.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +69,7 @@
 
 #include "alloc.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define MAX_ORDER PGDAX_ALLOC_MAX_ORDER
 /* Offsets stay far from overflow even in bytes with 64 KiB pages. */
@@ -54,6 +77,9 @@
 /* Spare nodes kept after an operation: enough for one full split chain
  * (get) and the pieces of one reserve, so the hot path never mallocs. */
 #define SPARE_KEEP (2 * (MAX_ORDER + 1) + 2)
+/* Checking mode keeps its page record up to this size (64 MiB of bits);
+ * above, the audit checks the trees against free_pages only. */
+#define SHADOW_MAX_PAGES (1ULL << 29)
 
 enum { BY_OFF = 0, BY_ORDER = 1 };
 
@@ -67,8 +93,15 @@ struct blk {
 
 struct pgdax_alloc {
 	uint64_t npages;		/* constant after new */
+	bool check;			/* constant after new: checking mode */
+	uint64_t audit_period;		/* constant after new: changes per full audit */
 	pthread_mutex_t lock;
 	/* Everything below is protected by lock. */
+	void (*free_check)(void *arg, uint64_t pgoff, uint64_t npages);
+	void *free_check_arg;
+	uint64_t *shadow;		/* checking mode: bit set = page free */
+	uint64_t shadow_free;		/* checking mode: bits set in shadow */
+	uint64_t changes;		/* checking mode: changes since the last audit */
 	struct blk *by_off;
 	struct blk *by_order[MAX_ORDER + 1];
 	uint32_t nonempty;		/* bit k set iff by_order[k] != NULL */
@@ -436,6 +469,150 @@ static bool range_ok(const struct pgdax_alloc *a, uint64_t pgoff, uint64_t npage
 	return pgoff <= a->npages && npages <= a->npages - pgoff;
 }
 
+/* ---- checking mode: invariant 14 (lock held) --------------------------- */
+
+/*
+ * Visit the shadow bits of [off, off + n) a word at a time: want_free
+ * says what every bit must be before; flip changes them. Returns the first
+ * page that was not as wanted, or UINT64_MAX.
+ */
+static uint64_t shadow_scan(struct pgdax_alloc *a, uint64_t off, uint64_t n,
+			    bool want_free, bool flip)
+{
+	uint64_t end = off + n, bad = UINT64_MAX;
+
+	if (!a->shadow)
+		return bad;	/* too large to keep a record: the audit only */
+	while (off < end) {
+		uint64_t w = off / 64, s = off % 64;
+		uint64_t e = end - w * 64 < 64 ? end - w * 64 : 64;
+		uint64_t mask = (e - s == 64) ? ~0ULL : (((1ULL << (e - s)) - 1) << s);
+		uint64_t have = a->shadow[w] & mask;
+
+		if (bad == UINT64_MAX && have != (want_free ? mask : 0))
+			bad = w * 64 + (uint64_t)__builtin_ctzll(want_free ? ~have & mask : have);
+		if (flip)
+			a->shadow[w] ^= mask;
+		off = w * 64 + e;
+	}
+	return bad;
+}
+
+/* Pages [off, +n) leave the free pool (get, reserve): each must be free. */
+static void shadow_take(struct pgdax_alloc *a, uint64_t off, uint64_t n, const char *what)
+{
+	uint64_t bad = shadow_scan(a, off, n, true, false);
+
+	if (bad != UINT64_MAX)
+		pgdax_invariant_fail(14, "allocator %s of pages [%#llx, +%#llx): page %#llx is "
+				     "not free: it would be handed out twice", what,
+				     (unsigned long long)off, (unsigned long long)n,
+				     (unsigned long long)bad);
+	shadow_scan(a, off, n, true, true);
+	a->shadow_free -= n;	/* every bit was checked set: exact */
+}
+
+/* Pages [off, +n) join the free pool (put, add_free): none may be free. */
+static void shadow_give(struct pgdax_alloc *a, uint64_t off, uint64_t n, const char *what)
+{
+	uint64_t bad = shadow_scan(a, off, n, false, false);
+
+	if (bad != UINT64_MAX)
+		pgdax_invariant_fail(14, "allocator %s of pages [%#llx, +%#llx): page %#llx is "
+				     "already free: it would be counted twice", what,
+				     (unsigned long long)off, (unsigned long long)n,
+				     (unsigned long long)bad);
+	shadow_scan(a, off, n, false, true);
+	a->shadow_free += n;
+}
+
+struct audit {
+	struct pgdax_alloc *a;
+	uint64_t next;			/* end of the previous free block */
+	uint64_t sum;
+	uint64_t per_order[MAX_ORDER + 1];
+	const char *what;
+};
+
+static int audit_block(uint64_t off, unsigned order, void *arg)
+{
+	struct audit *c = arg;
+	struct pgdax_alloc *a = c->a;
+	uint64_t bad;
+
+	if (order > MAX_ORDER || (off & (pages(order) - 1)) || off > a->npages ||
+	    pages(order) > a->npages - off || off < c->next)
+		pgdax_invariant_fail(14, "after %s: free block [%#llx, order %u) is misaligned, "
+				     "outside the %#llx pages or overlaps the free block ending "
+				     "at %#llx", c->what, (unsigned long long)off, order,
+				     (unsigned long long)a->npages, (unsigned long long)c->next);
+	bad = shadow_scan(a, off, pages(order), true, false);
+	if (bad != UINT64_MAX)
+		pgdax_invariant_fail(14, "after %s: free block [%#llx, order %u) holds page %#llx, "
+				     "which is handed out", c->what, (unsigned long long)off,
+				     order, (unsigned long long)bad);
+	c->next = off + pages(order);
+	c->sum += pages(order);
+	c->per_order[order]++;
+	return 0;
+}
+
+static uint64_t count_tree(const struct blk *n, int t, unsigned order, bool *wrong)
+{
+	if (!n)
+		return 0;
+	if (n->order != order)
+		*wrong = true;
+	return 1 + count_tree(n->kid[t][0], t, order, wrong) +
+	       count_tree(n->kid[t][1], t, order, wrong);
+}
+
+static int walk(struct blk *n, int (*fn)(uint64_t, unsigned, void *), void *arg);
+
+/*
+ * Free + allocated == npages and no page counted twice (the top of this
+ * file, "Checking mode"). Aborts naming invariant 14 on any difference.
+ */
+static void audit_locked(struct pgdax_alloc *a, const char *what)
+{
+	struct audit c = { .a = a, .what = what };
+	uint64_t set = a->shadow ? a->shadow_free : a->free_pages;
+
+	if (++a->changes < a->audit_period)
+		return;
+	a->changes = 0;
+	walk(a->by_off, audit_block, &c);
+	if (c.sum != a->free_pages || set != a->free_pages)
+		pgdax_invariant_fail(14, "after %s: free blocks hold %llu pages, the free count "
+				     "says %llu, the page record %llu (of %llu): free + "
+				     "allocated != device space", what,
+				     (unsigned long long)c.sum, (unsigned long long)a->free_pages,
+				     (unsigned long long)set, (unsigned long long)a->npages);
+	for (unsigned k = 0; k <= MAX_ORDER; k++) {
+		bool wrong = false;
+		uint64_t n = count_tree(a->by_order[k], BY_ORDER, k, &wrong);
+
+		if (wrong || n != c.per_order[k] || !a->by_order[k] != !(a->nonempty & (1U << k)))
+			pgdax_invariant_fail(14, "after %s: the order-%u free list holds %llu "
+					     "blocks%s, the offset tree %llu", what, k,
+					     (unsigned long long)n, wrong ? " (some of another order)" : "",
+					     (unsigned long long)c.per_order[k]);
+	}
+}
+
+/* Invariant 11 (lib/vol/vol.c): the owner proves the pages are unused. */
+static inline void check_free(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages)
+{
+	if (a->free_check)
+		a->free_check(a->free_check_arg, pgoff, npages);
+}
+
+/* The planted bug of tests/check_invariants.c (util.h, site alloc_split). */
+static inline bool split_fault(const struct pgdax_alloc *a)
+{
+	return __builtin_expect(a->check, 0) && pgdax_fault("alloc_split");
+}
+
 /* ---- public API -------------------------------------------------------- */
 
 int pgdax_alloc_new(uint64_t npages, struct pgdax_alloc **out)
@@ -453,6 +630,22 @@ int pgdax_alloc_new(uint64_t npages, struct pgdax_alloc **out)
 	if (!a)
 		return -ENOMEM;
 	a->npages = npages;
+	a->check = pgdax_invariants();
+	a->audit_period = npages > (1ULL << 22) ? npages >> 22 : 1;
+	if (a->check && npages <= SHADOW_MAX_PAGES) {
+		a->shadow = calloc((npages + 63) / 64, sizeof(*a->shadow));
+		if (!a->shadow) {
+			pgdax_err("invariant checking of a %llu-page allocator needs %llu bytes",
+				  (unsigned long long)npages,
+				  (unsigned long long)((npages + 63) / 64 * 8));
+			free(a);
+			return -ENOMEM;
+		}
+	} else if (a->check) {
+		pgdax_notice("allocator of %llu pages: invariant 14 is checked without the "
+			     "page record (above %llu pages)", (unsigned long long)npages,
+			     (unsigned long long)SHADOW_MAX_PAGES);
+	}
 	/* Critical sections are a few hundred ns: spin briefly before sleeping
 	 * (glibc's adaptive mutex) rather than paying a futex round trip. */
 	rc = -pthread_mutexattr_init(&attr);
@@ -478,6 +671,7 @@ err_free:
 		a->spare = b->kid[0][0];
 		free(b);
 	}
+	free(a->shadow);
 	free(a);
 	return rc;
 }
@@ -507,6 +701,7 @@ void pgdax_alloc_delete(struct pgdax_alloc **alloc)
 		free(b);
 	}
 	pthread_mutex_destroy(&a->lock);
+	free(a->shadow);
 	free(a);
 	*alloc = NULL;
 }
@@ -534,7 +729,12 @@ int pgdax_alloc_add_free(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages)
 	rc = reserve_nodes(a, count_pieces(pgoff, end));
 	if (rc)
 		goto out;
+	check_free(a, pgoff, npages);
 	free_range(a, pgoff, end);
+	if (__builtin_expect(a->check, 0)) {
+		shadow_give(a, pgoff, npages, "add_free");
+		audit_locked(a, "add_free");
+	}
 out:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -619,16 +819,19 @@ int pgdax_alloc_get(struct pgdax_alloc *a, unsigned order,
 	/* Split down to `order`, keeping the half that holds target and
 	 * freeing the other (its buddy is the kept half: no merge possible). */
 	while (k > order) {
+		uint64_t keep;
+
 		k--;
-		if (target & pages(k)) {
-			link_block(a, off, k);
-			off += pages(k);
-		} else {
-			link_block(a, off + pages(k), k);
-		}
+		keep = off | (target & pages(k));
+		link_block(a, split_fault(a) ? keep : keep ^ pages(k), k);
+		off = keep;
 		a->free_pages += pages(k);
 	}
 	*pgoff = off;
+	if (__builtin_expect(a->check, 0)) {
+		shadow_take(a, off, pages(order), "get");
+		audit_locked(a, "get");
+	}
 out:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -696,6 +899,10 @@ int pgdax_alloc_reserve(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages)
 	give_back_outside(a, first_off, first_end, pgoff, end);
 	if (last_off != first_off)
 		give_back_outside(a, last_off, last_end, pgoff, end);
+	if (__builtin_expect(a->check, 0)) {
+		shadow_take(a, pgoff, npages, "reserve");
+		audit_locked(a, "reserve");
+	}
 out:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -734,7 +941,12 @@ void pgdax_alloc_put(struct pgdax_alloc *a, uint64_t pgoff, unsigned order)
 	    (succ && succ->off < pgoff + pages(order)))
 		check_put_locked(a, pgoff, pages(order), "put");	/* reports, aborts */
 	reserve_nodes_or_die(a, 1);
+	check_free(a, pgoff, pages(order));
 	free_block_nb(a, pgoff, order, pred, succ, true);
+	if (__builtin_expect(a->check, 0)) {
+		shadow_give(a, pgoff, pages(order), "put");
+		audit_locked(a, "put");
+	}
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -747,7 +959,34 @@ void pgdax_alloc_put_range(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npage
 	pthread_mutex_lock(&a->lock);
 	check_put_locked(a, pgoff, npages, "put_range");
 	reserve_nodes_or_die(a, count_pieces(pgoff, pgoff + npages));
+	check_free(a, pgoff, npages);
 	free_range(a, pgoff, pgoff + npages);
+	if (__builtin_expect(a->check, 0)) {
+		shadow_give(a, pgoff, npages, "put_range");
+		audit_locked(a, "put_range");
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+bool pgdax_alloc_range_allocated(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages)
+{
+	bool yes;
+
+	if (!a || !range_ok(a, pgoff, npages))
+		return false;
+	pthread_mutex_lock(&a->lock);
+	yes = !first_free_overlap(a, pgoff, pgoff + npages);
+	pthread_mutex_unlock(&a->lock);
+	return yes;
+}
+
+void pgdax_alloc_set_free_check(struct pgdax_alloc *a,
+				void (*fn)(void *arg, uint64_t pgoff, uint64_t npages),
+				void *arg)
+{
+	pthread_mutex_lock(&a->lock);
+	a->free_check = fn;
+	a->free_check_arg = arg;
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -10,6 +10,7 @@
 #ifndef PGDAX_ALLOC_H
 #define PGDAX_ALLOC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct pgdax_alloc;
@@ -38,6 +39,28 @@ int pgdax_alloc_reserve(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
 void pgdax_alloc_put(struct pgdax_alloc *a, uint64_t pgoff, unsigned order);
 /* Return an arbitrary range (any alignment), e.g. the tail of an extent. */
 void pgdax_alloc_put_range(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
+
+/*
+ * Invariant checks (DESIGN.md section 3; the list is at the top of
+ * lib/core/folio.c). An allocator created in checking mode
+ * (pgdax_invariants()) keeps a second, independent record of which pages
+ * are free (one bit per page) and after every change audits the free trees
+ * against it: free + allocated == npages with no page counted twice, and
+ * no extent handed out while free or freed while free (invariant 14); a
+ * break aborts naming the invariant.
+ */
+/* True if no page of [pgoff, pgoff+npages) is free (all handed out, or
+ * reserved): invariant 1 asks it of every referenced extent. */
+bool pgdax_alloc_range_allocated(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);
+/*
+ * @fn(arg, pgoff, npages) runs before pages go back to the free pool
+ * (add_free, put, put_range), under the allocator's lock (it must not call
+ * back into this allocator): the owner proves there that nothing still
+ * uses them (invariant 11, lib/vol/vol.c). NULL unsets it.
+ */
+void pgdax_alloc_set_free_check(struct pgdax_alloc *a,
+				void (*fn)(void *arg, uint64_t pgoff, uint64_t npages),
+				void *arg);
 
 uint64_t pgdax_alloc_free_pages(struct pgdax_alloc *a);
 uint64_t pgdax_alloc_npages(struct pgdax_alloc *a);

@@ -140,6 +140,61 @@
  * sleepers (invariant 13); waiters set WAITERS only on a non-zero word that
  * is not CLAIMING (CLAIMING lasts a few loads: they yield instead), which is
  * why the publish of R2e may be a plain store.
+ *
+ * == Invariant checks (DESIGN.md section 3) ==
+ * In checking mode (lib/util/util.h pgdax_invariants(): PGDAX_INVARIANTS=1,
+ * read once when a pgmap, an allocator or a pin table is created; every
+ * test runs with it) these invariants are asserted on every transition
+ * that could break them, while threads race, and a break aborts through
+ * pgdax_invariant_fail() with a message naming the invariant. Off, each
+ * costs one predictable branch on a flag already in cache (pgmap->check
+ * sits beside pgmap->dying, which every hot path reads).
+ *   1  refcount > 0 implies allocated to an owner, pgmap not released:
+ *      check_new_ref() below, after every request (0 -> 1), get, try_get
+ *      and folio_get, with the new reference held: the pgmap's owned()
+ *      callback says the extent is allocated (lib/vol/vol.c
+ *      vol_page_owned(): no page of it free in lib/core/alloc.c), and the
+ *      pgmap has not drained (a held reference keeps its units; release
+ *      needs the drained event). At the release, lib/core/pgmap.c
+ *      check_unmap() calls folio_table_assert_idle() below: no extent is
+ *      referenced. After it nothing gets a reference (released implies
+ *      dying, R3; a get or put at 0 aborts, R3/R4); the pgmap is freed, so
+ *      a late access is a use-after-free, which check-asan's runs catch.
+ *   8  the device is unmapped only after the drained event:
+ *      lib/core/pgmap.c check_unmap(), in pgmap_release() before it
+ *      unmaps: the event fired once, after kill, the count is exactly 0
+ *      and no shard holds a unit.
+ *   11 truncate/punch only over idle extents, blocks reach the allocator
+ *      only then. Idle is pgmap_folio_idle(): the state word of the extent
+ *      holding the page is 0 (CLAIMING and FREEING are busy), checked by
+ *      pgmap_assert_idle() below:
+ *      (a) lib/vol/data.c free_range(): each extent it frees blocks of;
+ *      (b) lib/core/alloc.c, before any page goes back to the free pool
+ *          (put, put_range, add_free: a commit's frees through
+ *          lib/vol/quarantine.c, a relayout's old blocks, an aborted
+ *          transaction, the quarantine's returns), through the volume's
+ *          free check, lib/vol/vol.c vol_check_freed().
+ *   12 while a layout is broken no new pin appears in the range, and
+ *      every wait is followed by a re-check:
+ *      (a) lib/pin/pin.c check_no_break_locked(), in pin_commit(), as the
+ *          pin enters the books (table lock held): no recorded break
+ *          overlaps it;
+ *      (b) by structure, and checked where it matters: pgmap_wait_idle()
+ *          returns 0 only from the busy_head() test at the top of its loop,
+ *          which follows every sleep; the volume's waiters (data.c
+ *          wait_range_idle, inode.c reclaim_wait_idle) go round a full pass
+ *          after any wait and return only from a pass that found nothing
+ *          busy; and where a break's wait ends with success (data.c
+ *          wait_range) lib/vol/extmap.c extmap_assert_idle() re-checks the
+ *          whole range itself, so a waiter that skipped or botched its
+ *          re-check aborts there.
+ *   14 free + allocated == device space, no extent handed out twice:
+ *      lib/core/alloc.c (the top of that file): a record of free pages
+ *      kept apart from the trees, checked by every get and reserve (each
+ *      page free) and put, put_range, add_free (none free), and
+ *      audit_locked() after every change.
+ * tests/check_invariants.c races them all and, for each check, plants the
+ * bug it exists for and expects the abort.
  */
 #include "config.h"
 
@@ -152,6 +207,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/util.h"
 #include "pgmap_internal.h"
 
 #define F_COUNT_MASK	0x00ffffffu
@@ -287,6 +343,30 @@ static int check_extent(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned orde
 		return -EINVAL;
 	}
 	return 0;
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* Invariant checks (checking mode; the list is at the top of this file)   */
+
+/*
+ * Invariant 1, with the new reference held: the extent is allocated to an
+ * owner (the pgmap's owned() callback asks the allocator), and the pgmap
+ * has not drained (a held reference keeps its units, so a drained event
+ * now fired early; release needs it, so a pgmap can be released under a
+ * reference only through this).
+ */
+static void __attribute__((noinline, cold))
+check_new_ref(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order, const char *how)
+{
+	if (atomic_load(&pgmap->drained))
+		pgdax_invariant_fail(1, "%s of the extent at page %llu order %u succeeded on a "
+				     "drained pgmap: it may be released under this reference",
+				     how, (unsigned long long)pgoff, order);
+	if (pgmap->ops.owned && !pgmap->ops.owned(pgmap, pgoff, order, pgmap->arg))
+		pgdax_invariant_fail(1, "%s of the extent at page %llu order %u: referenced, but "
+				     "its pages are free in the allocator (no owner)", how,
+				     (unsigned long long)pgoff, order);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -425,9 +505,12 @@ int pgmap_request_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff,
 	if (!f)
 		return -ENOMEM;
 	ret = folio_activate(pgmap, f, pgoff, order, owner, &head_busy);
-	if (ret == 0)
-		*out = f;
-	return ret;
+	if (ret)
+		return ret;
+	*out = f;
+	if (unlikely(pgmap->check))
+		check_new_ref(pgmap, pgoff, order, "request (0 -> 1)");
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -470,11 +553,14 @@ static int tryget_live_folio(struct pgdax_pgmap *pgmap, struct pgdax_folio *f,
 
 bool folio_try_get(struct pgdax_folio *folio)
 {
-	int ret = tryget_live_folio(chunk_of(folio)->pgmap, folio, -1);
+	struct pgdax_pgmap *pgmap = chunk_of(folio)->pgmap;
+	int ret = tryget_live_folio(pgmap, folio, -1);
 
 	if (unlikely(ret == -EOVERFLOW))
 		pgdax_err("extent at page %llu: reference count saturated",
 			  (unsigned long long)folio_pgoff(folio));
+	if (unlikely(pgmap->check) && ret == 0)
+		check_new_ref(pgmap, folio_pgoff(folio), folio_order(folio), "try_get");
 	return ret == 0;
 }
 
@@ -532,6 +618,8 @@ int pgmap_get_folio(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
 		/* someone else activated it first: take a reference on theirs */
 	}
 	*out = f;
+	if (unlikely(pgmap->check))
+		check_new_ref(pgmap, pgoff, order, "get");
 	return 0;
 }
 
@@ -554,6 +642,9 @@ void folio_get(struct pgdax_folio *folio)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&folio->word, &w, w + 1,
 			memory_order_relaxed, memory_order_relaxed));
+	if (unlikely(chunk_of(folio)->pgmap->check))
+		check_new_ref(chunk_of(folio)->pgmap, folio_pgoff(folio), w_order(w),
+			      "folio_get");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -674,6 +765,73 @@ bool pgmap_folio_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff)
 	if (pgoff >= pgmap->npages)
 		return true;	/* nothing there can be active */
 	return busy_head(pgmap, pgoff, &w) == NULL;
+}
+
+static void __attribute__((noreturn, cold))
+idle_fail(int n, const char *what, uint64_t page, uint64_t head, uint32_t w)
+{
+	pgdax_invariant_fail(n, "%s: page %llu is not idle: the extent at page %llu order %u "
+			     "has state %#x (count %u%s%s)", what, (unsigned long long)page,
+			     (unsigned long long)head, w_order(w), w, w_count(w),
+			     (w & F_CLAIMING) ? ", CLAIMING" : "",
+			     (w & F_FREEING) ? ", FREEING: its last put is not done" : "");
+}
+
+/*
+ * Invariants 11 and 12 (checking mode): every page of the range is idle.
+ * An extent covering the first page from below is found as pgmap_wait_idle
+ * finds it (busy_head); any other overlapping extent has its head inside
+ * the range, so every entry there must read 0 (chunks never made hold
+ * nothing). Cost: O(npages) loads, checking mode only.
+ */
+void pgmap_assert_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff, uint64_t npages,
+		       int n, const char *what)
+{
+	struct pgdax_folio *f;
+	uint64_t end, p;
+	uint32_t w;
+
+	if (likely(!pgmap->check) || !npages)
+		return;
+	if (pgoff >= pgmap->npages || npages > pgmap->npages - pgoff)
+		pgdax_invariant_fail(n, "%s: pages [%llu, +%llu) outside the pgmap (%llu pages)",
+				     what, (unsigned long long)pgoff,
+				     (unsigned long long)npages,
+				     (unsigned long long)pgmap->npages);
+	f = busy_head(pgmap, pgoff, &w);
+	if (f)
+		idle_fail(n, what, pgoff, folio_pgoff(f), w);
+	end = pgoff + npages;
+	for (p = pgoff + 1; p < end;) {
+		uint64_t stop = ((p >> FOLIO_CHUNK_SHIFT) + 1) << FOLIO_CHUNK_SHIFT;
+
+		if (stop > end)
+			stop = end;
+		f = entry_lookup(pgmap, p);
+		if (!f) {
+			p = stop;
+			continue;
+		}
+		for (; p < stop; p++, f++)
+			if ((w = atomic_load(&f->word)))
+				idle_fail(n, what, p, p, w);
+	}
+}
+
+void folio_table_assert_idle(struct pgdax_pgmap *pgmap)
+{
+	for (uint64_t ci = 0; ci < pgmap->nchunks; ci++) {
+		struct folio_chunk *c = atomic_load(&pgmap->chunks[ci]);
+		uint32_t w;
+
+		for (uint64_t i = 0; c && i < c->nr; i++)
+			if ((w = atomic_load(&c->e[i].word)))
+				pgdax_invariant_fail(1, "the extent at page %llu order %u (state "
+						     "%#x, count %u) is still referenced as its "
+						     "pgmap is released",
+						     (unsigned long long)(c->base + i), w_order(w),
+						     w, w_count(w));
+	}
 }
 
 static void deadline_after(struct timespec *ts, int ms)

@@ -31,6 +31,7 @@
 
 #include "dev/dev.h"
 #include "util/log.h"
+#include "util/util.h"
 #include "pgmap_internal.h"
 
 __thread struct live_tls live_tls __attribute__((tls_model("initial-exec")));
@@ -442,6 +443,7 @@ int pgmap_new(struct pgdax_dev *dev, unsigned page_shift, uint64_t npages,
 		pgmap->ops = *ops;
 	pgmap->arg = arg;
 	pgmap->dev = dev;
+	pgmap->check = pgdax_invariants();
 	pgmap->fallback.shared = true;
 	pgmap->fallback.pgmap_id = pgmap->id;
 	pgmap->fallback.pgmap = pgmap;
@@ -466,6 +468,41 @@ err_free:
 }
 
 /*
+ * Invariant 8 (checking mode), at the unmap itself: the device goes only
+ * after the drained event, which fired once, after kill, with the count at
+ * exactly 0 and nothing left in any shard; and (invariant 1) no extent is
+ * referenced as the pgmap becomes released. The caller has seen drained
+ * == 2 and no other thread uses the pgmap any more, so every counter is
+ * final here (a put's last access, the drop of its live units, happened
+ * before the event).
+ */
+static void check_unmap(struct pgdax_pgmap *pgmap)
+{
+	int64_t shards = 0;
+	struct live_shard *s;
+
+	pthread_mutex_lock(&shard_lock);
+	for (s = pgmap->shards; s; s = s->pgmap_next)
+		shards += atomic_load_explicit(&s->live, memory_order_relaxed);
+	shards += atomic_load_explicit(&pgmap->fallback.live, memory_order_relaxed);
+	pthread_mutex_unlock(&shard_lock);
+	if (atomic_load(&pgmap->drained) != 2 || atomic_load(&pgmap->drained_events) != 1 ||
+	    !atomic_load(&pgmap->dying) || !atomic_load(&pgmap->folded) ||
+	    atomic_load(&pgmap->central) != 0 || shards != 0)
+		pgdax_invariant_fail(8, "unmapping the device of pgmap %p with drained=%u "
+				     "(event fired %u times), dying=%u, live count %lld (+%lld "
+				     "in shards): the device goes only after the drained event, "
+				     "with every reference gone", (void *)pgmap,
+				     atomic_load(&pgmap->drained),
+				     atomic_load(&pgmap->drained_events),
+				     atomic_load(&pgmap->dying),
+				     (long long)(atomic_load(&pgmap->central) -
+						 (atomic_load(&pgmap->folded) ? 0 : LIVE_BIAS)),
+				     (long long)shards);
+	folio_table_assert_idle(pgmap);
+}
+
+/*
  * Only once drained; the caller guarantees no other thread still uses the
  * pgmap (not even sleeping in pgmap_drain()): release frees it.
  */
@@ -487,6 +524,8 @@ int pgmap_release(struct pgdax_pgmap **pp)
 	/* the thread that fired the event may still be in futex_wake */
 	while (atomic_load_explicit(&pgmap->drained, memory_order_acquire) != 2)
 		sched_yield();
+	if (pgmap->check)
+		check_unmap(pgmap);	/* invariants 8 and 1 */
 
 	/*
 	 * Threads that used this pgmap keep their shard on their list; mark
@@ -508,6 +547,16 @@ int pgmap_release(struct pgdax_pgmap **pp)
 	free(pgmap);
 	*pp = NULL;
 	return 0;
+}
+
+void pgmap_test_fire_drained(struct pgdax_pgmap *pgmap)
+{
+	fire_drained(pgmap);
+}
+
+bool pgmap_checking(const struct pgdax_pgmap *pgmap)
+{
+	return pgmap->check;
 }
 
 uint32_t pgmap_drained_events(struct pgdax_pgmap *pgmap)

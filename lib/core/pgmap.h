@@ -35,6 +35,15 @@ struct pgmap_ops {
 	 */
 	void (*page_free)(struct pgdax_pgmap *pgmap, uint64_t pgoff,
 			  unsigned order, void *owner, void *arg);
+	/*
+	 * Checking mode only (pgmap_checking()): true if pages [pgoff,
+	 * pgoff + 2^order) are allocated to an owner (invariant 1). Asked
+	 * after every 0 -> 1 and every new reference, with that reference
+	 * held; must take no lock a caller of pgmap_get_folio() may hold (the
+	 * volume asks its allocator, whose lock is a leaf). May be NULL.
+	 */
+	bool (*owned)(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
+		      void *arg);
 };
 
 /*
@@ -106,6 +115,27 @@ uint32_t pgmap_folio_refcount(struct pgdax_pgmap *pgmap, uint64_t pgoff);
 bool pgmap_folio_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff);
 /* Number of active (refcount > 0) extents. */
 uint64_t pgmap_active_folios(struct pgdax_pgmap *pgmap);
+
+/*
+ * True if page @pgoff is idle as the refcount rules define it: the state
+ * word of the extent holding it (headed at @pgoff or at an active extent
+ * of a larger order covering it) is 0. CLAIMING and FREEING are busy: a
+ * count of 0 is not idle yet while the last put is still freeing. What a
+ * truncate must see of every extent before it frees blocks (invariant 11).
+ */
+bool pgmap_folio_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff);
+
+/*
+ * Invariant checks (the list of which is checked where is at the top of
+ * lib/core/folio.c). pgmap_checking(): the pgmap was created in checking
+ * mode (pgdax_invariants() at pgmap_new).
+ * pgmap_assert_idle(): in checking mode, abort naming invariant @n (with
+ * @what: who frees, or who waited) unless every page of [pgoff, pgoff +
+ * npages) is idle (pgmap_folio_idle); otherwise it returns at once.
+ */
+bool pgmap_checking(const struct pgdax_pgmap *pgmap);
+void pgmap_assert_idle(struct pgdax_pgmap *pgmap, uint64_t pgoff, uint64_t npages,
+		       int n, const char *what);
 
 /*
  * Sleep until the extent containing/at @pgoff is idle. timeout_ms < 0 waits

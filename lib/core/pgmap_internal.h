@@ -79,6 +79,7 @@ struct pgdax_pgmap {
 	unsigned page_shift;		/* const */
 	_Atomic uint32_t dying;		/* 0 -> 1 once, in pgmap_kill() */
 	_Atomic uint32_t max_order;	/* largest order ever requested (monotonic) */
+	bool check;			/* const: checking mode (pgdax_invariants()) */
 	struct pgmap_ops ops;		/* const */
 	void *arg;			/* const */
 	_Atomic(struct folio_chunk *) *chunks;	/* const array; entries published once */
@@ -186,11 +187,19 @@ void live_put_central(struct pgdax_pgmap *pgmap, uint64_t nr);
 /* Allocate/free the folio table of @pgmap (first level only; chunks lazily). */
 int folio_table_init(struct pgdax_pgmap *pgmap);
 void folio_table_free(struct pgdax_pgmap *pgmap);
+/* Checking mode, at the release: abort naming invariant 1 if any extent
+ * of the table is not idle (a reference would outlive the device). */
+void folio_table_assert_idle(struct pgdax_pgmap *pgmap);
 
 /* --- for tests ------------------------------------------------------------ */
 
 /* Make threads without a shard use the pgmap's shared fallback shard. */
 extern _Atomic bool pgmap_test_no_shards;
+/*
+ * Fire the drained event now, whatever the count: plants the bug that
+ * invariant 8's check at the unmap exists to catch (tests/check_invariants.c).
+ */
+void pgmap_test_fire_drained(struct pgdax_pgmap *pgmap);
 /* How many times the drained event fired (invariant 7: at most once). */
 uint32_t pgmap_drained_events(struct pgdax_pgmap *pgmap);
 /* Bytes of DRAM the folio table holds (first level + allocated chunks). */

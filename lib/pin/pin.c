@@ -111,6 +111,7 @@ struct pin_table {
 	uint64_t pins_granted, pins_dropped;
 	struct pgdax_pintab_poll_ops ops;
 	bool revoked;			/* the device went away: every pin revoked */
+	bool check;			/* const: the volume's checking mode */
 };
 
 /* Pins held now (t->lock held, or the table no longer shared). */
@@ -152,6 +153,7 @@ static struct pin_table *table_of(struct pgdax_vol *vol)
 	pthread_mutex_init(&t->lock, NULL);
 	t->files.next = t->files.prev = &t->files;
 	t->next_id = 1;
+	t->check = pgmap_checking(pgdax_vol_pgmap(vol));
 	if (pgdax_vol_set_holder(vol, &holder_ops, t) == 0)
 		return t;
 	/* another thread registered first: use that one */
@@ -296,10 +298,34 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static bool breaking_locked(struct pin_table *t, uint64_t ino, uint64_t first,
 			    uint64_t n)
 {
+	if (pgdax_fault("pin_break_check"))
+		return false;	/* tests: the check missing (util.h) */
 	for (struct breaking *b = t->breaking; b; b = b->next)
 		if (b->ino == ino && overlaps(first, n, b->first, b->n))
 			return true;
 	return false;
+}
+
+/*
+ * Invariant 12 (checking mode), as pin @p of @ino enters the books: no
+ * recorded break overlaps it. Breaks are recorded under the inode lock,
+ * which the pin holds from pin_begin (where it was refused if one
+ * overlapped) to here; so one found now means a break recorded without
+ * that lock, or a pin granted without the check.
+ */
+static void check_no_break_locked(struct pin_table *t, uint64_t ino, const struct pin *p)
+{
+	uint64_t bs = block_size(t);
+
+	for (struct breaking *b = t->breaking; b; b = b->next)
+		if (b->ino == ino && overlaps(p->off / bs, p->len / bs, b->first, b->n))
+			pgdax_invariant_fail(12, "a pin of inode %llu pages [%llu, +%llu) is granted "
+					     "while pages [%llu, +%llu) are being broken",
+					     (unsigned long long)ino,
+					     (unsigned long long)(p->off / bs),
+					     (unsigned long long)(p->len / bs),
+					     (unsigned long long)b->first,
+					     (unsigned long long)b->n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -388,6 +414,8 @@ static int pin_commit(void *arg)
 	struct pin_file *pf;
 
 	pthread_mutex_lock(&t->lock);
+	if (t->check)
+		check_no_break_locked(t, pgdax_vol_file_ino(c->f), p);
 	pf = pf_get_locked(t, c->f);
 	if (!pf) {
 		pthread_mutex_unlock(&t->lock);

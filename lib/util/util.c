@@ -6,9 +6,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 /*
@@ -128,4 +131,47 @@ bool pgdax_fault_slow(const char *site)
 	}
 	pthread_mutex_unlock(&fault_lock);
 	return fail;
+}
+
+/* ---- invariant checking mode (util.h) ---- */
+
+static int invariants_state;	/* 0 not read yet, 1 off, 2 on (atomic) */
+
+bool pgdax_invariants(void)
+{
+	int st = __atomic_load_n(&invariants_state, __ATOMIC_ACQUIRE);
+
+	if (st == 0) {
+		const char *e = getenv("PGDAX_INVARIANTS");
+		int want = e && !strcmp(e, "1") ? 2 : 1;
+
+		/* first reader wins; a racing setter's value stands */
+		__atomic_compare_exchange_n(&invariants_state, &st, want, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		st = __atomic_load_n(&invariants_state, __ATOMIC_ACQUIRE);
+	}
+	return st == 2;
+}
+
+void pgdax_invariants_set(bool on)
+{
+	__atomic_store_n(&invariants_state, on ? 2 : 1, __ATOMIC_RELEASE);
+}
+
+void pgdax_invariant_fail(int n, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* said even where the log level silences everything (it aborts) */
+	if (pgdax_log_get_level() < LOG_CRIT)
+		fprintf(stderr, "%s: invariant %d broken (DESIGN.md section 3): %s\n",
+			program_invocation_short_name, n, msg);
+	else
+		pgdax_log(LOG_CRIT, "invariant", "invariant %d broken (DESIGN.md section 3): %s",
+			  n, msg);
+	abort();
 }

@@ -40,7 +40,11 @@ int pgdax_align_parse(const char *s, uint64_t *out);
  * counting from 1, or every call without :N), taken from $PGDAX_FAULT at
  * the first call or set by pgdax_fault_set() (NULL or "" turns it off).
  * Sites: icount_add (fs/handles.c: counting a lookup the kernel is given),
- * pin_break (lib/pin/pin.c: recording a layout break).
+ * pin_break (lib/pin/pin.c: recording a layout break). Two sites instead
+ * plant the bug an invariant check exists to catch, so a test can prove
+ * the check fires (tests/check_invariants.c): pin_break_check (lib/pin/pin.c:
+ * the break check that refuses a pin is skipped) and alloc_split
+ * (lib/core/alloc.c, checking mode only: a split keeps the wrong half).
  * Cost when off: one relaxed load and a predictable branch.
  */
 extern int pgdax_fault_state;	/* 0 not read yet, 1 off, 2 on (atomic) */
@@ -53,5 +57,24 @@ static inline bool pgdax_fault(const char *site)
 		return false;
 	return pgdax_fault_slow(site);
 }
+
+/*
+ * Invariant checking mode (DESIGN.md section 3; which invariant is checked
+ * where is listed at the top of lib/core/folio.c). Off unless
+ * $PGDAX_INVARIANTS is "1" when first asked, or a test turned it on with
+ * pgdax_invariants_set() (the test build exports PGDAX_INVARIANTS=1 to
+ * every test: tests/tests.am). Objects read it once, when they are created
+ * (pgmap, allocator, pin table), and keep the answer: a check costs a
+ * normal run one predictable branch on a flag they already have in cache.
+ */
+bool pgdax_invariants(void);
+void pgdax_invariants_set(bool on);
+/*
+ * An invariant is broken: log "invariant N broken: <message>" at LOG_CRIT
+ * (it passes every log level and reaches the daemon's syslog sink), then
+ * abort(). Safe with any lock held (it takes none but the log's own).
+ */
+void pgdax_invariant_fail(int n, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 
 #endif /* PGDAX_UTIL_H */

@@ -200,8 +200,10 @@ static int wait_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
 			bn = ne - nf;
 		}
 		e = busy_extent(vol, ip, first, end);
-		if (!e)
+		if (!e) {
+			extmap_assert_idle(vol, ip, first, end);	/* invariant 12 */
 			break;		/* rc 0: all idle, and the lock is held */
+		}
 		left = deadline < 0 ? -1 : (int)(deadline - now_ms());
 		if (deadline >= 0 && left <= 0) {
 			rc = -EBUSY;
@@ -266,6 +268,8 @@ static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, u
 				break;
 			uint64_t a = e.fpage > first ? e.fpage : first;
 			uint64_t b = e.fpage + ext_pages(&e) < end ? e.fpage + ext_pages(&e) : end;
+			pgmap_assert_idle(vol->pgmap, e.dblk, ext_pages(&e), 11,
+					  "truncate/punch frees blocks of a busy extent");
 			rc = extmap_remove(tx, ip, i - 1);
 			if (!rc)
 				rc = -atomic_load(&vol->fail_free_range);	/* tests */

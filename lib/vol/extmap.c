@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,37 @@ ssize_t extmap_find(struct extmap *m, uint64_t fpage, size_t *next)
 	if (next)
 		*next = lo;
 	return -1;
+}
+
+/*
+ * Invariant 12 (checking mode): a layout break's wait ended with success,
+ * so every extent overlapping file pages [first, end) must be idle now,
+ * whatever the waiter saw after its last wait (lib/core/folio.c lists it).
+ */
+void extmap_assert_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
+			uint64_t end)
+{
+	struct extmap *m = &ip->map;
+	char what[160];
+	ssize_t hit;
+	size_t i;
+
+	if (!pgmap_checking(vol->pgmap) || end <= first)
+		return;
+	if (end == UINT64_MAX)
+		snprintf(what, sizeof(what), "the layout break of inode %llu from page %llu ended "
+			 "its wait, but the range is busy: a wait not followed by a re-check",
+			 (unsigned long long)ip->ino, (unsigned long long)first);
+	else
+		snprintf(what, sizeof(what), "the layout break of inode %llu pages [%llu, %llu) "
+			 "ended its wait, but the range is busy: a wait not followed by a re-check",
+			 (unsigned long long)ip->ino, (unsigned long long)first,
+			 (unsigned long long)end);
+	hit = extmap_find(m, first, &i);
+	if (hit >= 0)
+		i = (size_t)hit;
+	for (; i < m->n && m->v[i].fpage < end; i++)
+		pgmap_assert_idle(vol->pgmap, m->v[i].dblk, 1ULL << m->v[i].order, 12, what);
 }
 
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage)

@@ -234,18 +234,31 @@ void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts)
 	t->t_nsec = htole32((uint32_t)ts->tv_nsec);
 }
 
+/*
+ * The times are the one field written under the inode lock held for
+ * reading: overwrites (data.c's fast path) share the lock and each stores
+ * "now". Each word is stored and loaded whole (relaxed atomics), so
+ * concurrent touches and stats are no data race; two racing touches may
+ * still leave one's seconds with the other's nanoseconds, as before.
+ */
 static void get_time(const struct pgdax_timespec *t, struct timespec *ts)
 {
-	ts->tv_sec = (time_t)le64toh(t->t_sec);
-	ts->tv_nsec = (long)le32toh(t->t_nsec);
+	ts->tv_sec = (time_t)le64toh(__atomic_load_n(&t->t_sec, __ATOMIC_RELAXED));
+	ts->tv_nsec = (long)le32toh(__atomic_load_n(&t->t_nsec, __ATOMIC_RELAXED));
+}
+
+static void put_time(struct pgdax_timespec *d, const struct pgdax_timespec *t)
+{
+	__atomic_store_n(&d->t_sec, t->t_sec, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->t_nsec, t->t_nsec, __ATOMIC_RELAXED);
 }
 
 void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip)
 {
 	struct pgdax_timespec t;
 	inode_now(&t);
-	ip->d->i_mtime = t;
-	ip->d->i_ctime = t;
+	put_time(&ip->d->i_mtime, &t);
+	put_time(&ip->d->i_ctime, &t);
 	pgdax_dev_persist(vol->dev, &ip->d->i_mtime, 2 * sizeof(t));
 }
 
@@ -453,10 +466,11 @@ static void reclaim_wait_idle(struct pgdax_vol *vol, struct inode *ip)
 
 		for (size_t i = 0; i < ip->map.n; i++) {
 			const struct ext *e = &ip->map.v[i];
-			uint32_t c = pgmap_folio_refcount(vol->pgmap, e->dblk);
+			uint32_t c;
 
-			if (!c)
+			if (pgmap_folio_idle(vol->pgmap, e->dblk))	/* FREEING is busy */
 				continue;
+			c = pgmap_folio_refcount(vol->pgmap, e->dblk);
 			if (!busy)
 				busy = e;
 			if (nbusy++ < STALL_REPORT_EXTENTS && len < sizeof(list))

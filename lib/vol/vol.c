@@ -39,11 +39,34 @@ static void vol_page_free(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned or
 		hook(pgoff, order, vol->test_page_free_arg);
 }
 
+/* Invariant 1 (checking mode: lib/core/folio.c asks it of every new
+ * reference): the extent is allocated, to a file or an orphan. */
+static bool vol_page_owned(struct pgdax_pgmap *pgmap, uint64_t pgoff, unsigned order,
+			   void *arg)
+{
+	struct pgdax_vol *vol = arg;
+
+	(void)pgmap;
+	return pgdax_alloc_range_allocated(vol->alloc, pgoff, 1ULL << order);
+}
+
+/* Invariant 11 (checking mode: the allocator calls it, under its lock,
+ * before pages go back to the free pool on any path: a commit's frees,
+ * a relayout's old blocks, an abort, the quarantine): they are idle. */
+static void vol_check_freed(void *arg, uint64_t pg, uint64_t n)
+{
+	struct pgdax_vol *vol = arg;
+
+	pgmap_assert_idle(vol->pgmap, pg, n, 11, "blocks go back to the allocator while "
+			  "an extent holding them is referenced");
+}
+
 static void vol_device_lost(void *arg, const char *why);
 static void tell_dead(struct pgdax_vol *vol, const char *why);
 
 static const struct pgmap_ops vol_pgmap_ops = {
 	.page_free = vol_page_free,
+	.owned = vol_page_owned,
 };
 
 static void vol_free(struct pgdax_vol *vol)
@@ -151,6 +174,8 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	if (rc)
 		goto fail;
 	dev = NULL;	/* owned by the pgmap now */
+	if (pgmap_checking(vol->pgmap))
+		pgdax_alloc_set_free_check(vol->alloc, vol_check_freed, vol);
 	rc = pgdax_dev_watch(vol->dev, vol_device_lost, vol);
 	if (rc)
 		pgdax_warn("%s: device removal is noticed only when an access faults (%d)",
@@ -186,6 +211,7 @@ fail_pgmap:
 	}
 	pgmap_kill(vol->pgmap);
 	pgmap_drain(vol->pgmap, -1);
+	pgdax_alloc_set_free_check(vol->alloc, NULL, NULL);
 	pgmap_release(&vol->pgmap);
 	vol->dev = NULL;
 fail:
@@ -342,6 +368,7 @@ int pgdax_vol_unmount(struct pgdax_vol **volp)
 	}
 	icache_evict_all(vol);
 	pgdax_quarantine_stop(vol);	/* its thread uses the device: stop it first */
+	pgdax_alloc_set_free_check(vol->alloc, NULL, NULL);	/* it reads the pgmap */
 	rc = pgmap_release(&vol->pgmap);
 	if (rc) {
 		pgdax_err("%s: could not release the device (%d)", vol->devname, rc);

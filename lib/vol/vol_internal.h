@@ -250,6 +250,10 @@ int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx);
 /* Free the extent blocks of an empty map. */
 int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
+/* Checking mode: abort (invariant 12) unless every extent overlapping file
+ * pages [first, end) is idle; nothing otherwise. */
+void extmap_assert_idle(struct pgdax_vol *vol, struct inode *ip, uint64_t first,
+			uint64_t end);
 
 /* ---- vol.c: calls to the holder (no-ops without one) ---- */
 /* 0, or the holder's -errno: the break failed, do not wait, no break_done */
