@@ -83,6 +83,19 @@ static int add_nlink(struct jtx *tx, struct inode *ip, int delta)
 	return 0;
 }
 
+/*
+ * vol_ack for calls that hand the caller an entry with a reference: -EIO
+ * if the device was lost meanwhile, after dropping that reference again.
+ */
+static int ack_entry(struct pgdax_vol *vol, int rc, const struct stat *st)
+{
+	if (!vol_dead(vol))
+		return rc;
+	if (rc == 0)
+		pgdax_vol_iput(vol, st->st_ino, 1);
+	return -EIO;
+}
+
 static int getattr_impl(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
 {
 	struct inode *ip;
@@ -147,16 +160,8 @@ out:
 int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st)
 {
-	int rc;
-
 	VOL_LIVE_OR_EIO(vol);
-	rc = lookup_impl(vol, dir, name, st);
-	if (vol_dead(vol)) {
-		if (rc == 0)
-			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
-		rc = -EIO;
-	}
-	return rc;
+	return ack_entry(vol, lookup_impl(vol, dir, name, st), st);
 }
 
 static int iget_impl(struct pgdax_vol *vol, uint64_t ino)
@@ -326,21 +331,12 @@ static int mknod_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
- * for the caller is dropped again. */
+/* -EIO if the device was lost meanwhile (ack_entry). */
 int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st)
 {
-	int rc;
-
 	VOL_LIVE_OR_EIO(vol);
-	rc = mknod_impl(vol, dir, name, mode, rdev, cred, st);
-	if (vol_dead(vol)) {
-		if (rc == 0)
-			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
-		rc = -EIO;
-	}
-	return rc;
+	return ack_entry(vol, mknod_impl(vol, dir, name, mode, rdev, cred, st), st);
 }
 
 static int mkdir_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
@@ -353,21 +349,12 @@ static int mkdir_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
- * for the caller is dropped again. */
+/* -EIO if the device was lost meanwhile (ack_entry). */
 int pgdax_vol_mkdir(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, const struct pgdax_cred *cred, struct stat *st)
 {
-	int rc;
-
 	VOL_LIVE_OR_EIO(vol);
-	rc = mkdir_impl(vol, dir, name, mode, cred, st);
-	if (vol_dead(vol)) {
-		if (rc == 0)
-			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
-		rc = -EIO;
-	}
-	return rc;
+	return ack_entry(vol, mkdir_impl(vol, dir, name, mode, cred, st), st);
 }
 
 static int symlink_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
@@ -380,21 +367,12 @@ static int symlink_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	return rc;
 }
 
-/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
- * for the caller is dropped again. */
+/* -EIO if the device was lost meanwhile (ack_entry). */
 int pgdax_vol_symlink(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		      const char *target, const struct pgdax_cred *cred, struct stat *st)
 {
-	int rc;
-
 	VOL_LIVE_OR_EIO(vol);
-	rc = symlink_impl(vol, dir, name, target, cred, st);
-	if (vol_dead(vol)) {
-		if (rc == 0)
-			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
-		rc = -EIO;
-	}
-	return rc;
+	return ack_entry(vol, symlink_impl(vol, dir, name, target, cred, st), st);
 }
 
 static int readlink_impl(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size)
@@ -508,21 +486,12 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 	return 0;
 }
 
-/* -EIO if the device was lost meanwhile (vol_ack); the reference taken
- * for the caller is dropped again. */
+/* -EIO if the device was lost meanwhile (ack_entry). */
 int pgdax_vol_link(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 		   const char *newname, struct stat *st)
 {
-	int rc;
-
 	VOL_LIVE_OR_EIO(vol);
-	rc = link_impl(vol, ino, newdir, newname, st);
-	if (vol_dead(vol)) {
-		if (rc == 0)
-			pgdax_vol_iput(vol, st->st_ino, 1);	/* the reference it took */
-		rc = -EIO;
-	}
-	return rc;
+	return ack_entry(vol, link_impl(vol, ino, newdir, newname, st), st);
 }
 
 /* Drop one link of @ip (write-locked) inside @tx; a directory loses both. */
