@@ -93,14 +93,16 @@ typedef uint64_t pgdax_le64;
 
 #define PGDAX_SB_MAGIC		0x3153464b58414447ULL	/* "GDAXKFS1" read as LE bytes */
 #define PGDAX_FMT_MAJOR		1	/* an unknown major is refused */
-#define PGDAX_FMT_MINOR		1	/* a newer minor is accepted */
+#define PGDAX_FMT_MINOR		2	/* a newer minor is accepted */
 /* Minor versions:
  *   0  first format.
  *   1  PGDAX_IFL_TRIM and inodes with nlink > 0 on the orphan list (a
  *      truncate whose blocks past EOF are not all freed yet). Images of
  *      minor 0 never hold either and mount unchanged; mkfs writes 1. A
  *      minor-0 driver refuses an inode with the flag (unknown flags) rather
- *      than expose the blocks it guards. */
+ *      than expose the blocks it guards.
+ *   2  the error-state hot fields (s_errors ... s_last_error_ino). On an
+ *      image of an older minor they are not trusted (read as 0). */
 
 #define PGDAX_MIN_BLOCK_SIZE	4096u
 #define PGDAX_MAX_BLOCK_SIZE	65536u
@@ -111,6 +113,13 @@ typedef uint64_t pgdax_le64;
 /* s_state (hot field) */
 #define PGDAX_STATE_CLEAN	0x4e41454c43ULL	/* "CLEAN" */
 #define PGDAX_STATE_DIRTY	0x5954524944ULL	/* "DIRTY" */
+
+/* s_errors (hot field): why the volume is known to be damaged, 0 = not
+ * known to be. Set by fsck when it leaves a problem unrepaired and by the
+ * filesystem when it meets corruption while mounted; cleared only by an
+ * fsck that ends with a consistent volume. */
+#define PGDAX_ERR_FSCK		0x1ULL	/* fsck left problems unrepaired */
+#define PGDAX_ERR_RUNTIME	0x2ULL	/* corruption met while mounted */
 
 /* feature flags: a set bit this code does not know in incompat refuses the
  * mount, in ro_compat forces a read-only mount, in compat is ignored. */
@@ -153,9 +162,15 @@ struct pgdax_sb {
 	pgdax_le64 s_mount_count;
 	pgdax_le64 s_mount_time;
 	pgdax_le64 s_write_time;
+	/* minor >= 2: the error state, each an 8-byte store */
+	pgdax_le64 s_errors;		/* PGDAX_ERR_* bits */
+	pgdax_le64 s_error_count;	/* errors recorded since the last clean fsck */
+	pgdax_le64 s_first_error_time;	/* seconds since the epoch */
+	pgdax_le64 s_last_error_time;
+	pgdax_le64 s_last_error_ino;	/* inode of the last runtime error, 0 = none */
 };
 static_assert(offsetof(struct pgdax_sb, s_crc) == 372, "superblock crc offset");
-static_assert(sizeof(struct pgdax_sb) == 416, "superblock size");
+static_assert(sizeof(struct pgdax_sb) == 456, "superblock size");
 
 /* ------------------------------------------------------------------ */
 /* Undo journal                                                        */
