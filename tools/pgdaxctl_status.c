@@ -29,12 +29,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "dev/dev.h"
 #include "pgdaxctl.h"
 #include "pgdaxctl_sb.h"
 #include "pgdaxctl_status.h"
+#include "util/log.h"
 #include "vol/mkfs.h"
 
 const char *pgdaxctl_pgmap_state_str(int state)
@@ -193,9 +195,14 @@ static bool volume_id(const char *dev_path, char label[PGDAX_LABEL_MAX + 1], cha
 {
 	struct pgdax_dev *dev = NULL;
 	struct pgdaxctl_sb v;
-	int rc;
+	int rc, level = pgdax_log_get_level();
 
-	if (pgdax_dev_open(dev_path, PGDAX_DEV_RDONLY, 0, &dev))
+	/* a device that is gone (the mount is dead) is shown by the daemon's
+	 * own state; no library message for it here */
+	pgdax_log_set_level(LOG_CRIT);
+	rc = pgdax_dev_open(dev_path, PGDAX_DEV_RDONLY, 0, &dev);
+	pgdax_log_set_level(level);
+	if (rc)
 		return false;
 	rc = pgdaxctl_sb_read(dev, &v);
 	pgdax_dev_close(&dev);

@@ -33,11 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "dev/dev.h"
 #include "pgdaxctl.h"
 #include "pgdaxctl_sb.h"
+#include "util/log.h"
 #include "vol/mkfs.h"
 
 #define LINK_DIR "/dev/pgdax"
@@ -68,13 +70,18 @@ static void label_safe(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
-/* 0 with the superblock in @v; -ENODATA: no pgdaxfs; other -errno: open failed. */
-static int read_volume(const char *path, struct pgdaxctl_sb *v)
+/* 0 with the superblock in @v; -ENODATA: no pgdaxfs; other -errno: open
+ * failed (the library's message only when @loud: a scan stays quiet about
+ * dax devices it cannot map, e.g. ones in system-ram mode). */
+static int read_volume(const char *path, struct pgdaxctl_sb *v, bool loud)
 {
 	struct pgdax_dev *dev = NULL;
-	int rc;
+	int rc, level = pgdax_log_get_level();
 
+	if (!loud)
+		pgdax_log_set_level(LOG_CRIT);
 	rc = pgdax_dev_open(path, PGDAX_DEV_RDONLY, 0, &dev);
+	pgdax_log_set_level(level);
 	if (rc)
 		return rc;
 	rc = pgdaxctl_sb_read(dev, v);
@@ -109,7 +116,7 @@ int cmd_udev_links(int argc, char **argv)
 		fprintf(stderr, "pgdaxctl udev-links: no DEVICE and no $DEVNAME\n");
 		return PGDAXCTL_EXIT_USAGE;
 	}
-	rc = read_volume(path, &v);
+	rc = read_volume(path, &v, true);
 	if (rc == -ENODATA || rc == -EUCLEAN || rc == -EPROTONOSUPPORT)
 		return PGDAXCTL_EXIT_OK;	/* nothing to name */
 	if (rc) {
@@ -134,12 +141,12 @@ struct want {
 	const char *label;
 };
 
-static bool matches(const char *path, const struct want *w)
+static bool matches(const char *path, const struct want *w, bool loud)
 {
 	char label[PGDAX_LABEL_MAX + 1];
 	struct pgdaxctl_sb v;
 
-	if (read_volume(path, &v))
+	if (read_volume(path, &v, loud))
 		return false;
 	if (w->by_uuid)
 		return !memcmp(v.sb.s_uuid, w->uuid, 16);
@@ -197,7 +204,7 @@ int cmd_find(int argc, char **argv)
 		fprintf(stderr, "pgdaxctl find: '%s': give UUID=... or LABEL=...\n", spec);
 		return PGDAXCTL_EXIT_USAGE;
 	}
-	if (access(link, F_OK) == 0 && matches(link, &w))
+	if (access(link, F_OK) == 0 && matches(link, &w, false))
 		n = add_found(found, n, link);
 	if (n == 0) {
 		if (glob("/dev/dax*", 0, NULL, &g) == 0) {
@@ -207,14 +214,14 @@ int cmd_find(int argc, char **argv)
 				if (stat(g.gl_pathv[i], &st) || !S_ISCHR(st.st_mode))
 					continue;
 				scanned++;
-				if (matches(g.gl_pathv[i], &w))
+				if (matches(g.gl_pathv[i], &w, false))
 					n = add_found(found, n, g.gl_pathv[i]);
 			}
 			globfree(&g);
 		}
 		for (int i = 2; i < argc; i++) {
 			scanned++;
-			if (matches(argv[i], &w))
+			if (matches(argv[i], &w, true))
 				n = add_found(found, n, argv[i]);
 		}
 	}
