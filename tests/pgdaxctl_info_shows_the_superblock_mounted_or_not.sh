@@ -38,6 +38,43 @@ for k in '"label":"infotest"' '"uuid":"0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"' \
 done
 python3 -c 'import json,sys; json.loads(sys.argv[1])' "$json" || fail "info --json is not JSON"
 
+# the error state (hot fields after s_crc, lib/vol/format.h): bits, count,
+# first/last time, last inode; on an image of minor < 2 they read as none
+poke() { # IMAGE MINOR: s_errors=3, count 2, times, inode 7; s_minor, crc resealed
+	python3 - "$@" <<'PY'
+import struct, sys
+def crc32c(b, c=0xffffffff):
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+    return c ^ 0xffffffff
+with open(sys.argv[1], "r+b") as f:
+    sb = bytearray(f.read(456))
+    struct.pack_into("<H", sb, 10, int(sys.argv[2]))
+    struct.pack_into("<I", sb, 372, crc32c(bytes(sb[:372])))
+    struct.pack_into("<5Q", sb, 416, 3, 2, 1000000000, 1700000000, 7)
+    f.seek(0)
+    f.write(sb)
+PY
+}
+img=$(pgdax_new_device 32M)
+cp --sparse=always "$dev" "$img"
+poke "$img" 2
+out=$("$PGDAXCTL" info "$img") || fail "info on a volume with errors exited $?"
+want '^errors: +fsck,runtime$'
+want '^error count: +2$'
+want '^first error time: +2001-09-09 01:46:40 UTC$'
+want '^last error time: +2023-11-14 22:13:20 UTC$'
+want '^last error inode: +7$'
+"$PGDAXCTL" info --json "$img" | grep -q '"errors":"fsck,runtime","error_bits":3,"error_count":2,"first_error_time":1000000000,"last_error_time":1700000000,"last_error_ino":7' ||
+	fail "info --json error state: $("$PGDAXCTL" info --json "$img")"
+poke "$img" 1
+out=$("$PGDAXCTL" info "$img") || fail "info on a minor-1 image exited $?"
+want '^format version: +1\.1$'
+want '^errors: +none$'
+grep -q '^error count:' <<<"$out" && fail "minor-1 image shows an error count: $out"
+
 # mounted: info works without disturbing the daemon's lock or service
 mnt=$(pgdax_new_dir mnt)
 pgdax_mount "$dev" "$mnt"

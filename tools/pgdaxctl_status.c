@@ -387,7 +387,9 @@ static int find_mount(const char *arg, char *mnt, size_t len)
 	return rc;
 }
 
-static int show_one(const char *mnt, bool json)
+/* Show the mount at @mnt; @sep is printed first, only when there is
+ * something to show (JSON array commas). 0 or -errno (reported). */
+static int show_one(const char *mnt, bool json, const char *sep)
 {
 	struct pgdaxctl_status s;
 	int r;
@@ -397,6 +399,7 @@ static int show_one(const char *mnt, bool json)
 		pgdaxctl_status_perror("status", mnt, r);
 		return r;
 	}
+	fputs(sep, stdout);
 	if (json)
 		print_json(mnt, &s);
 	else
@@ -423,14 +426,7 @@ static int show_all(bool json)
 	for (i = 0; i < n; i++) {
 		if (strcmp(m[i].root, "/"))
 			continue;	/* a bind mount of part of a volume shown elsewhere */
-		if (json && shown)
-			printf(",");
-		else if (!json && shown)
-			printf("\n");
-		if (json)
-			printf("\n");
-		fflush(stdout);
-		if (show_one(m[i].mountpoint, json))
+		if (show_one(m[i].mountpoint, json, json ? (shown ? ",\n" : "\n") : (shown ? "\n" : "")))
 			bad++;
 		else
 			shown++;
@@ -474,7 +470,7 @@ int cmd_status(int argc, char **argv)
 	}
 	if (find_mount(argv[optind], mnt, sizeof(mnt)))
 		return PGDAXCTL_EXIT_FAIL;
-	if (show_one(mnt, json))
+	if (show_one(mnt, json, ""))
 		return PGDAXCTL_EXIT_FAIL;
 	if (json)
 		printf("\n");
