@@ -10,6 +10,10 @@
 #     header), shows that identity (pgdaxctl status) and the file written
 #     before; after the unmount fsck -n -f finds nothing;
 #   - and a second tune completes the change.
+# The lagging journal header such a cut leaves is accepted only beside a
+# valid, clean primary: beside a backup fallback (what an interrupted mkfs
+# over an older volume can leave) mount refuses it and fsck -p does not
+# fix it (exit status with bit 4: uncorrected).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 pgdax_init
 copy() { cp --sparse=always --preserve=xattr "$1" "$2" || fail "cp $1 $2"; }
@@ -72,6 +76,27 @@ for n in $(seq 1 "$total"); do
 	[ "$(identity "$shadow")" = "new $NEW_U" ] || fail "barrier $n: second tune did not complete"
 	"$FSCK" -n -f "$shadow" >/dev/null 2>&1 || fail "barrier $n: fsck -n after the second tune"
 done
+# a lagging header beside a damaged primary: not a state tune leaves
+copy "$base" "$dev"
+python3 - "$dev" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4096 + 16)           # journal header (block 1): j_uuid[0]
+    b = f.read(1); f.seek(4096 + 16); f.write(bytes([b[0] ^ 1]))
+    f.seek(40)                  # primary superblock: a byte under the crc
+    b = f.read(1); f.seek(40); f.write(bytes([b[0] ^ 0xff]))
+PY
+copy "$dev" "$PGDAX_WORK/fsckcopy"
+rc=0
+"$FSCK" -p "$PGDAX_WORK/fsckcopy" >"$PGDAX_WORK/fsck.log" 2>&1 || rc=$?
+[ $((rc & 4)) -eq 4 ] || { cat "$PGDAX_WORK/fsck.log" >&2; fail "fsck -p took a lagging header beside a backup (exit $rc)"; }
+for try in 1 2; do
+	"$PGDAXFS" "$dev" "$mnt" -f >"$PGDAX_WORK/refused.log" 2>&1 &&
+		{ fusermount3 -u "$mnt"; fail "mount $try accepted a lagging header beside a backup"; }
+	grep -q "journal header @4096: uuid or checksum does not match" "$PGDAX_WORK/refused.log" ||
+		fail "mount $try: unclear refusal: $(cat "$PGDAX_WORK/refused.log")"
+done
+
 [ "$seen_old" -ge 1 ] && [ "$seen_new" -ge 1 ] ||
 	fail "expected both identities across the cut points (old $seen_old, new $seen_new)"
 echo "tune crash: $total barriers, $seen_old old, $seen_new new identity: ok"

@@ -374,8 +374,11 @@ static int check_journal(struct ctx *c)
 		 * never replayed. */
 		const struct pgdax_jrec *r = (const void *)(area + PGDAX_JREC_START);
 		bool pending = le32toh(r->r_magic) == PGDAX_JREC_MAGIC && le64toh(r->r_seq) == t;
+		/* safe only in the state a cut tune leaves: the primary in use
+		 * (a backup fallback has set s_state DIRTY) and clean */
+		bool lag = !pending && le64toh(c->sb.s_state) == PGDAX_STATE_CLEAN;
 
-		if (problem(c, !pending, "journal header", c->jr_off,
+		if (problem(c, lag, "journal header", c->jr_off,
 			    pending ? "checksum or uuid does not match the superblock; pending "
 				      "transaction %llu is stale and is discarded"
 				    : "checksum or uuid does not match the superblock (an "

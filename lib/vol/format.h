@@ -130,9 +130,10 @@ typedef uint64_t pgdax_le64;
 struct pgdax_sb {
 	/* --- checksummed, written by mkfs; besides, pgdaxctl tune rewrites
 	 * s_uuid and s_label (and so s_crc) of an UNMOUNTED, clean volume
-	 * with no pending journal transaction: backup copy first, then the
-	 * primary, then j_uuid of the journal header, each persisted before
-	 * the next (lib/vol/tune.c says what a crash between them leaves).
+	 * with no pending journal transaction: j_uuid of the journal header
+	 * first, then the backup copy, then the primary, each persisted
+	 * before the next (lib/vol/tune.c says what a crash between them
+	 * leaves).
 	 * Nothing else changes these bytes on a mounted volume. --- */
 	pgdax_le64 s_magic;		/* PGDAX_SB_MAGIC */
 	pgdax_le16 s_major;		/* PGDAX_FMT_MAJOR */
@@ -197,12 +198,13 @@ static_assert(sizeof(struct pgdax_sb) == 456, "superblock size");
  *
  * The header must match the superblock (magic, j_area_bytes, j_uuid =
  * s_uuid, j_crc). One mismatch is accepted: magic and size right but j_uuid
- * or j_crc not, and no transaction j_seq + 1 pending. That is what a uuid
- * change cut short leaves (pgdaxctl tune writes the header last); with
- * nothing to replay the header carries no information, so a read-write
- * mount rewrites [0, j_seq) from the superblock and fsck repairs it as a
- * safe (-p) fix. With a transaction pending, such a journal is stale: never
- * replayed (mount refuses, fsck discards it).
+ * or j_crc not, no transaction j_seq + 1 pending, and the superblock in use
+ * the primary, valid and CLEAN. That is what a uuid change cut short leaves
+ * (pgdaxctl tune writes the header first, on a clean volume); with nothing
+ * to replay the header carries no information, so a read-write mount
+ * rewrites [0, j_seq) from the superblock and fsck repairs it as a safe
+ * (-p) fix. Otherwise such a journal is stale: never replayed (mount
+ * refuses, fsck -y discards it).
  */
 #define PGDAX_JHDR_MAGIC	0x4c4e524a58444750ULL	/* "PGDXJRNL" */
 #define PGDAX_JREC_MAGIC	0x43455258u		/* "XREC" */

@@ -121,6 +121,25 @@ int journal_format(struct pgdax_dev *dev, const struct pgdax_sb *sb)
 }
 
 /*
+ * Is @sb the volume's primary superblock, valid and CLEAN on the medium?
+ * The only state in which a lagging journal header is accepted: pgdaxctl
+ * tune runs on a clean volume only, writes the header first and never
+ * touches the hot fields, so a cut tune leaves exactly that. A mount that
+ * fell back to the backup (an interrupted mkfs over an older volume can
+ * leave a valid old backup beside a new journal) does not qualify, nor
+ * does one whose primary it has just repaired (marked dirty).
+ */
+static bool primary_clean(const char *base, uint64_t size, const struct pgdax_sb *sb)
+{
+	struct pgdax_sb p;
+
+	memcpy(&p, base, sizeof(p));
+	return pgdax_sb_validate(&p, size, NULL, 0) == 0 &&
+	       !memcmp(&p, sb, offsetof(struct pgdax_sb, s_state)) &&
+	       le64toh(p.s_state) == PGDAX_STATE_CLEAN;
+}
+
+/*
  * 0: the header is what @sb says it must be. -ESTALE: magic and size are
  * right but the uuid or the checksum is not, the state an interrupted uuid
  * change (lib/vol/tune.c) leaves: the caller decides (journal_recover).
@@ -218,14 +237,15 @@ int journal_recover(struct pgdax_dev *dev, char *base, uint64_t size,
 		return rc;
 	uint64_t t = le64toh(h->j_seq) + 1;
 	n = walk_records(base, size, area, area_bytes, area_off, t, &offs);
-	if (n > 0 && rc == -ESTALE) {
+	if (rc == -ESTALE && (n != 0 || !primary_clean(base, size, sb))) {
 		/* records under a header of another uuid: a stale journal is
-		 * never replayed (fsck decides) */
-		pgdax_err("journal header @%llu: uuid or checksum does not match the superblock "
-			  "and transaction %llu is pending: run fsck.pgdaxfs",
-			  (unsigned long long)area_off, (unsigned long long)t);
+		 * never replayed; nor is the header trusted beside a superblock
+		 * a cut tune cannot have left (fsck decides) */
+		pgdax_err("journal header @%llu: uuid or checksum does not match the superblock%s: "
+			  "run fsck.pgdaxfs", (unsigned long long)area_off,
+			  n > 0 ? " and a transaction is pending" : "");
 		free(offs);
-		return -EUCLEAN;
+		return n < 0 ? n : -EUCLEAN;
 	}
 	if (n <= 0) {
 		free(offs);

@@ -51,7 +51,7 @@ static int find_backup(const char *base, uint64_t size, struct pgdax_sb *out,
 /*
  * With a valid primary, the backup's checksummed part must be the same
  * bytes. It differs after a crash inside pgdaxctl tune (lib/vol/tune.c
- * writes the backup first) or when the backup was damaged: the primary
+ * writes the backup before the primary) or when the backup was damaged: the primary
  * wins, as fsck's safe repair does, so a read-write mount leaves one
  * identity on the volume.
  */

@@ -14,29 +14,32 @@
  *
  * Order of writes, each persisted before the next starts, and what a crash
  * after (or inside) each leaves:
- *   (1) backup superblock := new. Cut here: the primary and the journal
- *       still agree on the old identity; mount uses them; fsck sees the
- *       backup differ and copies the primary over it (a safe repair, as
- *       for any backup damage), i.e. the change is undone. A torn backup
- *       fails its crc: same thing.
- *   (2) primary superblock := new (checksummed part only; the hot fields
- *       are not touched). Cut after: the superblocks name the new identity,
- *       the journal header the old one. Torn: the primary fails its crc,
- *       mount and fsck fall back to the backup, already new (the hot
- *       fields are then lost, as with any damaged primary: it is CLEAN
- *       with an empty journal here, so only the orphan list could be, and
+ *   (1) journal header := new uuid and checksum (j_seq, a hot field after
+ *       the crc, kept). Cut after or inside it: the superblocks name the
+ *       old identity, the header's uuid or crc does not match them, its
+ *       magic and size do, no transaction is pending and the primary is
+ *       valid and CLEAN. That is the one mismatch recovery accepts
+ *       (format.h, "Undo journal"): a read-write mount rewrites the header
+ *       from the superblock, fsck repairs it as safe (fsck -p), a
+ *       read-only mount ignores it (it never writes the journal).
+ *   (2) backup superblock := new. Cut after: the primary (old) wins: a
+ *       read-write mount and fsck (safe repair) copy it over the backup and
+ *       the header is rewritten as in (1): the change is undone. A torn
+ *       backup fails its crc: same thing.
+ *   (3) primary superblock := new (checksummed part only; the hot fields
+ *       are not touched). Cut after: done but for (4). Torn: the primary
+ *       fails its crc and mount and fsck fall back to the backup, already
+ *       new, as is the header: consistent, no tolerance needed (the hot
+ *       fields are lost, as with any damaged primary: the volume is CLEAN
+ *       with an empty journal here, so only an orphan list could be, and
  *       fsck finds orphans from the inodes).
- *   (3) journal header := new uuid and checksum (j_seq, a hot field after
- *       the crc, kept). Cut after (2) or inside (3): the header's uuid or
- *       crc disagrees with the superblock while magic and size are right
- *       and no transaction is pending. That is the one state recovery
- *       accepts beyond a matching header (format.h, "Undo journal"): a
- *       read-write mount rewrites the header from the superblock, fsck
- *       repairs it as safe (fsck -p), a read-only mount ignores it (it
- *       never writes the journal). Running tune again also completes it.
  *   (4) s_write_time (8-byte hot store).
- * So at every point the volume mounts and names itself consistently, with
- * either the old or the new identity.
+ * The header goes first so that the lagging-header state only ever occurs
+ * beside a valid primary; recovery accepts it nowhere else (an interrupted
+ * mkfs over an older volume could leave an old backup beside a new
+ * header, which must not mount). So at every point the volume mounts and
+ * names itself consistently, with either the old or the new identity, and
+ * running tune again completes the change.
  */
 #include "config.h"
 
@@ -154,10 +157,10 @@ int pgdax_tune(const char *device, const struct pgdax_tune_opts *o)
 	uint64_t boff = (le64toh(n.s_blocks) - 1) * le32toh(n.s_block_size);
 	char *jh = base + le64toh(n.s_journal_start) * le32toh(n.s_block_size);
 
-	pgdax_dev_memcpy_persist(dev, base + boff, &n, offsetof(struct pgdax_sb, s_state)); /* (1) */
-	pgdax_dev_memcpy_persist(dev, p, &n, offsetof(struct pgdax_sb, s_state));	   /* (2) */
 	journal_hdr_make(&n, &h);
-	pgdax_dev_memcpy_persist(dev, jh, &h, offsetof(struct pgdax_jhdr, j_seq));	   /* (3) */
+	pgdax_dev_memcpy_persist(dev, jh, &h, offsetof(struct pgdax_jhdr, j_seq));	   /* (1) */
+	pgdax_dev_memcpy_persist(dev, base + boff, &n, offsetof(struct pgdax_sb, s_state)); /* (2) */
+	pgdax_dev_memcpy_persist(dev, p, &n, offsetof(struct pgdax_sb, s_state));	   /* (3) */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	__atomic_store_n(&p->s_write_time, htole64((uint64_t)ts.tv_sec), __ATOMIC_RELEASE);
 	pgdax_dev_persist(dev, &p->s_write_time, sizeof(p->s_write_time));		   /* (4) */
