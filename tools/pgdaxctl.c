@@ -19,9 +19,12 @@ struct cmd {
 
 /* Keep sorted by name; one line per subcommand. */
 static const struct cmd cmds[] = {
-	{ "info", cmd_info, "show a device's kind, size, alignment, NUMA node and flushing" },
+	{ "find", cmd_find, "print the device holding the volume UUID=... or LABEL=..." },
+	{ "info", cmd_info, "show a device and its volume's superblock (like dumpe2fs -h)" },
 	{ "list", cmd_list, "list the devdax devices on this machine (JSON)" },
-	{ "status", cmd_status, "show what a mounted pgdaxfs holds: usage, pins by process, state" },
+	{ "status", cmd_status, "show what mounted pgdaxfs volumes hold: usage, pins, state" },
+	{ "tune", cmd_tune, "change the label or UUID of an unmounted volume" },
+	{ "udev-links", cmd_udev_links, "print a device's volume UUID/label for udev (IMPORT{program})" },
 	{ "unmount", cmd_unmount, "drain and unmount a pgdaxfs mount, reporting who holds what" },
 };
 
@@ -35,7 +38,7 @@ static void usage(FILE *f)
 		   "the pgdaxfs mounts served from them.\n\n"
 		   "commands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n'pgdaxctl COMMAND --help' describes a command.\n"
 		   "Environment: PGDAX_LOG=err|warn|notice|info|debug sets the library log level.\n");
 }

@@ -23,6 +23,9 @@ int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_status(int argc, char **argv);	/* tools/pgdaxctl_status.c */
 int cmd_unmount(int argc, char **argv);	/* tools/pgdaxctl_unmount.c */
+int cmd_tune(int argc, char **argv);	/* tools/pgdaxctl_tune.c */
+int cmd_udev_links(int argc, char **argv);	/* tools/pgdaxctl_udev.c */
+int cmd_find(int argc, char **argv);	/* tools/pgdaxctl_udev.c */
 
 /* Shared helpers (tools/pgdaxctl.c). */
 /* Print s as a JSON string literal (quotes and escapes included). */

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pgdaxctl status MOUNTPOINT [--json]: what a running pgdaxfs daemon holds.
+ * pgdaxctl status [--json] [PATH|DEVICE]: what running pgdaxfs daemons hold.
+ *
+ * PATH is any file or directory inside a pgdaxfs mount: the mount is the
+ * /proc/self/mountinfo entry of type fuse.pgdaxfs whose device number is
+ * the file's st_dev (so a path deep inside, a bind mount or a symlink all
+ * lead to it). DEVICE is the device a daemon serves (found as the mount
+ * whose source is the same file). With no argument every pgdaxfs mount is
+ * shown (--json: an array of the objects shown for one).
  *
  * Asks the daemon through PGDAX_IOC_STATUS on the mount's root directory
  * (opening the root is not a "new open" of a file, so this works while the
@@ -22,10 +29,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include "dev/dev.h"
 #include "pgdaxctl.h"
+#include "pgdaxctl_sb.h"
 #include "pgdaxctl_status.h"
+#include "util/log.h"
+#include "vol/mkfs.h"
 
 const char *pgdaxctl_pgmap_state_str(int state)
 {
@@ -177,16 +189,47 @@ void pgdaxctl_status_print_holders(FILE *f, const char *mnt,
 	}
 }
 
+/* The volume's label and uuid, read from the device (read-only, no lock:
+ * the daemon keeps its exclusive lock). false when it cannot be read. */
+static bool volume_id(const char *dev_path, char label[PGDAX_LABEL_MAX + 1], char uuid[37])
+{
+	struct pgdax_dev *dev = NULL;
+	struct pgdaxctl_sb v;
+	int rc, level = pgdax_log_get_level();
+
+	/* a device that is gone (the mount is dead) is shown by the daemon's
+	 * own state; no library message for it here */
+	pgdax_log_set_level(LOG_CRIT);
+	rc = pgdax_dev_open(dev_path, PGDAX_DEV_RDONLY, 0, &dev);
+	pgdax_log_set_level(level);
+	if (rc)
+		return false;
+	rc = pgdaxctl_sb_read(dev, &v);
+	pgdax_dev_close(&dev);
+	if (rc)
+		return false;
+	pgdaxctl_sb_label(&v.sb, label);
+	pgdax_uuid_format(v.sb.s_uuid, uuid);
+	return true;
+}
+
 static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 {
 	const struct pgdax_ioc_status *st = &s->st;
 	dev_t dev = mount_dev(mnt);
-	char path[PATH_MAX];
+	char path[PATH_MAX], label[PGDAX_LABEL_MAX + 1], uuid[37];
 
 	printf("{\n  \"mountpoint\": ");
 	pgdaxctl_json_str(stdout, mnt);
 	printf(",\n  \"device\": ");
 	pgdaxctl_json_str(stdout, st->dev_path);
+	if (volume_id(st->dev_path, label, uuid)) {
+		printf(",\n  \"label\": ");
+		pgdaxctl_json_str(stdout, label);
+		printf(",\n  \"uuid\": \"%s\"", uuid);
+	} else {
+		printf(",\n  \"label\": null,\n  \"uuid\": null");
+	}
 	printf(",\n  \"emulated\": %s,\n  \"readonly\": %s,\n",
 	       (st->flags & PGDAX_INFO_EMULATED) ? "true" : "false",
 	       (st->flags & PGDAX_INFO_RDONLY) ? "true" : "false");
@@ -231,7 +274,7 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 			printf("null");
 		printf("}");
 	}
-	printf("%s]\n}\n", s->nholders ? "\n  " : "");
+	printf("%s]\n}", s->nholders ? "\n  " : "");
 }
 
 static void print_text(const char *mnt, const struct pgdaxctl_status *s)
@@ -240,9 +283,13 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	char a[32], b[32], c[32];
 	unsigned long long used = st->blocks - st->free_blocks;
 
+	char label[PGDAX_LABEL_MAX + 1], uuid[37];
+
 	printf("%s: pgdaxfs on %s (%s%s), daemon pid %d\n", mnt, st->dev_path,
 	       (st->flags & PGDAX_INFO_EMULATED) ? "emulated" : "devdax",
 	       (st->flags & PGDAX_INFO_RDONLY) ? ", read-only" : "", st->daemon_pid);
+	if (volume_id(st->dev_path, label, uuid))
+		printf("  volume:     label \"%s\", uuid %s\n", label, uuid);
 	printf("  device:     %s, alignment %s, block %s\n",
 	       pgdaxctl_size_str(st->dev_size, a, sizeof(a)),
 	       pgdaxctl_size_str(st->dev_align, b, sizeof(b)),
@@ -275,10 +322,119 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgdaxctl status MOUNTPOINT [--json]\n\n"
-		   "Show what the pgdaxfs daemon serving MOUNTPOINT holds: device, usage,\n"
-		   "active extents, pins by process and file, in-flight I/O and the state\n"
-		   "of its device map (live, dying, drained). Works while the daemon drains.\n");
+	fprintf(f, "usage: pgdaxctl status [--json] [PATH|DEVICE]\n\n"
+		   "Show what the pgdaxfs daemon serving PATH (any file or directory inside\n"
+		   "the mount) or DEVICE holds: device, volume label and UUID, usage, active\n"
+		   "extents, pins by process and file, in-flight I/O and the state of its\n"
+		   "device map (live, dying, drained). Works while the daemon drains.\n"
+		   "With no argument, every pgdaxfs mount (none: exit 0, nothing shown).\n\n"
+		   "  -j, --json   one JSON object (with no argument: an array of them)\n"
+		   "  -h, --help   this help\n");
+}
+
+static bool same_file(const char *a, const struct stat *b)
+{
+	struct stat st;
+
+	return stat(a, &st) == 0 && st.st_dev == b->st_dev && st.st_ino == b->st_ino;
+}
+
+/*
+ * The mount point of the pgdaxfs mount @arg is in, or that serves @arg as
+ * its device, into @mnt. 0, or -ENOENT with the reason printed.
+ */
+static int find_mount(const char *arg, char *mnt, size_t len)
+{
+	struct pgdaxctl_mount *m;
+	char dpath[PATH_MAX];
+	const char *p = arg;
+	struct stat st;
+	size_t n, i, pick = SIZE_MAX;
+	int rc;
+
+	if (stat(p, &st) < 0 && pgdax_dev_resolve(arg, dpath, sizeof(dpath)) == 0) {
+		p = dpath;	/* daxX.Y, namespaceX.Y */
+	}
+	if (stat(p, &st) < 0) {
+		rc = -errno;
+		fprintf(stderr, "pgdaxctl status: %s: %s\n", arg, strerror(-rc));
+		return rc;
+	}
+	rc = pgdaxctl_mounts(&m, &n);
+	if (rc) {
+		fprintf(stderr, "pgdaxctl status: /proc/self/mountinfo: %s\n", strerror(-rc));
+		return rc;
+	}
+	/* inside a mount: its st_dev; prefer the entry that shows the whole
+	 * volume (root "/") over a bind mount of a subdirectory */
+	for (i = 0; i < n; i++)
+		if (m[i].dev == st.st_dev && (pick == SIZE_MAX || !strcmp(m[i].root, "/")))
+			pick = i;
+	if (pick == SIZE_MAX && (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
+		for (i = 0; i < n && pick == SIZE_MAX; i++)
+			if (same_file(m[i].source, &st))
+				pick = i;
+	if (pick != SIZE_MAX) {
+		snprintf(mnt, len, "%s", m[pick].mountpoint);
+		rc = 0;
+	} else {
+		fprintf(stderr, "pgdaxctl status: %s is not inside a pgdaxfs mount, nor a device a "
+			"pgdaxfs mount serves (pgdaxctl info DEVICE reads an unmounted volume)\n",
+			arg);
+		rc = -ENOENT;
+	}
+	pgdaxctl_mounts_free(m, n);
+	return rc;
+}
+
+/* Show the mount at @mnt; @sep is printed first, only when there is
+ * something to show (JSON array commas). 0 or -errno (reported). */
+static int show_one(const char *mnt, bool json, const char *sep)
+{
+	struct pgdaxctl_status s;
+	int r;
+
+	r = pgdaxctl_status_get(mnt, &s);
+	if (r) {
+		pgdaxctl_status_perror("status", mnt, r);
+		return r;
+	}
+	fputs(sep, stdout);
+	if (json)
+		print_json(mnt, &s);
+	else
+		print_text(mnt, &s);
+	pgdaxctl_status_free(&s);
+	return 0;
+}
+
+/* Every pgdaxfs mount; one that does not answer (daemon gone: ENOTCONN) is
+ * reported and makes the exit status 1, the others are still shown. */
+static int show_all(bool json)
+{
+	struct pgdaxctl_mount *m;
+	size_t n, i;
+	int rc, bad = 0, shown = 0;
+
+	rc = pgdaxctl_mounts(&m, &n);
+	if (rc) {
+		fprintf(stderr, "pgdaxctl status: /proc/self/mountinfo: %s\n", strerror(-rc));
+		return PGDAXCTL_EXIT_FAIL;
+	}
+	if (json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		if (strcmp(m[i].root, "/"))
+			continue;	/* a bind mount of part of a volume shown elsewhere */
+		if (show_one(m[i].mountpoint, json, json ? (shown ? ",\n" : "\n") : (shown ? "\n" : "")))
+			bad++;
+		else
+			shown++;
+	}
+	if (json)
+		printf("%s]\n", shown ? "\n" : "");
+	pgdaxctl_mounts_free(m, n);
+	return bad ? PGDAXCTL_EXIT_FAIL : PGDAXCTL_EXIT_OK;
 }
 
 int cmd_status(int argc, char **argv)
@@ -288,9 +444,9 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pgdaxctl_status s;
+	char mnt[PATH_MAX];
 	bool json = false;
-	int c, r;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -306,19 +462,17 @@ int cmd_status(int argc, char **argv)
 			return PGDAXCTL_EXIT_USAGE;
 		}
 	}
+	if (optind == argc)
+		return show_all(json);
 	if (optind != argc - 1) {
 		usage(stderr);
 		return PGDAXCTL_EXIT_USAGE;
 	}
-	r = pgdaxctl_status_get(argv[optind], &s);
-	if (r) {
-		pgdaxctl_status_perror("status", argv[optind], r);
+	if (find_mount(argv[optind], mnt, sizeof(mnt)))
 		return PGDAXCTL_EXIT_FAIL;
-	}
+	if (show_one(mnt, json, ""))
+		return PGDAXCTL_EXIT_FAIL;
 	if (json)
-		print_json(argv[optind], &s);
-	else
-		print_text(argv[optind], &s);
-	pgdaxctl_status_free(&s);
-	return PGDAXCTL_EXIT_OK;
+		printf("\n");
+	return fflush(stdout) ? PGDAXCTL_EXIT_FAIL : PGDAXCTL_EXIT_OK;
 }

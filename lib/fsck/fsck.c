@@ -357,17 +357,36 @@ static int check_journal(struct ctx *c)
 	size_t n = 0;
 	bool bad = false;
 
-	if (le64toh(h->j_magic) != PGDAX_JHDR_MAGIC ||
-	    pgdax_struct_crc(h, offsetof(struct pgdax_jhdr, j_crc)) != le32toh(h->j_crc) ||
-	    le64toh(h->j_area_bytes) != c->jr_bytes ||
-	    memcmp(h->j_uuid, c->sb.s_uuid, sizeof(h->j_uuid))) {
+	if (le64toh(h->j_magic) != PGDAX_JHDR_MAGIC || le64toh(h->j_area_bytes) != c->jr_bytes) {
 		/* nothing in the area can be trusted: no rollback */
 		if (problem(c, false, "journal header", c->jr_off,
-			    "bad magic, checksum, size or uuid; any pending transaction is lost"))
+			    "bad magic or size; any pending transaction is lost"))
 			journal_reset(c, h, le64toh(h->j_seq));
 		return 0;
 	}
 	t = le64toh(h->j_seq) + 1;
+	if (pgdax_struct_crc(h, offsetof(struct pgdax_jhdr, j_crc)) != le32toh(h->j_crc) ||
+	    memcmp(h->j_uuid, c->sb.s_uuid, sizeof(h->j_uuid))) {
+		/* What an interrupted uuid change (pgdaxctl tune) leaves. With
+		 * no record of transaction t there is nothing to replay and the
+		 * header only has to name this volume again, as mount does
+		 * (lib/vol/journal.c); records under it are a stale journal,
+		 * never replayed. */
+		const struct pgdax_jrec *r = (const void *)(area + PGDAX_JREC_START);
+		bool pending = le32toh(r->r_magic) == PGDAX_JREC_MAGIC && le64toh(r->r_seq) == t;
+		/* safe only in the state a cut tune leaves: the primary in use
+		 * (a backup fallback has set s_state DIRTY) and clean */
+		bool lag = !pending && le64toh(c->sb.s_state) == PGDAX_STATE_CLEAN;
+
+		if (problem(c, lag, "journal header", c->jr_off,
+			    pending ? "checksum or uuid does not match the superblock; pending "
+				      "transaction %llu is stale and is discarded"
+				    : "checksum or uuid does not match the superblock (an "
+				      "interrupted uuid change?); no transaction %llu is pending: "
+				      "rewritten", (unsigned long long)t))
+			journal_reset(c, h, le64toh(h->j_seq));
+		return 0;
+	}
 	offs = malloc((c->jr_bytes / PGDAX_JREC_ALIGN + 1) * sizeof(*offs));
 	if (!offs)
 		return -ENOMEM;

@@ -128,7 +128,13 @@ typedef uint64_t pgdax_le64;
 #define PGDAX_FEAT_RO_COMPAT_SUPP	0ULL
 
 struct pgdax_sb {
-	/* --- checksummed, written by mkfs only --- */
+	/* --- checksummed, written by mkfs; besides, pgdaxctl tune rewrites
+	 * s_uuid and s_label (and so s_crc) of an UNMOUNTED, clean volume
+	 * with no pending journal transaction: j_uuid of the journal header
+	 * first, then the backup copy, then the primary, each persisted
+	 * before the next (lib/vol/tune.c says what a crash between them
+	 * leaves).
+	 * Nothing else changes these bytes on a mounted volume. --- */
 	pgdax_le64 s_magic;		/* PGDAX_SB_MAGIC */
 	pgdax_le16 s_major;		/* PGDAX_FMT_MAJOR */
 	pgdax_le16 s_minor;		/* PGDAX_FMT_MINOR */
@@ -189,6 +195,16 @@ static_assert(sizeof(struct pgdax_sb) == 456, "superblock size");
  * r_seq == j_seq + 1 and r_crc matches; copy each record's old bytes back,
  * in reverse order, persist, then store j_seq = j_seq + 1 and persist.
  * Records of older transactions have r_seq <= j_seq and end the walk.
+ *
+ * The header must match the superblock (magic, j_area_bytes, j_uuid =
+ * s_uuid, j_crc). One mismatch is accepted: magic and size right but j_uuid
+ * or j_crc not, no transaction j_seq + 1 pending, and the superblock in use
+ * the primary, valid and CLEAN. That is what a uuid change cut short leaves
+ * (pgdaxctl tune writes the header first, on a clean volume); with nothing
+ * to replay the header carries no information, so a read-write mount
+ * rewrites [0, j_seq) from the superblock and fsck repairs it as a safe
+ * (-p) fix. Otherwise such a journal is stale: never replayed (mount
+ * refuses, fsck -y discards it).
  */
 #define PGDAX_JHDR_MAGIC	0x4c4e524a58444750ULL	/* "PGDXJRNL" */
 #define PGDAX_JREC_MAGIC	0x43455258u		/* "XREC" */
@@ -198,7 +214,7 @@ static_assert(sizeof(struct pgdax_sb) == 456, "superblock size");
 struct pgdax_jhdr {
 	pgdax_le64 j_magic;		/* PGDAX_JHDR_MAGIC */
 	pgdax_le64 j_area_bytes;	/* journal area size, = s_journal_blocks * bs */
-	uint8_t    j_uuid[16];		/* = s_uuid: a stale journal is not replayed */
+	uint8_t    j_uuid[16];		/* = s_uuid: a stale journal is not replayed (see above) */
 	pgdax_le32 j_pad;
 	pgdax_le32 j_crc;		/* crc32c of the fields above */
 	pgdax_le64 j_seq;		/* hot: last committed (or rolled back) transaction */

@@ -96,17 +96,22 @@ static uint32_t rec_crc(const struct pgdax_jrec *r, const void *data, size_t len
 	return pgdax_crc32c(c, data, len);
 }
 
+void journal_hdr_make(const struct pgdax_sb *sb, struct pgdax_jhdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->j_magic = htole64(PGDAX_JHDR_MAGIC);
+	h->j_area_bytes = htole64(le64toh(sb->s_journal_blocks) * le32toh(sb->s_block_size));
+	memcpy(h->j_uuid, sb->s_uuid, 16);
+	h->j_crc = htole32(pgdax_struct_crc(h, offsetof(struct pgdax_jhdr, j_crc)));
+}
+
 int journal_format(struct pgdax_dev *dev, const struct pgdax_sb *sb)
 {
 	uint32_t bs = le32toh(sb->s_block_size);
 	char *area = (char *)pgdax_dev_base(dev) + le64toh(sb->s_journal_start) * bs;
 	struct pgdax_jhdr h;
 
-	memset(&h, 0, sizeof(h));
-	h.j_magic = htole64(PGDAX_JHDR_MAGIC);
-	h.j_area_bytes = htole64(le64toh(sb->s_journal_blocks) * bs);
-	memcpy(h.j_uuid, sb->s_uuid, 16);
-	h.j_crc = htole32(pgdax_struct_crc(&h, offsetof(struct pgdax_jhdr, j_crc)));
+	journal_hdr_make(sb, &h);
 	h.j_seq = 0;
 	/* A stale record of an earlier filesystem must not look like t = 1:
 	 * clear the first record slot (the recovery walk starts there). */
@@ -115,22 +120,48 @@ int journal_format(struct pgdax_dev *dev, const struct pgdax_sb *sb)
 	return 0;
 }
 
+/*
+ * Is @sb the volume's primary superblock, valid and CLEAN on the medium?
+ * The only state in which a lagging journal header is accepted: pgdaxctl
+ * tune runs on a clean volume only, writes the header first and never
+ * touches the hot fields, so a cut tune leaves exactly that. A mount that
+ * fell back to the backup (an interrupted mkfs over an older volume can
+ * leave a valid old backup beside a new journal) does not qualify, nor
+ * does one whose primary it has just repaired (marked dirty).
+ */
+static bool primary_clean(const char *base, uint64_t size, const struct pgdax_sb *sb)
+{
+	struct pgdax_sb p;
+
+	memcpy(&p, base, sizeof(p));
+	return pgdax_sb_validate(&p, size, NULL, 0) == 0 &&
+	       !memcmp(&p, sb, offsetof(struct pgdax_sb, s_state)) &&
+	       le64toh(p.s_state) == PGDAX_STATE_CLEAN;
+}
+
+/*
+ * 0: the header is what @sb says it must be. -ESTALE: magic and size are
+ * right but the uuid or the checksum is not, the state an interrupted uuid
+ * change (lib/vol/tune.c) leaves: the caller decides (journal_recover).
+ * -EUCLEAN (logged): bad magic or size, nothing in the area can be trusted.
+ */
 static int hdr_check(const struct pgdax_jhdr *h, const struct pgdax_sb *sb,
 		     uint64_t area_bytes, uint64_t area_off)
 {
+	struct pgdax_jhdr want;
+
 	if (le64toh(h->j_magic) != PGDAX_JHDR_MAGIC) {
 		pgdax_err("journal header @%llu: bad magic", (unsigned long long)area_off);
 		return -EUCLEAN;
 	}
-	if (pgdax_struct_crc(h, offsetof(struct pgdax_jhdr, j_crc)) != le32toh(h->j_crc)) {
-		pgdax_err("journal header @%llu: bad checksum", (unsigned long long)area_off);
-		return -EUCLEAN;
-	}
-	if (le64toh(h->j_area_bytes) != area_bytes || memcmp(h->j_uuid, sb->s_uuid, 16)) {
-		pgdax_err("journal header @%llu: does not match the superblock (size or uuid)",
+	if (le64toh(h->j_area_bytes) != area_bytes) {
+		pgdax_err("journal header @%llu: does not match the superblock (size)",
 			  (unsigned long long)area_off);
 		return -EUCLEAN;
 	}
+	journal_hdr_make(sb, &want);
+	if (memcmp(h, &want, offsetof(struct pgdax_jhdr, j_seq)))
+		return -ESTALE;
 	return 0;
 }
 
@@ -202,12 +233,34 @@ int journal_recover(struct pgdax_dev *dev, char *base, uint64_t size,
 	int n, rc;
 
 	rc = hdr_check(h, sb, area_bytes, area_off);
-	if (rc)
+	if (rc && rc != -ESTALE)
 		return rc;
 	uint64_t t = le64toh(h->j_seq) + 1;
 	n = walk_records(base, size, area, area_bytes, area_off, t, &offs);
+	if (rc == -ESTALE && (n != 0 || !primary_clean(base, size, sb))) {
+		/* records under a header of another uuid: a stale journal is
+		 * never replayed; nor is the header trusted beside a superblock
+		 * a cut tune cannot have left (fsck decides) */
+		pgdax_err("journal header @%llu: uuid or checksum does not match the superblock%s: "
+			  "run fsck.pgdaxfs", (unsigned long long)area_off,
+			  n > 0 ? " and a transaction is pending" : "");
+		free(offs);
+		return n < 0 ? n : -EUCLEAN;
+	}
 	if (n <= 0) {
 		free(offs);
+		if (n == 0 && rc == -ESTALE && !rdonly) {
+			/* Nothing to replay: the header only has to name this
+			 * volume again (a uuid change was cut short after the
+			 * superblock). j_seq, after the crc, is kept. */
+			struct pgdax_jhdr want;
+
+			journal_hdr_make(sb, &want);
+			pgdax_dev_memcpy_persist(dev, h, &want, offsetof(struct pgdax_jhdr, j_seq));
+			pgdax_notice("journal header @%llu: rewritten with the superblock's uuid "
+				     "(an interrupted uuid change; no transaction was pending)",
+				     (unsigned long long)area_off);
+		}
 		return n;
 	}
 	if (rdonly) {

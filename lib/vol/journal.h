@@ -30,6 +30,9 @@ int journal_open(struct pgdax_vol *vol);	/* validates and recovers */
 void journal_close(struct pgdax_vol *vol);
 /* mkfs: write an empty journal header for @sb */
 int journal_format(struct pgdax_dev *dev, const struct pgdax_sb *sb);
+/* The header's checksummed part [0, j_seq) as @sb requires it (j_seq 0). */
+struct pgdax_jhdr;
+void journal_hdr_make(const struct pgdax_sb *sb, struct pgdax_jhdr *h);
 /* Begin a transaction: takes the journal lock. Never fails. */
 struct jtx *jtx_begin(struct pgdax_vol *vol);
 /* Save the old bytes of [addr, addr+len) (device memory) durably before the

@@ -48,5 +48,25 @@ void pgdax_mkfs_print_layout(FILE *f, const struct pgdax_sb *sb);
 /* "xxxxxxxx-xxxx-..." into buf[37] */
 void pgdax_uuid_format(const uint8_t uuid[16], char buf[37]);
 int pgdax_uuid_parse(const char *s, uint8_t uuid[16]);
+/* A fresh RFC 4122 uuid: random (version 4) or time-based (version 1, with
+ * a random node). 0 or -EIO. */
+int pgdax_uuid_generate(uint8_t uuid[16], bool time_based);
+
+/* pgdaxctl tune (lib/vol/tune.c): what to change. */
+struct pgdax_tune_opts {
+	const char *label;		/* NULL = keep; "" clears; at most 63 bytes */
+	bool uuid_set;
+	uint8_t uuid[16];		/* when uuid_set */
+};
+
+/*
+ * Change the label and/or uuid of the UNMOUNTED volume on @device, in both
+ * superblock copies and the journal header, crash-safely (the order and
+ * what each crash point leaves: top of lib/vol/tune.c). Refuses a device
+ * in use (-EBUSY, message names the holder), a volume not cleanly
+ * unmounted, with a pending journal transaction or a damaged/mismatched
+ * superblock (-EUCLEAN, message says to run fsck.pgdaxfs). 0 or -errno.
+ */
+int pgdax_tune(const char *device, const struct pgdax_tune_opts *o);
 
 #endif /* PGDAX_MKFS_H */

@@ -2,8 +2,10 @@
 /*
  * Superblock: read and validate the primary copy (block 0), fall back to the
  * backup (last block) when the primary is damaged, and repair the primary
- * from it. The checksummed part is written by mkfs only; the hot fields
- * (state, orphan head, counters) live after s_crc in the primary.
+ * from it; a read-write mount also rewrites a backup that differs from a
+ * valid primary. The checksummed part is written by mkfs and, for label
+ * and uuid, by pgdaxctl tune on an unmounted volume (lib/vol/tune.c); the
+ * hot fields (state, orphan head, counters) live after s_crc in the primary.
  */
 #include "config.h"
 
@@ -46,6 +48,24 @@ static int find_backup(const char *base, uint64_t size, struct pgdax_sb *out,
 	return -EUCLEAN;
 }
 
+/*
+ * With a valid primary, the backup's checksummed part must be the same
+ * bytes. It differs after a crash inside pgdaxctl tune (lib/vol/tune.c
+ * writes the backup before the primary) or when the backup was damaged: the primary
+ * wins, as fsck's safe repair does, so a read-write mount leaves one
+ * identity on the volume.
+ */
+static void backup_sync(struct pgdax_dev *dev, const struct pgdax_sb *p)
+{
+	char *b = (char *)pgdax_dev_base(dev) + sb_backup_offset(p);
+
+	if (!memcmp(b, p, offsetof(struct pgdax_sb, s_state)))
+		return;
+	pgdax_dev_memcpy_persist(dev, b, p, offsetof(struct pgdax_sb, s_state));
+	pgdax_notice("%s: backup superblock @%llu differed from the primary: rewritten from it",
+		     pgdax_dev_info(dev)->path, (unsigned long long)sb_backup_offset(p));
+}
+
 int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out)
 {
 	char *base = pgdax_dev_base(dev);
@@ -64,6 +84,8 @@ int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out)
 	rc = pgdax_sb_validate(&sb, size, why, sizeof(why));
 	if (rc == 0) {
 		*out = sb;
+		if (!rdonly)
+			backup_sync(dev, &sb);
 		return 0;
 	}
 	if (rc == -EPROTONOSUPPORT) {
