@@ -204,7 +204,7 @@ START_TEST(test_relayout_after_kill_fails_enxio_and_changes_nothing)
 	n0 = read_extents(f, back, sizeof(back));
 	ck_assert_int_gt(n0, 1);	/* small extents: the unit needs a relayout */
 	pgdax_vol_get_stats(vol, &s0);
-	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, false,
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, 0,
 					      &ops, vol), -ENXIO);
 	pgdax_vol_get_stats(vol, &s1);
 	ck_assert_uint_eq(s1.free_blocks, s0.free_blocks);

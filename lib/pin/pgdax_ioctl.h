@@ -53,7 +53,10 @@ struct pgdax_ioc_info {
 
 /* PIN: take one reference per extent of a file range. */
 #define PGDAX_PIN_WRITE		(1u << 0)	/* writable: needs O_RDWR/O_WRONLY */
-#define PGDAX_PIN_FLAGS		PGDAX_PIN_WRITE
+/* with WRITE: grow the file to offset+length (else a writable range past
+ * the block holding EOF is -ENXIO and the size never changes) */
+#define PGDAX_PIN_EXTEND	(1u << 1)
+#define PGDAX_PIN_FLAGS		(PGDAX_PIN_WRITE | PGDAX_PIN_EXTEND)
 
 struct pgdax_ioc_pin {
 	uint64_t offset;		/* in: file offset */
