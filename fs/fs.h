@@ -77,6 +77,8 @@ struct fs_opts {
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	unsigned spin_us;		/* receivers busy-wait for the next request */
 	int log_level;			/* -1: leave the library default */
+	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
+	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 
@@ -175,6 +177,10 @@ void fs_opts_for_kernel(struct fs_opts *o, const char *fsname);
 char *fs_device_path(const char *dev);
 /* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable. */
 int fs_device_has_magic(const char *dev);
+
+/* access.c: apply -o dax_group/dax_mode to the emulated device file (a
+ * device node is refused: udev owns it). 0, or -1 after saying why. */
+int fs_device_grant(struct fs_opts *o);
 
 /* daemon.c: the process */
 /* Fork to the background; the parent exits with the byte fs_ready() writes
