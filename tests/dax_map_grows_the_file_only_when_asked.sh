@@ -57,4 +57,24 @@ grep -q READY "$PGDAX_WORK/pin.out" || { cat "$PGDAX_WORK/pin.out" >&2; fail "pi
 kill -USR1 "$cpid"
 pgdax_wait_pid "$cpid" 10 || fail "pin holder did not exit"
 [ "$PGDAX_STATUS" -eq 0 ] || fail "pin holder exited $PGDAX_STATUS"
+
+# stores made past EOF through the partial last block are not file data:
+# whatever grows the file later (truncate, write(2), PGDAX_MAP_EXTEND)
+# uncovers zeros (read with O_DIRECT: not from the kernel's page cache)
+nonzero_after3() { dd if="$1" iflag=direct bs=4096 count="$2" 2>/dev/null | tail -c +4 | tr -d '\000' | wc -c; }
+for how in truncate write extend; do
+	f=$mnt/tail-$how
+	printf abc >"$f"
+	"$CLIENT" map "$f" 0 4096 rw fill=9 >&2 || fail "map of the partial last block ($how)"
+	[ "$(size "$f")" -eq 3 ] || fail "stores past EOF changed the size ($how)"
+	case $how in
+	truncate) truncate -s 8192 "$f" ;;
+	write) printf Z | dd of="$f" bs=1 seek=8191 conv=notrunc 2>/dev/null ;;
+	extend) "$CLIENT" map "$f" 0 8192 rw extend >&2 || fail "extend after stores past EOF" ;;
+	esac
+	[ "$(size "$f")" -eq 8192 ] || fail "$how: size $(size "$f"), expected 8192"
+	n=$(nonzero_after3 "$f" 2)
+	want=0; [ $how = write ] && want=1
+	[ "$n" -eq "$want" ] || fail "$how after stores past EOF: $n non-zero byte(s) past the old EOF, expected $want"
+done
 pgdax_umount "$mnt"

@@ -287,10 +287,16 @@ static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint
 			goto unlock;
 	}
 	if (extend && end > inode_size(c.ip)) {
-		/* PGDAX_MAP_EXTEND: the file grows to cover the range */
+		/* PGDAX_MAP_EXTEND: the file grows to cover the range (what an
+		 * earlier pin stored past EOF is not file data: zeroed first) */
+		r = data_zero_past_eof(vol, c.ip, end);
+		if (r)
+			goto unlock;
 		inode_set_size(vol, c.ip, end);
 		inode_touch_mc(vol, c.ip);
 	}
+	if (write && end_aligned > inode_size(c.ip))
+		c.ip->dax_past_eof = true;	/* the client may store past EOF */
 	r = ops->commit ? ops->commit(ctx) : 0;
 unlock:
 	pthread_rwlock_unlock(&c.ip->lock);
