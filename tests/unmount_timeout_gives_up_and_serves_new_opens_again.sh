@@ -46,12 +46,12 @@ rc=0
 cat "$PGDAX_WORK/u1.out" "$PGDAX_WORK/u1.err" >&2
 [ "$rc" -eq 1 ] || fail "unmount --timeout with a holder exited $rc, expected 1"
 kill -0 "$pid" 2>/dev/null || fail "daemon exited although a file was open"
-grep -q "gave up after" "$PGDAX_WORK/u1.err" || fail "unmount --timeout does not say it gave up"
-grep -q "pids $holder (sleep)" "$PGDAX_WORK/u1.err" || fail "unmount --timeout does not name holder $holder"
-grep -q "serving new opens again" "$PGDAX_WORK/u1.out" || fail "unmount --timeout does not say the mount serves again"
 out=$(cat "$mnt/other" 2>&1) || fail "new open after unmount --timeout gave up: $out"
 [ "$out" = other ] || fail "read after give-up: $out"
 echo new >"$mnt/created" || fail "create after unmount --timeout gave up"
+grep -q "gave up after" "$PGDAX_WORK/u1.err" || fail "unmount --timeout does not say it gave up"
+grep -q "pids $holder (sleep)" "$PGDAX_WORK/u1.err" || fail "unmount --timeout does not name holder $holder"
+grep -q "serving new opens again" "$PGDAX_WORK/u1.out" || fail "unmount --timeout does not say the mount serves again"
 "$PGDAXCTL" status "$mnt" | grep -q "unmount:" && fail "status still shows a drain after give-up"
 
 # 2. a drain in progress explains its ENXIO; --cancel serves again
