@@ -77,6 +77,8 @@ struct fs_opts {
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	unsigned spin_us;		/* receivers busy-wait for the next request */
 	int log_level;			/* -1: leave the library default */
+	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
+	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 
@@ -102,8 +104,10 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_opts opts;
 
-	/* Teardown phase 1 ("block new"), set once by fs_handles_close()
-	 * under fs.lock (read without it where a stale false is harmless):
+	/* Teardown phase 1 ("block new"), set by fs_handles_close() and
+	 * cleared only by fs_handles_cancel() (before the point of no
+	 * return), both under fs.lock (read without it where a stale value
+	 * is harmless: it only decides a request that raced the change):
 	 * new opens, creates, namespace creations, opendir of anything but
 	 * the root and new pins fail with ENXIO (the pgmap's own errno);
 	 * everything on existing handles is served. */
@@ -118,6 +122,17 @@ struct fs {
 	struct fs_file files;		/* list head of open handles */
 	uint64_t nhandles;		/* linked handles + reservations */
 	bool conn_gone;			/* the session loop has ended */
+	/* The drain in progress (phase 1), for status and for the line that
+	 * explains a refused open (fs_handles_refused). */
+	struct timespec drain_since;	/* CLOCK_REALTIME of fs_handles_close() */
+	char drain_by[96];		/* who asked: "SIGTERM from pid 12 (pgdaxctl)" */
+	/* Past the point of no return: phase 1 saw closing with no handle
+	 * left (or gave up, on_drain_timeout=exit); phase 2 kills the pgmap
+	 * and a cancel fails with EBUSY. Never cleared. */
+	bool committed;
+	bool cancelled;			/* fs_handles_cancel() woke phase 1 */
+	time_t refused_logged;		/* CLOCK_MONOTONIC s of the last refusal line */
+	uint64_t refused_quiet;		/* refusals not logged since */
 	struct fs_icount *icount;	/* lookup counts held by the kernel */
 
 	/* the running session loop's pool (fs/loop.c, fs_loop_defer): set
@@ -163,6 +178,10 @@ char *fs_device_path(const char *dev);
 /* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable. */
 int fs_device_has_magic(const char *dev);
 
+/* access.c: apply -o dax_group/dax_mode to the emulated device file (a
+ * device node is refused: udev owns it). 0, or -1 after saying why. */
+int fs_device_grant(struct fs_opts *o);
+
 /* daemon.c: the process */
 /* Fork to the background; the parent exits with the byte fs_ready() writes
  * to *ready_fd (0 = serving). 0 in the child, -1 on failure. */
@@ -202,19 +221,34 @@ int fs_icount_reserve(struct fs *fs, uint64_t n);
 void fs_icount_unreserve(struct fs *fs, uint64_t n);
 void fs_icount_add(struct fs *fs, uint64_t ino);
 void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n);
-/* Reserve a handle before opening: -ENXIO once closing. A reservation
- * becomes a handle with fs_file_link() or is undone with
+/* Reserve a handle before opening: -ENXIO once closing (and the refusal
+ * is explained in the log, naming @pid and @what: "open", "create"...). A
+ * reservation becomes a handle with fs_file_link() or is undone with
  * fs_handle_unreserve(); a linked handle ends with fs_file_unlink(). */
-int fs_handle_reserve(struct fs *fs);
+int fs_handle_reserve(struct fs *fs, pid_t pid, const char *what);
 void fs_handle_unreserve(struct fs *fs);
 void fs_file_link(struct fs *fs, struct fs_file *f);
 void fs_file_unlink(struct fs *fs, struct fs_file *f);
-/* Teardown phase 1: from now on fs_handle_reserve() fails. Returns false
- * if it was already closing. */
-bool fs_handles_close(struct fs *fs);
-/* Wait (event-driven) until no handle is open or the session loop ended:
- * 0 idle, 1 loop ended, -ETIMEDOUT after @timeout_ms. */
+/* Teardown phase 1: from now on fs_handle_reserve() fails; @by says who
+ * asked (for status and logs). Returns false if it was already closing. */
+bool fs_handles_close(struct fs *fs, const char *by);
+/* Wait (event-driven) until no handle is open, the session loop ended or
+ * the drain was cancelled: 0 idle (and from then on committed: the point
+ * of no return), 1 loop ended, 2 cancelled (serving again), -ETIMEDOUT
+ * after @timeout_ms. */
 int fs_handles_wait_idle(struct fs *fs, int timeout_ms);
+/* Commit to phase 2 although handles are open (on_drain_timeout=exit):
+ * false if the drain was cancelled meanwhile. */
+bool fs_handles_commit(struct fs *fs);
+/* End phase 1 and serve new opens again: 0, -EBUSY past the point of no
+ * return (committed, or the connection is gone), -ENOENT not closing. */
+int fs_handles_cancel(struct fs *fs);
+/* The drain for PGDAX_IOC_DRAIN: state, since, handles, holder pids. */
+struct pgdax_ioc_drain;
+void fs_handles_drain_info(struct fs *fs, struct pgdax_ioc_drain *d);
+/* Log why a new open/pin/create by @pid was refused with ENXIO (at most
+ * one line a second). */
+void fs_handles_refused(struct fs *fs, pid_t pid, const char *what);
 /* The session loop has ended: wake fs_handles_wait_idle(). */
 void fs_handles_conn_gone(struct fs *fs);
 /* Teardown, with the session loop stopped: release every open file and drop

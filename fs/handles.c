@@ -32,10 +32,13 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fs.h"
+#include "pin/pgdax_ioctl.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -259,7 +262,7 @@ void fs_icount_sub(struct fs *fs, uint64_t ino, uint64_t n)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-int fs_handle_reserve(struct fs *fs)
+int fs_handle_reserve(struct fs *fs, pid_t pid, const char *what)
 {
 	int r = 0;
 
@@ -269,6 +272,8 @@ int fs_handle_reserve(struct fs *fs)
 	else
 		fs->nhandles++;
 	pthread_mutex_unlock(&fs->lock);
+	if (r && what)
+		fs_handles_refused(fs, pid, what);
 	return r;
 }
 
@@ -309,14 +314,168 @@ void fs_file_unlink(struct fs *fs, struct fs_file *f)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-bool fs_handles_close(struct fs *fs)
+bool fs_handles_close(struct fs *fs, const char *by)
 {
 	bool was;
 
 	pthread_mutex_lock(&fs->lock);
 	was = atomic_exchange(&fs->closing, true);
+	if (!was) {
+		clock_gettime(CLOCK_REALTIME, &fs->drain_since);
+		snprintf(fs->drain_by, sizeof(fs->drain_by), "%s", by ? by : "teardown");
+		fs->cancelled = false;
+		fs->refused_quiet = 0;
+		fs->refused_logged = 0;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return !was;
+}
+
+bool fs_handles_commit(struct fs *fs)
+{
+	bool ok;
+
+	pthread_mutex_lock(&fs->lock);
+	ok = fs->conn_gone || (atomic_load(&fs->closing) && !fs->cancelled);
+	if (ok)
+		fs->committed = true;
+	pthread_mutex_unlock(&fs->lock);
+	return ok;
+}
+
+int fs_handles_cancel(struct fs *fs)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->committed || fs->conn_gone)
+		r = -EBUSY;	/* past the point of no return */
+	else if (!atomic_load(&fs->closing))
+		r = -ENOENT;	/* no unmount in progress */
+	else {
+		/* Phase 1 touched nothing but the flag: clearing it under the
+		 * lock that fs_handle_reserve() takes is the whole way back. */
+		atomic_store(&fs->closing, false);
+		fs->cancelled = true;
+		fs->drain_since = (struct timespec){ 0 };
+		pthread_cond_broadcast(&fs->idle_cond);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+/* Distinct opener pids of the open handles (at most @max). fs.lock held. */
+static unsigned holder_pids_locked(struct fs *fs, int32_t *pids, unsigned max,
+				   uint32_t *total)
+{
+	unsigned n = 0, all = 0;
+
+	for (struct fs_file *f = fs->files.next; f != &fs->files; f = f->next) {
+		unsigned i;
+
+		for (i = 0; i < n && pids[i] != (int32_t)f->pid; i++)
+			;
+		if (i < n)
+			continue;
+		all++;
+		if (n < max)
+			pids[n++] = (int32_t)f->pid;
+	}
+	if (total)
+		*total = all;
+	return n;
+}
+
+void fs_handles_drain_info(struct fs *fs, struct pgdax_ioc_drain *d)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (fs->committed || fs->conn_gone)
+		d->state = PGDAX_DRAIN_FINAL;
+	else if (atomic_load(&fs->closing))
+		d->state = PGDAX_DRAIN_DRAINING;
+	else
+		d->state = PGDAX_DRAIN_NONE;
+	if (d->state != PGDAX_DRAIN_NONE) {
+		d->since = fs->drain_since.tv_sec;
+		d->handles = fs->nhandles;
+		holder_pids_locked(fs, d->pids, PGDAX_DRAIN_PIDS, &d->npids);
+		snprintf(d->by, sizeof(d->by), "%s", fs->drain_by);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* "pid 12 (cat)" for log lines; best effort (the process may be gone). */
+static void pid_str(pid_t pid, char *buf, size_t len)
+{
+	char p[64], comm[32] = "?";
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+	f = fopen(p, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, len, "%d (%s)", (int)pid, comm);
+}
+
+/*
+ * The line that explains an ENXIO: which drain refused it, since when, who
+ * asked, who holds it up and how to end it. At most one a second (a shell
+ * loop retrying an open would flood the log), with the count of refusals
+ * not logged since.
+ */
+void fs_handles_refused(struct fs *fs, pid_t pid, const char *what)
+{
+	int32_t pids[8];
+	char by[sizeof(fs->drain_by)], who[64], held[8 * 48] = "", one[48], when[32];
+	struct timespec now;
+	uint64_t quiet, handles;
+	uint32_t npids;
+	unsigned n;
+	time_t since;
+	struct tm tm;
+	bool final;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&fs->lock);
+	if (fs->refused_logged && now.tv_sec < fs->refused_logged + 1) {
+		fs->refused_quiet++;
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	fs->refused_logged = now.tv_sec ? now.tv_sec : 1;
+	quiet = fs->refused_quiet;
+	fs->refused_quiet = 0;
+	since = fs->drain_since.tv_sec;
+	handles = fs->nhandles;
+	final = fs->committed || fs->conn_gone;
+	snprintf(by, sizeof(by), "%s", fs->drain_by);
+	n = holder_pids_locked(fs, pids, 8, &npids);
+	pthread_mutex_unlock(&fs->lock);
+
+	for (unsigned i = 0; i < n; i++) {
+		pid_str(pids[i], one, sizeof(one));
+		snprintf(held + strlen(held), sizeof(held) - strlen(held), "%s%s",
+			 i ? ", " : "", one);
+	}
+	if (npids > n)
+		snprintf(held + strlen(held), sizeof(held) - strlen(held), ", ...");
+	pid_str(pid, who, sizeof(who));
+	localtime_r(&since, &tm);
+	strftime(when, sizeof(when), "%F %T", &tm);
+	if (final)
+		pgdax_err("%s by pid %s refused with ENXIO: %s is unmounting (%s at %s) and "
+			  "past the point of no return%s", what, who, fs->opts.mountpoint, by,
+			  when, quiet ? " (more refusals not logged)" : "");
+	else
+		pgdax_err("%s by pid %s refused with ENXIO: %s is draining for an unmount "
+			  "since %s (%s), held up by %llu open handle(s) of %u process(es): "
+			  "pids %s; 'pgdaxctl unmount --cancel %s' serves it again%s",
+			  what, who, fs->opts.mountpoint, when, by,
+			  (unsigned long long)handles, npids, n ? held : "none",
+			  fs->opts.mountpoint, quiet ? " (more refusals not logged)" : "");
 }
 
 void fs_handles_conn_gone(struct fs *fs)
@@ -340,14 +499,23 @@ int fs_handles_wait_idle(struct fs *fs, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&fs->lock);
-	while (fs->nhandles && !fs->conn_gone && r == 0)
+	while (fs->nhandles && !fs->conn_gone && !fs->cancelled && r == 0)
 		r = pthread_cond_timedwait(&fs->idle_cond, &fs->lock, &ts);
-	if (fs->conn_gone)
+	if (fs->conn_gone) {
 		r = 1;
-	else if (fs->nhandles == 0)
+	} else if (fs->cancelled) {
+		fs->cancelled = false;
+		r = 2;
+	} else if (fs->nhandles == 0) {
+		/* The point of no return: closing, and no handle left, seen
+		 * under the lock that every reservation and every cancel
+		 * takes. From here on phase 2 kills the pgmap, and a cancel
+		 * answers EBUSY. */
+		fs->committed = true;
 		r = 0;
-	else
+	} else {
 		r = -ETIMEDOUT;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return r;
 }

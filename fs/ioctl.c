@@ -162,6 +162,46 @@ static void do_status(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned fl
 	free(st);
 }
 
+static void do_drain(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct pgdax_ioc_drain d;
+	int r = 0;
+
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (in_bufsz != sizeof(d) || out_bufsz < sizeof(d)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&d, in_buf, sizeof(d));
+	if ((d.flags & ~PGDAX_DRAIN_CANCEL) || d.reserved0 || d.reserved[0] || d.reserved[1]) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (d.flags & PGDAX_DRAIN_CANCEL) {
+		/* whoever may stop the daemon (kill(2) rules) may keep it */
+		if (ctx->uid != 0 && ctx->uid != getuid()) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+		r = fs_handles_cancel(fs);
+		if (r == 0)
+			pgdax_notice("unmount of %s cancelled by pid %d: serving new opens again",
+				     fs->opts.mountpoint, (int)ctx->pid);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&d, 0, sizeof(d));
+	fs_handles_drain_info(fs, &d);
+	fuse_reply_ioctl(req, 0, &d, sizeof(d));
+}
+
 /* Caller identity for a pin: uid/gid/pid plus supplementary groups. */
 static int caller_of(fuse_req_t req, struct pgdax_pin_caller *c,
 		     gid_t *groups)
@@ -201,6 +241,7 @@ static void do_pin(fuse_req_t req, struct fs *fs, struct fs_file *f,
 	/* teardown phase 1: no new pin (the pgmap would refuse it too, but
 	 * only from phase 2 on, when no handle is left to ask) */
 	if (atomic_load(&fs->closing)) {
+		fs_handles_refused(fs, fuse_req_ctx(req)->pid, "pin");
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -326,6 +367,9 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		return;
 	case PGDAX_IOC_STATUS:
 		do_status(req, fs, ino, flags, in_buf, in_bufsz, out_bufsz);
+		return;
+	case PGDAX_IOC_DRAIN:
+		do_drain(req, fs, ino, in_buf, in_bufsz, out_bufsz);
 		return;
 	case PGDAX_IOC_PIN:
 	case PGDAX_IOC_PIN_EXTENTS:

@@ -123,6 +123,8 @@ int main(int argc, char **argv)
 	if (!devpath)
 		return 1;
 	fs->opts.device = devpath;
+	if (fs_device_grant(&fs->opts) < 0)
+		return 1;
 	fs_opts_for_kernel(&fs->opts, *fsname);
 
 	fs->background = !fs->opts.foreground;

@@ -56,11 +56,17 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 	cred->interrupted_arg = req;
 }
 
-/* Teardown phase 1 or later: new namespace entries are refused (ENXIO).
- * Opens are refused by fs_handle_reserve() itself, under fs.lock. */
-static bool closing(struct fs *fs)
+/* Teardown phase 1 or later: new namespace entries are refused (ENXIO),
+ * and the log says why (fs_handles_refused). Opens are refused by
+ * fs_handle_reserve() itself, under fs.lock. */
+static bool closing(fuse_req_t req, const char *what)
 {
-	return atomic_load(&fs->closing);
+	struct fs *fs = fs_of(req);
+
+	if (!atomic_load(&fs->closing))
+		return false;
+	fs_handles_refused(fs, fuse_req_ctx(req)->pid, what);
+	return true;
 }
 
 /* errno for the kernel from a negative vol return */
@@ -264,7 +270,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int r;
 
-	if (closing(fs)) {
+	if (closing(req, "mknod")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -289,7 +295,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int r;
 
-	if (closing(fs)) {
+	if (closing(req, "mkdir")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -324,7 +330,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	struct stat st;
 	int r;
 
-	if (closing(fs)) {
+	if (closing(req, "symlink")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -355,7 +361,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct stat st;
 	int r;
 
-	if (closing(fs)) {
+	if (closing(req, "link")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
@@ -414,7 +420,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f;
 	int r;
 
-	r = fs_handle_reserve(fs);
+	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "open");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -453,7 +459,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct stat st;
 	int r;
 
-	r = fs_handle_reserve(fs);
+	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "create");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -639,12 +645,14 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fi->fh = 0;
 	fi->keep_cache = 0;
 	fi->cache_readdir = 0;
-	r = fs_handle_reserve(fs);
+	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, NULL);
 	if (r < 0) {
-		if (ino == FUSE_ROOT_ID)
+		if (ino == FUSE_ROOT_ID) {
 			fuse_reply_open(req, fi);	/* a status handle */
-		else
+		} else {
+			fs_handles_refused(fs, fuse_req_ctx(req)->pid, "opendir");
 			fuse_reply_err(req, -r);
+		}
 		return;
 	}
 	f = calloc(1, sizeof(*f));

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,11 @@ static void usage(FILE *out)
 		"                        (default: online CPUs, at least 2, at most 8)\n"
 		"  mt                    libfuse's multi-threaded loop instead of the receiving\n"
 		"                        thread(s) plus workers for requests that may wait\n"
+		"  dax_group=GROUP       emulated device: set the image file's group (name or\n"
+		"                        gid), so members may DAX-map (pgdax_map) its files\n"
+		"  dax_mode=MODE         emulated device: the image file's mode, octal, 06x0\n"
+		"                        (0640: members map read-only, 0660: read-write);\n"
+		"                        for /dev/daxX.Y use a udev rule (70-pgdax-dax-access.rules)\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  default_permissions   always on (the kernel checks permissions)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
@@ -169,6 +175,24 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		if (parse_int(val, 1, FS_MAX_RECEIVERS, &v))
 			goto bad_value;
 		o->receivers = (unsigned)v;
+	} else if (!strcmp(opt, "dax_group") && val && *val) {
+		struct group *g = getgrnam(val);
+
+		if (g)
+			o->dax_gid = (long)g->gr_gid;
+		else if (parse_int(val, 0, INT_MAX, &v) == 0)
+			o->dax_gid = v;
+		else
+			goto bad_value;
+	} else if (!strcmp(opt, "dax_mode") && val) {
+		char *end;
+
+		errno = 0;
+		v = strtol(val, &end, 8);
+		/* permission bits only; the owner (root) keeps read-write */
+		if (errno || end == val || *end || v < 0 || v > 0777 || (v & 0600) != 0600)
+			goto bad_value;
+		o->dax_mode = (int)v;
 	} else if (!strcmp(opt, "fsname") && val && *val) {
 		*fsname = val;
 	} else if (!strcmp(opt, "subtype") && val) {
@@ -244,6 +268,8 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 		.max_idle_threads = 16,
 		.receivers = 0,		/* default: see default_receivers() */
 		.readahead_kb = FS_DEFAULT_READAHEAD_KB,
+		.dax_gid = -1,
+		.dax_mode = -1,
 		.spin_us = FS_DEFAULT_SPIN_US,
 		.log_level = -1,
 	};

@@ -28,6 +28,24 @@
  * pgmap only when the last one is gone; pins live on handles, so none is
  * left by then.
  *
+ * Cancel, and the point of no return. Phase 1 changes nothing but
+ * fs.closing: the pgmap stays live, no reference is dropped or refused
+ * below the filesystem, so undoing it is clearing the flag
+ * (fs_handles_cancel, PGDAX_IOC_DRAIN with PGDAX_DRAIN_CANCEL, which
+ * `pgdaxctl unmount --cancel` sends, and `--timeout` when it gives up).
+ * The point of no return is the moment fs_handles_wait_idle() sees, under
+ * fs.lock, closing set and no handle left (or on_drain_timeout=exit
+ * commits, or the connection is gone): it sets fs.committed under the
+ * same lock that fs_handle_reserve() and fs_handles_cancel() take, so a
+ * cancel either comes first (phase 1 returns 2 and the signal thread
+ * waits for the next signal) or answers EBUSY. Only after it is the pgmap
+ * killed. The pgmap itself is never resurrected (no percpu_ref_resurrect
+ * analogue in lib/core): by then no handle is left, so no user waits for
+ * the mount, the drain only waits for requests already in flight and
+ * completes by itself; a resurrect would break invariants 6 and 7 (after
+ * kill every request fails; the drained event fires exactly once) for no
+ * one's benefit. The refcount protocol and its model are unchanged.
+ *
  * When the loop ends for any reason (teardown done, or the kernel dropped
  * the connection: umount, or umount -l / fusermount -u -z and the last user
  * went, which also ends phase 1 at once), fs_teardown_finish() returns
@@ -102,9 +120,11 @@ static void drain_report(struct fs *fs, int waited_s)
 /*
  * Phase 1: wait until every open handle has been released (the RELEASE
  * that takes the count to 0 signals fs.idle_cond; no polling), reporting
- * every drain_timeout seconds. Returns 0 when no handle is left, 1 when the
- * session loop ended meanwhile (the kernel dropped the connection: every
- * handle counts as released), -1 when on_drain_timeout=exit says give up.
+ * every drain_timeout seconds. Returns 0 when no handle is left (the point
+ * of no return, see "Cancel" above), 1 when the session loop ended
+ * meanwhile (the kernel dropped the connection: every handle counts as
+ * released), 2 when the drain was cancelled (PGDAX_IOC_DRAIN: the mount
+ * serves new opens again), -1 when on_drain_timeout=exit says give up.
  */
 static int wait_handles(struct fs *fs)
 {
@@ -118,6 +138,8 @@ static int wait_handles(struct fs *fs)
 		waited_s += fs->opts.drain_timeout_s;
 		drain_report(fs, waited_s);
 		if (fs->opts.drain_action == FS_DRAIN_EXIT) {
+			if (!fs_handles_commit(fs))
+				return 2;	/* cancelled just now */
 			pgdax_err("drain timeout: exiting without releasing %s; "
 				  "the next mount recovers it", fs->opts.device);
 			return -1;
@@ -157,15 +179,17 @@ static int wait_drain(struct fs *fs, bool stop_on_loop_end)
 /* Phase 1: block new opens and pins; old handles keep being served. */
 static void begin_close(struct fs *fs, const char *why)
 {
-	if (fs_handles_close(fs))
+	if (fs_handles_close(fs, why))
 		pgdax_notice("%s: unmounting %s, new opens fail with ENXIO; "
-			     "open files are served until closed", why, fs->opts.mountpoint);
+			     "open files are served until closed "
+			     "('pgdaxctl unmount --cancel %s' serves new opens again)",
+			     why, fs->opts.mountpoint, fs->opts.mountpoint);
 }
 
 /* Phase 2: no new extent reference of any kind (pgmap kill). */
 static void begin_kill(struct fs *fs)
 {
-	fs_handles_close(fs);
+	fs_handles_close(fs, "session ended");
 	if (!atomic_exchange(&fs->dying, true))
 		pgdax_vol_kill(fs->vol);
 }
@@ -187,18 +211,48 @@ static void __attribute__((noreturn)) give_up(struct fs *fs)
 
 static sigset_t stop_sigs;
 
+/* "SIGTERM from pid 12 (pgdaxctl)", for the logs and pgdaxctl status. */
+static void who_asked(const siginfo_t *si, char *buf, size_t len)
+{
+	const char *name = si->si_signo == SIGTERM ? "SIGTERM" :
+			   si->si_signo == SIGINT ? "SIGINT" :
+			   si->si_signo == SIGHUP ? "SIGHUP" : "signal";
+	char p[64], comm[32] = "?";
+	FILE *f;
+
+	if (si->si_code != SI_USER && si->si_code != SI_QUEUE) {
+		snprintf(buf, len, "%s", name);	/* from the kernel (tty) */
+		return;
+	}
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)si->si_pid);
+	f = fopen(p, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, len, "%s from pid %d (%s)", name, (int)si->si_pid, comm);
+}
+
 static void *signal_thread(void *arg)
 {
 	struct fs *fs = arg;
-	int sig = 0, r;
+	char why[96];
+	siginfo_t si;
+	int r;
 
-	sigwait(&stop_sigs, &sig);
+again:
+	if (sigwaitinfo(&stop_sigs, &si) < 0)
+		goto again;	/* EINTR */
 	if (loop_done())
 		return NULL;	/* main() woke us to quit */
-	begin_close(fs, strsignal(sig));
+	who_asked(&si, why, sizeof(why));
+	begin_close(fs, why);
 	r = wait_handles(fs);
 	if (r == 1)
 		return NULL;	/* the kernel ended the session: main() finishes */
+	if (r == 2)
+		goto again;	/* cancelled: serving, wait for the next signal */
 	if (r < 0) {
 		begin_kill(fs);
 		give_up(fs);	/* on_drain_timeout=exit */

@@ -86,10 +86,12 @@ static void write_small(struct pgdax_vol_file *f, const char *buf, size_t n)
 	}
 }
 
+/* @write: a writable pin that may grow the file (PGDAX_PIN_EXTEND), as
+ * every writable pin did before growing became a flag */
 static struct pgdax_ioc_pin pin_req(uint64_t off, uint64_t len, bool write)
 {
 	struct pgdax_ioc_pin p = { .offset = off, .length = len,
-				   .flags = write ? PGDAX_PIN_WRITE : 0 };
+				   .flags = write ? PGDAX_PIN_WRITE | PGDAX_PIN_EXTEND : 0 };
 	return p;
 }
 
@@ -204,7 +206,7 @@ START_TEST(test_relayout_after_kill_fails_enxio_and_changes_nothing)
 	n0 = read_extents(f, back, sizeof(back));
 	ck_assert_int_gt(n0, 1);	/* small extents: the unit needs a relayout */
 	pgdax_vol_get_stats(vol, &s0);
-	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, false,
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, ALIGN, sizeof(buf), ALIGN, 0,
 					      &ops, vol), -ENXIO);
 	pgdax_vol_get_stats(vol, &s1);
 	ck_assert_uint_eq(s1.free_blocks, s0.free_blocks);
@@ -283,6 +285,31 @@ START_TEST(test_read_pin_of_hole_reports_hole_and_takes_nothing)
 	ck_assert_uint_eq(pgmap_active_folios(pgdax_vol_pgmap(vol)), 0);
 	ck_assert_int_eq(pgdax_vol_getattr(vol, pgdax_vol_file_ino(f), &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
+	unpin(f, p.pin_id);
+	pgdax_vol_release(vol, &f);
+	assert_no_references();
+}
+END_TEST
+
+START_TEST(test_write_pin_without_extend_keeps_the_size_and_refuses_past_eof)
+{
+	struct pgdax_vol_file *f = create("noext", O_RDWR);
+	struct pgdax_ioc_pin p = { .offset = 0, .length = BS, .flags = PGDAX_PIN_WRITE };
+	struct pgdax_ioc_pin q = { .offset = 3 * MiB, .length = BS, .flags = PGDAX_PIN_WRITE };
+	struct pgdax_ioc_pin r = { .offset = 0, .length = BS, .flags = PGDAX_PIN_EXTEND };
+	struct stat st;
+
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 0, "abc", 3, &root_cred), 3);
+	/* the partial last block: pinned, the size stays 3 (mmap's partial page) */
+	ck_assert_int_eq(pgdax_pintab_create(vol, f, &root_caller, &p), 0);
+	ck_assert_int_eq(pgdax_vol_getattr(vol, pgdax_vol_file_ino(f), &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	/* past the block holding EOF: -ENXIO, nothing allocated or grown */
+	ck_assert_int_eq(pgdax_pintab_create(vol, f, &root_caller, &q), -ENXIO);
+	ck_assert_int_eq(pgdax_vol_getattr(vol, pgdax_vol_file_ino(f), &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	/* EXTEND without WRITE is meaningless */
+	ck_assert_int_eq(pgdax_pintab_create(vol, f, &root_caller, &r), -EINVAL);
 	unpin(f, p.pin_id);
 	pgdax_vol_release(vol, &f);
 	assert_no_references();
@@ -864,6 +891,7 @@ static Suite *pin_suite(void)
 	tcase_add_test(tc, test_relayout_after_kill_fails_enxio_and_changes_nothing);
 	tcase_add_test(tc, test_read_pin_of_hole_reports_hole_and_takes_nothing);
 	tcase_add_test(tc, test_write_pin_allocates_and_extends_like_a_write_fault);
+	tcase_add_test(tc, test_write_pin_without_extend_keeps_the_size_and_refuses_past_eof);
 	tcase_add_test(tc, test_extent_list_comes_back_in_bounded_batches);
 	suite_add_tcase(s, tc);
 

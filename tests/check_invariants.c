@@ -258,7 +258,7 @@ static void op_pin(struct worker *w, int fi)
 	struct pgdax_ioc_pin p = {
 		.offset = rnd(&w->rng) % FILE_SPAN,
 		.length = 1 + rnd(&w->rng) % (3 * MiB),
-		.flags = (rnd(&w->rng) & 1) ? PGDAX_PIN_WRITE : 0,
+		.flags = (rnd(&w->rng) & 1) ? PGDAX_PIN_WRITE | PGDAX_PIN_EXTEND : 0,
 	};
 	int rc;
 

@@ -505,7 +505,8 @@ START_TEST(test_failed_trim_is_finished_before_anything_grows_the_file)
 	ino = failed_truncate("pin");
 	struct pgdax_vol_dax_ops ops = { .unit = put_unit };
 	ck_assert_int_eq(pgdax_vol_open(vol, ino, O_RDWR, &cred, &f), 0);
-	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, FILE_SIZE, FILE_SIZE, 4096, true,
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, FILE_SIZE, FILE_SIZE, 4096,
+					      PGDAX_VOL_DAX_WRITE | PGDAX_VOL_DAX_EXTEND,
 					      &ops, NULL), 0);
 	pgdax_vol_release(vol, &f);
 	check_grown(ino, FILE_SIZE, "dax layout");

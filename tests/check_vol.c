@@ -1030,7 +1030,7 @@ START_TEST(test_relayout_waits_for_page_free_before_freeing_blocks)
 	uint64_t before = free_blocks();
 	start_freeing(f, ino, &pr, &io, &th);
 	/* a 2 MiB unit over the file's small extent: relaid out once idle */
-	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, 2 << 20, 8192, 2 << 20, false,
+	ck_assert_int_eq(pgdax_vol_dax_layout(vol, f, 0, 2 << 20, 8192, 2 << 20, 0,
 					      &ops, NULL), 0);
 	end_freeing(&pr, th, before);
 	ck_assert_int_eq(vol_test_extents_of_order(vol, ino, 9), 1);

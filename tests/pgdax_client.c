@@ -5,12 +5,12 @@
  * scripts (tests/<behaviour>.sh) run it as a separate process, so that pins can be
  * held, killed, or outlive a daemon.
  *
- *   pgdax_client pin FILE OFF LEN [rw] [keepfd] [forkwait=FIFO]
+ *   pgdax_client pin FILE OFF LEN [rw] [extend] [keepfd] [forkwait=FIFO]
  *                                          pin, print "EXT file_off dev_off len hole",
  *                                          "READY", hold until SIGUSR1, unpin
  *   pgdax_client pinall LEN FILE...        pin [0, LEN) of each FILE (read-only), print
  *                                          "READY", hold until SIGUSR1, unpin all
- *   pgdax_client map FILE OFF LEN ro|rw [fill=SEED|fillfd=SEED] [check=SEED] [hold] [poll]
+ *   pgdax_client map FILE OFF LEN ro|rw [extend] [fill=SEED|fillfd=SEED] [check=SEED] [hold] [poll]
  *                                          map; fill writes a pattern and syncs ("SYNCED")
  *                                          by mapping (fillfd: by file, pgdax_sync);
  *                                          check verifies it; hold waits for SIGUSR1
@@ -19,12 +19,14 @@
  *                                          POLLPRI on the mapping's descriptor, prints
  *                                          "BREAK" and unmaps (with hold too: then holds
  *                                          until SIGUSR1)
- *     (pin and map) keepfd: keep the descriptor pinned through open (else it is
+ *     (pin and map) extend: PGDAX_PIN_EXTEND / PGDAX_MAP_EXTEND (grow the file to
+ *     OFF+LEN; without it a writable range past EOF fails); keepfd: keep the descriptor pinned through open (else it is
  *     closed after the pin); forkwait=FIFO: then fork a child that prints nothing,
  *     opens FIFO for reading and exits once a line can be read from it (a plain
  *     fork(): the child outlives this process while the script holds it), print
  *     "CHILD pid"
- *   pgdax_client writer FILE LEN SEED      map rw and rewrite the range, one generation
+ *   pgdax_client writer FILE LEN SEED      map rw (growing the file to LEN:
+ *                                          PGDAX_MAP_EXTEND) and rewrite the range, one generation
  *                                          after another, until SIGUSR1; after each
  *                                          pgdax_mapping_sync print "ACK gen" (that
  *                                          generation is durable); once a sync failed
@@ -42,8 +44,9 @@
  *                                          finds the pages dirty and the kernel launders
  *                                          them through WRITEs before it replies; print
  *                                          "SYNCED"
- *   pgdax_client expect-error ERRNO FILE OFF LEN ro|rw
- *                                          pgdax_map must fail with that errno name
+ *   pgdax_client expect-error ERRNO FILE OFF LEN ro|rw [extend]
+ *                                          pgdax_map must fail with that errno name;
+ *                                          prints "GOT ERRNO: " and pgdax_errormsg()
  *   pgdax_client rawpin ERRNO FILE OFF LEN ro|rw
  *                                          PGDAX_IOC_PIN straight to the daemon (no
  *                                          device open: a client ignoring the library)
@@ -180,15 +183,17 @@ static int cmd_pin(int argc, char **argv)
 	struct pgdax_pin *p;
 	const struct pgdax_pin_extent *e;
 	unsigned n;
-	bool rw = false, keepfd = false;
+	bool rw = false, keepfd = false, extend = false;
 	const char *fifo = NULL;
 	int fd, r;
 
 	if (argc < 5)
-		die("usage: pin FILE OFF LEN [rw] [keepfd] [forkwait=FIFO]");
+		die("usage: pin FILE OFF LEN [rw] [extend] [keepfd] [forkwait=FIFO]");
 	for (int i = 5; i < argc; i++) {
 		if (!strcmp(argv[i], "rw"))
 			rw = true;
+		else if (!strcmp(argv[i], "extend"))
+			extend = true;
 		else if (!strcmp(argv[i], "keepfd"))
 			keepfd = true;
 		else if (!strncmp(argv[i], "forkwait=", 9))
@@ -197,9 +202,10 @@ static int cmd_pin(int argc, char **argv)
 			die("unknown option %s", argv[i]);
 	}
 	fd = open_file(argv[2], rw);
-	r = pgdax_pin(fd, (off_t)num(argv[3]), num(argv[4]), rw ? PGDAX_PIN_RW : 0, &p);
+	r = pgdax_pin(fd, (off_t)num(argv[3]), num(argv[4]),
+		      (rw ? PGDAX_PIN_RW : 0) | (extend ? PGDAX_PIN_EXTEND : 0), &p);
 	if (r)
-		die("pgdax_pin %s: %s", argv[2], strerror(-r));
+		die("pgdax_pin %s: %s (%s)", argv[2], strerror(-r), pgdax_errormsg());
 	if (!keepfd)
 		close(fd);
 	e = pgdax_pin_extents(p, &n);
@@ -251,7 +257,7 @@ static int cmd_map(int argc, char **argv)
 	struct pgdax_mapping *m;
 	uint64_t off, len, seed_fill = 0, seed_check = 0, bad;
 	bool rw, do_fill = false, do_check = false, hold = false, do_poll = false;
-	bool by_fd = false, do_recheck = false, keepfd = false;
+	bool by_fd = false, do_recheck = false, keepfd = false, extend = false;
 	const char *fifo = NULL;
 	uint64_t seed_recheck = 0;
 	char *a;
@@ -273,6 +279,8 @@ static int cmd_map(int argc, char **argv)
 			do_recheck = true, seed_recheck = num(argv[i] + 8);
 		else if (!strcmp(argv[i], "hold"))
 			hold = true;
+		else if (!strcmp(argv[i], "extend"))
+			extend = true;
 		else if (!strcmp(argv[i], "poll"))
 			do_poll = true;
 		else if (!strcmp(argv[i], "keepfd"))
@@ -283,9 +291,10 @@ static int cmd_map(int argc, char **argv)
 			die("unknown option %s", argv[i]);
 	}
 	fd = open_file(argv[2], rw);
-	r = pgdax_map(fd, (off_t)off, len, rw ? PROT_READ | PROT_WRITE : PROT_READ, &m);
+	r = pgdax_map_flags(fd, (off_t)off, len, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+			    extend ? PGDAX_MAP_EXTEND : 0, &m);
 	if (r)
-		die("pgdax_map %s: %s", argv[2], strerror(-r));
+		die("pgdax_map %s: %s (%s)", argv[2], strerror(-r), pgdax_errormsg());
 	if (!keepfd)
 		close(fd);	/* the library keeps its own descriptor */
 	a = pgdax_mapping_addr(m);
@@ -362,9 +371,9 @@ static int cmd_writer(int argc, char **argv)
 	len = num(argv[3]);
 	seed = num(argv[4]);
 	fd = open_file(argv[2], true);
-	r = pgdax_map(fd, 0, len, PROT_READ | PROT_WRITE, &m);
+	r = pgdax_map_flags(fd, 0, len, PROT_READ | PROT_WRITE, PGDAX_MAP_EXTEND, &m);
 	if (r)
-		die("pgdax_map %s: %s", argv[2], strerror(-r));
+		die("pgdax_map %s: %s (%s)", argv[2], strerror(-r), pgdax_errormsg());
 	close(fd);
 	a = pgdax_mapping_addr(m);
 	printf("READY\n");
@@ -658,15 +667,17 @@ static int cmd_expect_error(int argc, char **argv)
 	fd = open(argv[3], rw ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		die("open %s: %s", argv[3], strerror(errno));
-	r = pgdax_map(fd, (off_t)num(argv[4]), num(argv[5]),
-		      rw ? PROT_READ | PROT_WRITE : PROT_READ, &m);
+	r = pgdax_map_flags(fd, (off_t)num(argv[4]), num(argv[5]),
+			    rw ? PROT_READ | PROT_WRITE : PROT_READ,
+			    argc > 7 && !strcmp(argv[7], "extend") ? PGDAX_MAP_EXTEND : 0, &m);
 	if (r == 0) {
 		pgdax_unmap(&m);
 		die("pgdax_map %s succeeded, expected %s", argv[3], argv[2]);
 	}
 	if (r != -want)
-		die("pgdax_map %s: %s, expected %s", argv[3], strerror(-r), argv[2]);
-	printf("GOT %s\n", argv[2]);
+		die("pgdax_map %s: %s, expected %s (%s)", argv[3], strerror(-r), argv[2],
+		    pgdax_errormsg());
+	printf("GOT %s: %s\n", argv[2], pgdax_errormsg());
 	return 0;
 }
 

@@ -18,7 +18,7 @@ run() { # ALIGN
 	pgdax_mount "$dev" "$mnt"
 
 	# 4 MiB file, written through a DAX mapping, kept mapped
-	pin_start holder map "$mnt/pinned" 0 4M rw fill=77 hold
+	pin_start holder map "$mnt/pinned" 0 4M rw extend fill=77 hold
 	pin_wait_line holder '^READY'
 	[ "$(pin_status "$mnt" pins)" = 1 ] || fail "status does not show the pin"
 	# the data is visible to read(2) after pgdax_mapping_sync

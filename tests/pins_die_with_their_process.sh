@@ -15,7 +15,7 @@ daemon=$PGDAX_LAST_PID
 
 head -c 3M /dev/urandom >"$mnt/a"
 pin_start ro map "$mnt/a" 0 3M ro hold
-pin_start rw map "$mnt/b" 0 2M rw fillfd=5 hold
+pin_start rw map "$mnt/b" 0 2M rw extend fillfd=5 hold
 pin_start raw pin "$mnt/a" 1M 1M
 pin_wait_line ro '^READY'
 pin_wait_line rw '^READY'

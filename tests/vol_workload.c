@@ -629,7 +629,8 @@ static int layout(struct pgdax_vol *vol, uint64_t ino, const struct op *op)
 
 	if (rc)
 		return rc;
-	rc = pgdax_vol_dax_layout(vol, f, op->off, end_aligned, end, LAYOUT_ALIGN, op->flags,
+	rc = pgdax_vol_dax_layout(vol, f, op->off, end_aligned, end, LAYOUT_ALIGN,
+				  op->flags ? PGDAX_VOL_DAX_WRITE | PGDAX_VOL_DAX_EXTEND : 0,
 				  &ops, NULL);
 	pgdax_vol_release(vol, &f);
 	return rc;

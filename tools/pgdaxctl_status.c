@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/dev.h"
@@ -96,11 +97,56 @@ int pgdaxctl_status_get(const char *mnt, struct pgdaxctl_status *s)
 		cursor = st->next;
 	}
 	close(fd);
+	/* an older daemon answers ENOTTY: no drain line then */
+	if (!ret && pgdaxctl_drain(mnt, 0, &s->drain) == 0)
+		s->have_drain = true;
 out:
 	free(st);
 	if (ret)
 		pgdaxctl_status_free(s);
 	return ret;
+}
+
+int pgdaxctl_drain(const char *mnt, uint32_t flags, struct pgdax_ioc_drain *d)
+{
+	int fd, ret = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->flags = flags;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, PGDAX_IOC_DRAIN, d) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void comm_of(pid_t pid, char *buf, size_t len);
+
+void pgdaxctl_drain_print(FILE *f, const struct pgdax_ioc_drain *d)
+{
+	time_t since = (time_t)d->since;
+	char when[32], comm[64];
+	struct tm tm;
+	uint32_t shown = d->npids < PGDAX_DRAIN_PIDS ? d->npids : PGDAX_DRAIN_PIDS;
+
+	localtime_r(&since, &tm);
+	strftime(when, sizeof(when), "%F %T", &tm);
+	if (d->state == PGDAX_DRAIN_FINAL) {
+		fprintf(f, "unmounting since %s (%s): past the point of no return, "
+			   "finishing the drain of requests in flight\n", when, d->by);
+		return;
+	}
+	fprintf(f, "draining since %s (%lld s), %u holder(s): pids", when,
+		(long long)(time(NULL) - since), d->npids);
+	for (uint32_t i = 0; i < shown; i++) {
+		comm_of(d->pids[i], comm, sizeof(comm));
+		fprintf(f, "%s %d (%s)", i ? "," : "", d->pids[i], comm);
+	}
+	fprintf(f, "%s; %llu open handle(s); asked by %s; new opens fail with ENXIO "
+		   "until they close, or 'pgdaxctl unmount --cancel'\n",
+		d->npids > shown ? ", ..." : "", (unsigned long long)d->handles, d->by);
 }
 
 void pgdaxctl_status_perror(const char *verb, const char *mnt, int err)
@@ -260,6 +306,19 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	       (unsigned long long)st->orphans, (unsigned long long)st->quarantined_pages,
 	       (unsigned long long)st->breaking, (unsigned long long)st->pins_granted,
 	       (unsigned long long)st->pins_dropped, (unsigned long long)st->stalled_reclaims);
+	printf("  \"drain\": ");
+	if (s->have_drain && s->drain.state != PGDAX_DRAIN_NONE) {
+		printf("{\"state\": \"%s\", \"since\": %lld, \"handles\": %llu, "
+		       "\"by\": ", s->drain.state == PGDAX_DRAIN_FINAL ? "final" : "draining",
+		       (long long)s->drain.since, (unsigned long long)s->drain.handles);
+		pgdaxctl_json_str(stdout, s->drain.by);
+		printf(", \"pids\": [");
+		for (uint32_t i = 0; i < s->drain.npids && i < PGDAX_DRAIN_PIDS; i++)
+			printf("%s%d", i ? ", " : "", s->drain.pids[i]);
+		printf("]},\n");
+	} else {
+		printf("null,\n");
+	}
 	printf("  \"holders\": [");
 	for (uint32_t i = 0; i < s->nholders; i++) {
 		const struct pgdax_ioc_holder *h = &s->holders[i];
@@ -303,6 +362,10 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	else
 		printf("  state:      %s (live reference %lld)\n",
 		       pgdaxctl_pgmap_state_str(st->pgmap_state), (long long)st->live_count);
+	if (s->have_drain && s->drain.state != PGDAX_DRAIN_NONE) {
+		printf("  unmount:    ");
+		pgdaxctl_drain_print(stdout, &s->drain);
+	}
 	printf("  extents:    %llu active, %llu in-flight I/O, %llu pinned by %llu pin(s), "
 	       "%llu quarantined page(s), %llu layout break(s)\n",
 	       (unsigned long long)st->active_extents, (unsigned long long)st->inflight_io,

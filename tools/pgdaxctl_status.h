@@ -16,6 +16,8 @@ struct pgdaxctl_status {
 	struct pgdax_ioc_status st;	/* counters of the last batch */
 	struct pgdax_ioc_holder *holders;
 	uint32_t nholders;
+	struct pgdax_ioc_drain drain;	/* the unmount in progress, if have_drain */
+	bool have_drain;
 };
 
 /* Fetch the status of the pgdaxfs mounted at @mnt (all holder batches).
@@ -29,5 +31,12 @@ void pgdaxctl_status_perror(const char *verb, const char *mnt, int err);
 void pgdaxctl_status_print_holders(FILE *f, const char *mnt,
 				   const struct pgdaxctl_status *s);
 const char *pgdaxctl_pgmap_state_str(int state);
+/* PGDAX_IOC_DRAIN on the root of @mnt with @flags (0: query, or
+ * PGDAX_DRAIN_CANCEL). 0 or a negative errno (-EBUSY: past the point of no
+ * return, -ENOENT: no unmount in progress, -ENOTTY: not a pgdaxfs root or
+ * an older daemon). */
+int pgdaxctl_drain(const char *mnt, uint32_t flags, struct pgdax_ioc_drain *d);
+/* "draining since T (N s), N holders: pids P (comm), ...; asked by ..." */
+void pgdaxctl_drain_print(FILE *f, const struct pgdax_ioc_drain *d);
 
 #endif /* PGDAXCTL_STATUS_H */

@@ -10,8 +10,15 @@
  * device (the two phases are explained in fs/teardown.c). This command
  * waits for that end (the daemon process gone, so the device is free for
  * fsck or a new mount), and every few seconds says who still holds what.
- * It never forces: a timeout only stops waiting (exit 1), the drain goes
- * on.
+ * It never forces. When --timeout passes first it gives up: it cancels the
+ * drain (PGDAX_IOC_DRAIN), so the mount serves new opens again instead of
+ * refusing them until the holders happen to exit, says who held it up, and
+ * exits 1. A drain past the point of no return (no handle was left, the
+ * daemon is killing its pgmap: fs/teardown.c) cannot be cancelled; it
+ * completes by itself and the timeout only stops waiting.
+ *
+ * pgdaxctl unmount --cancel MOUNTPOINT: the same cancel for a drain
+ * started some other way (SIGTERM, an interrupted pgdaxctl unmount).
  */
 #include "config.h"
 
@@ -60,12 +67,62 @@ static double now_s(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgdaxctl unmount MOUNTPOINT [--timeout SECONDS] [--quiet]\n\n"
+	fprintf(f, "usage: pgdaxctl unmount MOUNTPOINT [--timeout SECONDS] [--quiet]\n"
+		   "       pgdaxctl unmount --cancel MOUNTPOINT\n\n"
 		   "Ask the pgdaxfs daemon serving MOUNTPOINT to unmount: it refuses new\n"
-		   "opens and pins, keeps serving open files, waits until every reference\n"
-		   "(open file, pin, DAX mapping, I/O) is gone, then unmounts and releases\n"
-		   "the device. Waits for the daemon to exit, reporting who holds what.\n"
-		   "--timeout stops waiting (exit 1) without forcing anything.\n");
+		   "opens and pins (ENXIO), keeps serving open files, waits until every\n"
+		   "reference (open file, pin, DAX mapping, I/O) is gone, then unmounts and\n"
+		   "releases the device. Waits for the daemon to exit, reporting who holds what.\n"
+		   "--timeout gives up after SECONDS without forcing anything: the drain is\n"
+		   "cancelled, the mount serves new opens again, and the exit status is 1.\n"
+		   "--cancel ends a drain in progress (started by SIGTERM or an interrupted\n"
+		   "unmount) the same way. Neither can stop an unmount that has passed the\n"
+		   "point of no return (no open handle was left): it completes.\n");
+}
+
+/* --cancel, and --timeout giving up: 0 serving again, else why not. */
+static int cancel_drain(const char *mnt, bool quiet)
+{
+	struct pgdax_ioc_drain d;
+	int r = pgdaxctl_drain(mnt, PGDAX_DRAIN_CANCEL, &d);
+
+	switch (r) {
+	case 0:
+		if (!quiet)
+			printf("%s: unmount cancelled, serving new opens again\n", mnt);
+		return 0;
+	case -EBUSY:
+		fprintf(stderr, "pgdaxctl unmount: %s: too late to cancel: no open handle was "
+			"left and the daemon is draining in-flight requests; the unmount "
+			"completes by itself\n", mnt);
+		break;
+	case -ENOENT:
+		fprintf(stderr, "pgdaxctl unmount: %s: no unmount in progress\n", mnt);
+		break;
+	case -EPERM:
+		fprintf(stderr, "pgdaxctl unmount: %s: only root or the user that mounted "
+			"it may cancel its unmount\n", mnt);
+		break;
+	default:
+		pgdaxctl_status_perror("unmount --cancel", mnt, r);
+		break;
+	}
+	return r;
+}
+
+/* Wait (bounded) until the daemon has taken the signal: phase 1 begun,
+ * or the daemon gone. So a cancel on timeout never comes before it. */
+static void wait_drain_begun(const char *mnt, pid_t pid)
+{
+	struct pgdax_ioc_drain d;
+
+	for (int i = 0; i < 200 && !process_gone(pid); i++) {
+		int r = pgdaxctl_drain(mnt, 0, &d);
+
+		if (r < 0 || d.state != PGDAX_DRAIN_NONE)
+			return;
+		usleep(10 * 1000);
+	}
 }
 
 int cmd_unmount(int argc, char **argv)
@@ -73,20 +130,24 @@ int cmd_unmount(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "cancel", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pgdaxctl_status s;
 	double timeout = -1, start, last_report;
-	bool quiet = false;
+	bool quiet = false, cancel = false;
 	const char *mnt;
 	char *end;
 	pid_t pid;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:qch", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			cancel = true;
+			break;
 		case 't':
 			errno = 0;
 			timeout = strtod(optarg, &end);
@@ -112,6 +173,8 @@ int cmd_unmount(int argc, char **argv)
 		return PGDAXCTL_EXIT_USAGE;
 	}
 	mnt = argv[optind];
+	if (cancel)
+		return cancel_drain(mnt, quiet) ? PGDAXCTL_EXIT_FAIL : PGDAXCTL_EXIT_OK;
 	r = pgdaxctl_status_get(mnt, &s);
 	if (r) {
 		pgdaxctl_status_perror("unmount", mnt, r);
@@ -130,16 +193,27 @@ int cmd_unmount(int argc, char **argv)
 		return PGDAXCTL_EXIT_FAIL;
 	}
 	start = last_report = now_s();
+	if (timeout >= 0)
+		wait_drain_begun(mnt, pid);
 	while (!process_gone(pid)) {
 		double t = now_s();
 
 		if (timeout >= 0 && t - start >= timeout) {
-			fprintf(stderr, "pgdaxctl unmount: %s: daemon %d still draining after "
-				"%.0f s (not forced; it goes on)\n", mnt, pid, t - start);
+			struct pgdax_ioc_drain d;
+
+			fprintf(stderr, "pgdaxctl unmount: %s: gave up after %.0f s, still held: ",
+				mnt, t - start);
+			if (pgdaxctl_drain(mnt, 0, &d) == 0 && d.state != PGDAX_DRAIN_NONE)
+				pgdaxctl_drain_print(stderr, &d);
+			else
+				fprintf(stderr, "\n");
 			if (pgdaxctl_status_get(mnt, &s) == 0) {
 				pgdaxctl_status_print_holders(stderr, mnt, &s);
 				pgdaxctl_status_free(&s);
 			}
+			if (process_gone(pid))
+				break;	/* it finished meanwhile */
+			cancel_drain(mnt, quiet);
 			return PGDAXCTL_EXIT_FAIL;
 		}
 		if (!quiet && t - last_report >= 2.0) {

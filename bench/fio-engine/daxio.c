@@ -59,7 +59,10 @@ int daxio_open(enum daxio_backend b, int fd, uint64_t length, int writable,
 	m->persist_each_write = persist_each_write;
 	m->dirty_lo = UINT64_MAX;
 	if (b == DAXIO_PGDAX) {
-		rc = pgdax_map(fd, 0, (size_t)length, prot, &m->pm);
+		/* as fio's mmap engine, which ftruncate()s a file shorter than
+		 * the job's size: a writable job grows it (PGDAX_MAP_EXTEND) */
+		rc = pgdax_map_flags(fd, 0, (size_t)length, prot,
+				     writable ? PGDAX_MAP_EXTEND : 0, &m->pm);
 		if (rc)
 			goto err;
 		m->addr = pgdax_mapping_addr(m->pm);

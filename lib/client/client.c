@@ -45,6 +45,21 @@
  *
  * Every answer from the daemon is checked (alignment, bounds, contiguity)
  * before it is used to map anything.
+ *
+ * Errors. Each call returns a negative errno; for the two a user cannot
+ * act on from the errno alone, the thread's pgdax_errormsg() says what is
+ * missing: EACCES (which access of which device node, its owner, group and
+ * mode, and how an administrator grants it) and ENXIO (the mount being
+ * unmounted, or a writable range past the block holding EOF without
+ * PGDAX_MAP_EXTEND). The message is built after the failure, from what the
+ * library can see (fcntl(F_GETFL) of @fd, stat of the device node, INFO,
+ * fstat of the file): the daemon's errno stays the authority.
+ *
+ * Versions. Up to libpgdax.so.0 every writable pin grew the file; from
+ * libpgdax.so.1 pgdax_map/pgdax_pin grow it only with PGDAX_MAP_EXTEND /
+ * PGDAX_PIN_EXTEND (mmap-like). The soname changed for that (a binary that
+ * relied on growing would now get -ENXIO); the new calls are in the
+ * LIBPGDAX_2 node of libpgdax.sym.
  */
 #include "config.h"
 
@@ -59,6 +74,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "pgdax.h"
@@ -286,6 +304,104 @@ static void mapping_unlink(struct pgdax_mapping *m)
 	pthread_mutex_unlock(&mappings_lock);
 }
 
+static __thread char errmsg[640];
+
+PGDAX_EXPORT const char *pgdax_errormsg(void)
+{
+	return errmsg;
+}
+
+static void __attribute__((format(printf, 1, 2))) set_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+}
+
+/* EACCES: @fd's own access mode, as mmap(2) asks of it, or the device. */
+static void explain_eacces(const char *fn, int fd, const char *dev, bool write)
+{
+	int fl = fcntl(fd, F_GETFL);
+	char own[64], grp[64];
+	struct passwd *pw;
+	struct group *gr;
+	struct stat st;
+
+	if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY) {
+		set_msg("%s: the descriptor is open write-only; a mapping needs read access "
+			"(open the file O_RDONLY or O_RDWR)", fn);
+		return;
+	}
+	if (fl >= 0 && write && ((fl & O_ACCMODE) != O_RDWR || (fl & O_APPEND))) {
+		set_msg("%s: a writable mapping needs the descriptor open O_RDWR without "
+			"O_APPEND, as mmap(2) PROT_WRITE does", fn);
+		return;
+	}
+	if (!dev || stat(dev, &st) < 0) {
+		set_msg("%s: permission denied to %s the device of the mount%s%s: DAX maps "
+			"device memory, so the device node's own permission decides", fn,
+			write ? "read and write" : "read", dev ? " " : "", dev ? dev : "");
+		return;
+	}
+	pw = getpwuid(st.st_uid);
+	gr = getgrgid(st.st_gid);
+	if (pw)
+		snprintf(own, sizeof(own), "%s", pw->pw_name);
+	else
+		snprintf(own, sizeof(own), "uid %u", (unsigned)st.st_uid);
+	if (gr)
+		snprintf(grp, sizeof(grp), "%s", gr->gr_name);
+	else
+		snprintf(grp, sizeof(grp), "gid %u", (unsigned)st.st_gid);
+	set_msg("%s: permission denied: %s needs %s access to the device %s (owner %s, "
+		"group %s, mode %04o), not only to the file: DAX maps device memory. "
+		"Ask the administrator to grant it to a group you are in (emulated "
+		"device: mount -o dax_group=GROUP,dax_mode=%s; /dev/dax*: a udev rule "
+		"GROUP=\"pgdax\", MODE=\"0660\")", fn, write ? "a writable mapping" :
+		"a mapping", write ? "read and write" : "read", dev, own, grp,
+		(unsigned)(st.st_mode & 07777), write ? "0660" : "0640");
+}
+
+/* ENXIO from a pin: the mount is being unmounted, or the range is past EOF. */
+static void explain_enxio(const char *fn, int fd, uint64_t off, uint64_t len, bool write,
+			  bool extend, uint64_t bs)
+{
+	struct pgdax_ioc_info info;
+	struct stat st;
+
+	memset(&info, 0, sizeof(info));
+	if (ioctl(fd, PGDAX_IOC_INFO, &info) == 0 && (info.flags & PGDAX_INFO_DYING)) {
+		set_msg("%s: the filesystem is being unmounted: no new mappings or pins "
+			"('pgdaxctl status MOUNTPOINT' shows who holds it)", fn);
+		return;
+	}
+	if (write && !extend && fstat(fd, &st) == 0) {
+		uint64_t eof = bs ? ((uint64_t)st.st_size + bs - 1) / bs * bs :
+				    (uint64_t)st.st_size;
+
+		if (off + len > eof) {
+			set_msg("%s: the writable range [%llu, %llu) ends past the end of the "
+				"file (size %llu, its last block ends at %llu): a mapping does "
+				"not grow the file unless asked; pass PGDAX_MAP_EXTEND "
+				"(pgdax_map_flags) or PGDAX_PIN_EXTEND, or ftruncate(2) first",
+				fn, (unsigned long long)off, (unsigned long long)(off + len),
+				(unsigned long long)st.st_size, (unsigned long long)eof);
+			return;
+		}
+	}
+	set_msg("%s: %s", fn, strerror(ENXIO));
+}
+
+/* Every failure leaves a message; the specific ones are set where known. */
+static int failed(const char *fn, int err)
+{
+	if (!errmsg[0])
+		set_msg("%s: %s", fn, strerror(-err));
+	return err;
+}
+
 static int ioctl_err(void)
 {
 	/* A descriptor on another filesystem answers ENOTTY (or EINVAL for
@@ -397,7 +513,8 @@ static int do_pin(int dupfd, const struct pgdax_ioc_info *info, uint64_t off,
 	struct pgdax_ioc_pin req = {
 		.offset = off,
 		.length = len,
-		.flags = (flags & PGDAX_PIN_RW) ? PGDAX_PIN_WRITE : 0,
+		.flags = ((flags & PGDAX_PIN_RW) ? PGDAX_PIN_WRITE : 0) |
+			 ((flags & PGDAX_PIN_EXTEND) ? PGDAX_PIN_EXTEND : 0),
 	};
 	struct pgdax_pin *p;
 	int ret;
@@ -408,6 +525,11 @@ static int do_pin(int dupfd, const struct pgdax_ioc_info *info, uint64_t off,
 	if (ioctl(dupfd, PGDAX_IOC_PIN, &req) < 0) {
 		ret = ioctl_err();
 		free(p);
+		if (ret == -EACCES)
+			explain_eacces("pgdax_pin", dupfd, info->dev_path, flags & PGDAX_PIN_RW);
+		else if (ret == -ENXIO)
+			explain_enxio("pgdax_pin", dupfd, off, len, flags & PGDAX_PIN_RW,
+				      flags & PGDAX_PIN_EXTEND, info->block_size);
 		return ret;
 	}
 	p->fd = dupfd;
@@ -437,17 +559,20 @@ fail:
 	return ret;
 }
 
-PGDAX_EXPORT int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
-			   struct pgdax_pin **out)
+static int pin_impl(int fd, off_t offset, size_t length, unsigned flags,
+		    struct pgdax_pin **out)
 {
 	struct pgdax_ioc_info info;
 	int dupfd, ret, saved = errno;
 
+	errmsg[0] = '\0';
 	if (!out)
-		return -EINVAL;
+		return failed("pgdax_pin", -EINVAL);
 	*out = NULL;
-	if (offset < 0 || !range_ok((uint64_t)offset, length) || (flags & ~PGDAX_PIN_RW))
-		return -EINVAL;
+	if (offset < 0 || !range_ok((uint64_t)offset, length) ||
+	    (flags & ~(PGDAX_PIN_RW | PGDAX_PIN_EXTEND)) ||
+	    ((flags & PGDAX_PIN_EXTEND) && !(flags & PGDAX_PIN_RW)))
+		return failed("pgdax_pin", -EINVAL);
 	dupfd = own_file_fd(fd);
 	if (dupfd < 0) {
 		ret = dupfd;
@@ -459,8 +584,16 @@ PGDAX_EXPORT int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
 	if (ret)
 		lib_close(dupfd);
 out:
+	if (ret)
+		failed("pgdax_pin", ret);
 	errno = saved;
 	return ret;
+}
+
+PGDAX_EXPORT int pgdax_pin(int fd, off_t offset, size_t length, unsigned flags,
+			   struct pgdax_pin **out)
+{
+	return pin_impl(fd, offset, length, flags, out);
 }
 
 PGDAX_EXPORT const struct pgdax_pin_extent *pgdax_pin_extents(const struct pgdax_pin *p,
@@ -591,8 +724,8 @@ static void mapping_free(struct pgdax_mapping *m)
 	free(m);
 }
 
-PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
-			   struct pgdax_mapping **out)
+static int map_impl(int fd, off_t offset, size_t length, int prot, unsigned flags,
+		    struct pgdax_mapping **out)
 {
 	struct pmem2_source *src = NULL;
 	struct pgdax_ioc_info info;
@@ -601,12 +734,15 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 	int dupfd = -1, ret, saved = errno;
 	bool writable;
 
+	errmsg[0] = '\0';
 	if (!out)
-		return -EINVAL;
+		return failed("pgdax_map", -EINVAL);
 	*out = NULL;
 	if (offset < 0 || !range_ok((uint64_t)offset, length) ||
-	    (prot & ~(PROT_READ | PROT_WRITE)) || !(prot & PROT_READ))
-		return -EINVAL;
+	    (prot & ~(PROT_READ | PROT_WRITE)) || !(prot & PROT_READ) ||
+	    (flags & ~PGDAX_MAP_EXTEND) ||
+	    ((flags & PGDAX_MAP_EXTEND) && !(prot & PROT_WRITE)))
+		return failed("pgdax_map", -EINVAL);
 	writable = prot & PROT_WRITE;
 
 	m = calloc(1, sizeof(*m));
@@ -629,6 +765,8 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 	m->devfd = own_dev_fd(info.dev_path, writable ? O_RDWR : O_RDONLY);
 	if (m->devfd < 0) {
 		ret = m->devfd;
+		if (ret == -EACCES || ret == -EPERM)
+			explain_eacces("pgdax_map", dupfd, info.dev_path, writable);
 		goto fail;
 	}
 	if (fstat(m->devfd, &st) < 0) {
@@ -636,10 +774,14 @@ PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
 		goto fail;
 	}
 	m->emulated = S_ISREG(st.st_mode);
-	ret = do_pin(dupfd, &info, m->offset, length, writable ? PGDAX_PIN_RW : 0,
-		     &m->pin);
-	if (ret)
+	ret = do_pin(dupfd, &info, m->offset, length,
+		     (writable ? PGDAX_PIN_RW : 0) |
+		     ((flags & PGDAX_MAP_EXTEND) ? PGDAX_PIN_EXTEND : 0), &m->pin);
+	if (ret) {
+		if (errmsg[0])	/* do_pin explained it as pgdax_pin */
+			memcpy(errmsg, "pgdax_map", 9);
 		goto fail;
+	}
 	dupfd = -1;	/* owned by the pin now */
 	if (m->pin->map_len > SIZE_MAX) {
 		ret = -ENOMEM;
@@ -683,8 +825,15 @@ fail:
 		pmem2_source_delete(&src);
 	lib_close(dupfd);
 	mapping_free(m);
+	failed("pgdax_map", ret);
 	errno = saved;
 	return ret;
+}
+
+PGDAX_EXPORT int pgdax_map_flags(int fd, off_t offset, size_t length, int prot,
+				 unsigned flags, struct pgdax_mapping **out)
+{
+	return map_impl(fd, offset, length, prot, flags, out);
 }
 
 PGDAX_EXPORT void *pgdax_mapping_addr(const struct pgdax_mapping *m)
@@ -860,4 +1009,10 @@ PGDAX_EXPORT int pgdax_unmap(struct pgdax_mapping **mp)
 	mapping_free(m);
 	errno = saved;
 	return ret;
+}
+
+PGDAX_EXPORT int pgdax_map(int fd, off_t offset, size_t length, int prot,
+			   struct pgdax_mapping **out)
+{
+	return map_impl(fd, offset, length, prot, 0, out);
 }

@@ -65,8 +65,18 @@
  *     also drops them, so a new mapping starts coherent with earlier write(2)s.
  *   - write(2) through the mount to a pinned range is written through to
  *     device memory before write(2) returns; mappings see it immediately.
- *   - A writable pin over a hole or past end-of-file allocates first (like a
- *     write fault) and extends the file size to cover the requested range.
+ *   - A writable pin over a hole allocates first (like a write fault).
+ *
+ * End of file (as mmap(2), unless asked otherwise)
+ *   A writable mapping never changes the file size by itself. It may reach
+ *   to the end of the block holding the last byte (mapping 4096 bytes of a
+ *   3-byte file is fine and the file stays 3 bytes; stores past EOF in that
+ *   block are not file data); a writable range past that block fails with
+ *   -ENXIO, as POSIX mmap(2) answers for "addresses in the range are invalid
+ *   for the object". To grow the file to offset+length instead (a write
+ *   fault past EOF), pass PGDAX_MAP_EXTEND to pgdax_map_flags() or
+ *   PGDAX_PIN_EXTEND to pgdax_pin(). Read-only mappings past EOF see zeros.
+ *   (Up to libpgdax.so.0 every writable map or pin grew the file.)
  *
  * Layout breaks (the lease-break analogue)
  *   truncate(2)/fallocate(PUNCH_HOLE) over a pinned range do not pull memory
@@ -111,14 +121,34 @@ struct pgdax_mapping;
  *   -EBADF   @fd is not an open descriptor
  *   -EACCES  @fd's access does not allow the mapping (as for mmap(2): read
  *            access always, O_RDWR and no O_APPEND for PROT_WRITE), or the
- *            caller may not open the device node with that access
+ *            caller may not open the device node with that access (DAX
+ *            maps device memory: the device node's own permission decides;
+ *            pgdax_errormsg() names the node, its owner, group and mode)
  *   -EBUSY   the range's layout is being broken (truncate/punch waiting)
- *   -ENXIO   the filesystem is being unmounted (no new pins)
+ *   -ENXIO   the filesystem is being unmounted (no new pins), or a writable
+ *            range ends past the block holding EOF without PGDAX_MAP_EXTEND
+ *            (pgdax_errormsg() says which)
  *   -ENOSPC  a writable pin needed space (or an aligned extent) it could not get
  *   or another errno from the daemon, open(2) or mmap(2).
+ * pgdax_map() is pgdax_map_flags() with @flags 0.
  */
 int pgdax_map(int fd, off_t offset, size_t length, int prot,
 	      struct pgdax_mapping **out);
+
+/* pgdax_map_flags(): grow the file to offset+length if it is shorter
+ * (needs PROT_WRITE; -EINVAL otherwise), instead of -ENXIO. */
+#define PGDAX_MAP_EXTEND	(1u << 0)
+
+/* pgdax_map() with PGDAX_MAP_* @flags (unknown bits: -EINVAL). */
+int pgdax_map_flags(int fd, off_t offset, size_t length, int prot, unsigned flags,
+		    struct pgdax_mapping **out);
+
+/*
+ * Why the calling thread's last failed pgdax_map*()/pgdax_pin() failed, in
+ * words (what is missing and how to get it), or "" if none has failed.
+ * Valid until that thread's next call into the library.
+ */
+const char *pgdax_errormsg(void);
 /* Address of byte @offset of the file (the offset given to pgdax_map). */
 void *pgdax_mapping_addr(const struct pgdax_mapping *m);
 /* Length given to pgdax_map(). */
@@ -162,8 +192,10 @@ struct pgdax_pin_extent {
 	unsigned hole;		/* 1: no device memory (read-only pin), reads as zeros */
 };
 
-/* Pin writable: the file range is allocated and the file extended first. */
+/* Pin writable: holes in the range are allocated first. */
 #define PGDAX_PIN_RW	(1u << 0)
+/* With PGDAX_PIN_RW: grow the file to offset+length (PGDAX_MAP_EXTEND). */
+#define PGDAX_PIN_EXTEND	(1u << 1)
 
 /*
  * Pin [offset, offset+length) of @fd (rounded out to the device alignment).

@@ -17,7 +17,7 @@
  *   - pin ids are per open file: an id that the open file does not hold is
  *     -ENOENT (ids are never reused within a daemon's life);
  *   - PIN, PIN_EXTENTS, UNPIN and SYNC work on regular files only; STATUS
- *     only on the mount's root directory; INFO on either.
+ *     and DRAIN only on the mount's root directory; INFO on either.
  *
  * All fields are in host byte order (client and daemon share the machine).
  * The layout is fixed (static asserts below) so 32- and 64-bit callers agree.
@@ -53,7 +53,10 @@ struct pgdax_ioc_info {
 
 /* PIN: take one reference per extent of a file range. */
 #define PGDAX_PIN_WRITE		(1u << 0)	/* writable: needs O_RDWR/O_WRONLY */
-#define PGDAX_PIN_FLAGS		PGDAX_PIN_WRITE
+/* with WRITE: grow the file to offset+length (else a writable range past
+ * the block holding EOF is -ENXIO and the size never changes) */
+#define PGDAX_PIN_EXTEND	(1u << 1)
+#define PGDAX_PIN_FLAGS		(PGDAX_PIN_WRITE | PGDAX_PIN_EXTEND)
 
 struct pgdax_ioc_pin {
 	uint64_t offset;		/* in: file offset */
@@ -151,12 +154,40 @@ struct pgdax_ioc_status {
 	struct pgdax_ioc_holder holders[PGDAX_IOC_HOLDERS_BATCH];
 };
 
+/*
+ * DRAIN (on the mount root): the unmount in progress ("block new, drain
+ * old", DESIGN.md section 4), and the way back from it. With flags 0 it
+ * only reports; with PGDAX_DRAIN_CANCEL it ends teardown phase 1 (new
+ * opens and pins are served again) if the drain has not passed the point
+ * of no return (phase 1 saw no handle left and the pgmap is being killed):
+ * then -EBUSY. Cancel needs the daemon's uid or root (-EPERM, as for the
+ * SIGTERM that started it); no drain in progress is -ENOENT.
+ */
+#define PGDAX_DRAIN_CANCEL	(1u << 0)	/* in */
+#define PGDAX_DRAIN_NONE	0	/* serving */
+#define PGDAX_DRAIN_DRAINING	1	/* phase 1: new opens fail, cancellable */
+#define PGDAX_DRAIN_FINAL	2	/* past the point of no return */
+#define PGDAX_DRAIN_PIDS	32
+
+struct pgdax_ioc_drain {
+	uint32_t flags;			/* in: 0 or PGDAX_DRAIN_CANCEL */
+	uint32_t state;			/* out: PGDAX_DRAIN_* (after a cancel: NONE) */
+	int64_t since;			/* out: time(2) when the drain began; 0 none */
+	uint64_t handles;		/* out: open handles holding it up */
+	uint32_t npids;			/* out: distinct processes that opened them */
+	uint32_t reserved0;		/* 0 */
+	int32_t pids[PGDAX_DRAIN_PIDS];	/* out: the first npids of them */
+	char by[96];			/* out: who asked ("SIGTERM from pid 12 (pgdaxctl)") */
+	uint64_t reserved[2];		/* in: 0 */
+};
+
 #define PGDAX_IOC_INFO		_IOR(PGDAX_IOC_MAGIC, 1, struct pgdax_ioc_info)
 #define PGDAX_IOC_PIN		_IOWR(PGDAX_IOC_MAGIC, 2, struct pgdax_ioc_pin)
 #define PGDAX_IOC_PIN_EXTENTS	_IOWR(PGDAX_IOC_MAGIC, 3, struct pgdax_ioc_pin_extents)
 #define PGDAX_IOC_UNPIN		_IOW(PGDAX_IOC_MAGIC, 4, struct pgdax_ioc_unpin)
 #define PGDAX_IOC_SYNC		_IOW(PGDAX_IOC_MAGIC, 5, struct pgdax_ioc_sync)
 #define PGDAX_IOC_STATUS	_IOWR(PGDAX_IOC_MAGIC, 6, struct pgdax_ioc_status)
+#define PGDAX_IOC_DRAIN		_IOWR(PGDAX_IOC_MAGIC, 7, struct pgdax_ioc_drain)
 
 /* The size field of an ioctl number has 14 bits. */
 _Static_assert(sizeof(struct pgdax_ioc_info) == 1088, "info layout");
@@ -166,6 +197,7 @@ _Static_assert(sizeof(struct pgdax_ioc_pin_extents) == 40 + 64 * 32, "pin_extent
 _Static_assert(sizeof(struct pgdax_ioc_unpin) == 32, "unpin layout");
 _Static_assert(sizeof(struct pgdax_ioc_sync) == 40, "sync layout");
 _Static_assert(sizeof(struct pgdax_ioc_holder) == 32, "holder layout");
+_Static_assert(sizeof(struct pgdax_ioc_drain) == 32 + 4 * 32 + 96 + 16, "drain layout");
 _Static_assert(sizeof(struct pgdax_ioc_status) < (1 << 14), "status fits an ioctl number");
 
 #endif /* PGDAX_IOCTL_H */

@@ -486,6 +486,8 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	if (r)
 		return r;
 	write = req->flags & PGDAX_PIN_WRITE;
+	if ((req->flags & PGDAX_PIN_EXTEND) && !write)
+		return -EINVAL;
 	if (!S_ISREG(pgdax_vol_file_mode(f)))
 		return -EINVAL;
 	r = check_open_mode(pgdax_vol_file_flags(f), write);
@@ -534,7 +536,9 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		? -EBUSY : 0;
 	pthread_mutex_unlock(&c.t->lock);
 	if (!r)
-		r = pgdax_vol_dax_layout(vol, f, a_off, a_end, end, align, write,
+		r = pgdax_vol_dax_layout(vol, f, a_off, a_end, end, align,
+					 (write ? PGDAX_VOL_DAX_WRITE : 0) |
+					 ((req->flags & PGDAX_PIN_EXTEND) ? PGDAX_VOL_DAX_EXTEND : 0),
 					 &pin_layout_ops, &c);
 	if (r)
 		pin_free(p);

@@ -440,6 +440,15 @@ static int zero_mapped(struct pgdax_vol *vol, struct inode *ip, uint64_t a, uint
 	return 0;
 }
 
+int data_zero_past_eof(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size)
+{
+	uint64_t old = inode_size(ip);
+
+	if (!ip->dax_past_eof || new_size <= old)
+		return 0;
+	return zero_mapped(vol, ip, old, new_size);
+}
+
 /*
  * Truncate down, (T2) in one transaction: zero the tail of the new last
  * block (bytes past EOF stay zero), store the new size and, when blocks
@@ -514,6 +523,8 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
 		/* (also when it shrank while we waited): finish a pending trim
 		 * before the size grows over its blocks */
 		rc = data_finish_trim(vol, ip, cred, false);
+		if (!rc)
+			rc = data_zero_past_eof(vol, ip, size);
 		if (!rc)
 			inode_set_size(vol, ip, size);
 	}
@@ -845,6 +856,8 @@ static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 	}
 	if (off + size > inode_size(ip)) {
 		rc = data_finish_trim(vol, ip, cred, false);
+		if (!rc)	/* the gap and the range itself; the write overwrites */
+			rc = data_zero_past_eof(vol, ip, off + size);
 		if (rc)
 			goto out;
 	}
@@ -975,11 +988,15 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 		} else {
 			rc = zero_mapped(vol, ip, off, end);
 			if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+				rc = data_zero_past_eof(vol, ip, end);
+			if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
 				inode_set_size(vol, ip, end);
 		}
 	} else {
 		size = inode_size(ip);
 		rc = alloc_range(vol, ip, off, end);
+		if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+			rc = data_zero_past_eof(vol, ip, end);
 		if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
 			inode_set_size(vol, ip, end);
 	}

@@ -243,14 +243,16 @@ static int layout_unit(struct layout *c, uint64_t fp, const struct pgdax_vol_dax
 }
 
 static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
-			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
+			 uint64_t end_aligned, uint64_t end, uint64_t align, unsigned flags,
 			 const struct pgdax_vol_dax_ops *ops, void *ctx)
 {
+	bool write = flags & PGDAX_VOL_DAX_WRITE, extend = flags & PGDAX_VOL_DAX_EXTEND;
 	struct layout c = { .vol = vol, .ip = f->ip, .write = write };
 	int r;
 
 	if (align < vol->bs || (align & (align - 1)) || (off | end_aligned) & (align - 1) ||
-	    off >= end_aligned)
+	    off >= end_aligned || (flags & ~(PGDAX_VOL_DAX_WRITE | PGDAX_VOL_DAX_EXTEND)) ||
+	    (extend && !write))
 		return -EINVAL;
 	c.A = align / vol->bs;
 	c.ao = (unsigned)__builtin_ctzll(c.A);
@@ -262,6 +264,15 @@ static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint
 	r = data_finish_trim(vol, c.ip, NULL, false);
 	if (r)
 		goto unlock;
+	/* Growing is asked for, never implied (pgdax_map without
+	 * PGDAX_MAP_EXTEND is mmap-like): a writable range may reach to the
+	 * end of the block holding EOF, which changes no size. Checked under
+	 * the lock every size change takes, before any allocation. */
+	if (write && !extend &&
+	    end > ((inode_size(c.ip) + vol->bs - 1) & ~(uint64_t)(vol->bs - 1))) {
+		r = -ENXIO;
+		goto unlock;
+	}
 	r = ops->begin ? ops->begin(ctx) : 0;
 	if (r)
 		goto unlock;
@@ -275,11 +286,17 @@ static int dax_layout_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint
 		if (r)
 			goto unlock;
 	}
-	if (write && end > inode_size(c.ip)) {
-		/* like a write fault past EOF: the file grows to cover the range */
+	if (extend && end > inode_size(c.ip)) {
+		/* PGDAX_MAP_EXTEND: the file grows to cover the range (what an
+		 * earlier pin stored past EOF is not file data: zeroed first) */
+		r = data_zero_past_eof(vol, c.ip, end);
+		if (r)
+			goto unlock;
 		inode_set_size(vol, c.ip, end);
 		inode_touch_mc(vol, c.ip);
 	}
+	if (write && end_aligned > inode_size(c.ip))
+		c.ip->dax_past_eof = true;	/* the client may store past EOF */
 	r = ops->commit ? ops->commit(ctx) : 0;
 unlock:
 	pthread_rwlock_unlock(&c.ip->lock);
@@ -289,9 +306,10 @@ unlock:
 /* Refused once the device is lost, and not acknowledged if it was lost
  * meanwhile: its stores may have landed in the fence (vol_ack). */
 int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
-			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
+			 uint64_t end_aligned, uint64_t end, uint64_t align, unsigned flags,
 			 const struct pgdax_vol_dax_ops *ops, void *ctx)
 {
 	VOL_LIVE_OR_EIO(vol);
-	return vol_ack(vol, dax_layout_impl(vol, f, off, end_aligned, end, align, write, ops, ctx));
+	return vol_ack(vol, dax_layout_impl(vol, f, off, end_aligned, end, align, flags, ops,
+					    ctx));
 }

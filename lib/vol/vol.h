@@ -289,12 +289,20 @@ uint64_t pgdax_vol_file_size(const struct pgdax_vol_file *f);
  *                     covered by one aligned extent is first re-laid out
  *                     (copied into one, in one transaction; -EROFS on a
  *                     read-only volume); a writable request allocates holes;
- *   the file grows to @end when @write and @end is past EOF (a write fault);
+ *   the file grows to @end only with PGDAX_VOL_DAX_EXTEND (a write fault
+ *   past EOF, asked for explicitly);
  *   ops->commit(ctx)  the holder records the hold.
+ * A writable request without EXTEND must end within the blocks that hold
+ * the file's bytes (@end <= i_size rounded up to the block size: like
+ * mmap(2) of the partial last page, which changes no size); past them it
+ * is -ENXIO (POSIX mmap: "addresses in the range are invalid for the
+ * object") before anything is done. EXTEND without WRITE is -EINVAL.
  * Returns 0, or the first negative errno of the volume or of a callback
  * (then nothing is recorded; references already given stay the holder's to
  * put).
  */
+#define PGDAX_VOL_DAX_WRITE	(1u << 0)	/* writable: holes are allocated */
+#define PGDAX_VOL_DAX_EXTEND	(1u << 1)	/* with WRITE: grow the file to @end */
 struct pgdax_vol_dax_ext {
 	uint64_t file_off, dev_off, len;	/* bytes */
 	bool hole;
@@ -306,7 +314,7 @@ struct pgdax_vol_dax_ops {
 	int (*commit)(void *ctx);
 };
 int pgdax_vol_dax_layout(struct pgdax_vol *vol, struct pgdax_vol_file *f, uint64_t off,
-			 uint64_t end_aligned, uint64_t end, uint64_t align, bool write,
+			 uint64_t end_aligned, uint64_t end, uint64_t align, unsigned flags,
 			 const struct pgdax_vol_dax_ops *ops, void *ctx);
 
 #endif /* PGDAX_VOL_H */

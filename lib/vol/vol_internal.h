@@ -88,6 +88,13 @@ struct inode {
 	 * a layout break waiting unlocked re-checks when it changes
 	 * (data.c wait_range) */
 	atomic_uint_fast64_t layout_gen;
+	/* lock (for writing): a writable DAX pin has covered bytes past EOF
+	 * (the partial last block, or the rest of an alignment unit), where
+	 * a client's stores break "bytes past EOF are zero"; so every size
+	 * growth first zeroes what it uncovers (data_zero_past_eof), as XFS
+	 * zeroes past the old EOF for mmap writes. DRAM only: never cleared
+	 * while the inode is cached (the cost is a zeroing per growth). */
+	bool dax_past_eof;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
@@ -281,6 +288,12 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
  * stays pending: the caller must not grow the size). */
 int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax_cred *cred,
 		     bool wait_forever);
+/* Before the size grows to @new_size: if a writable DAX pin covered bytes
+ * past EOF (ip->dax_past_eof), zero the mapped bytes [i_size, new_size),
+ * persisted, so stores a client made past EOF never become file data (POSIX
+ * mmap: modified bytes past the end are never written out). ip->lock held
+ * for writing. 0 or a negative errno (then the size must not grow). */
+int data_zero_past_eof(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
 /* build the index (validating every block) if not built; dp->lock for writing */
