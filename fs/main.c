@@ -39,7 +39,12 @@ static int check_mountpoint(const char *given, char *mnt)
 	struct stat st;
 
 	if (!realpath(given, mnt)) {
-		fprintf(stderr, "%s: mount point %s: %s\n", fs_prog, given, strerror(errno));
+		if (errno == ENOTCONN)	/* a FUSE mount whose daemon is gone */
+			fprintf(stderr, "%s: stale pgdaxfs mount at %s: run umount %s (or "
+				"fusermount3 -u %s)\n", fs_prog, given, given, given);
+		else
+			fprintf(stderr, "%s: mount point %s: %s\n", fs_prog, given,
+				strerror(errno));
 		return -1;
 	}
 	if (stat(mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -47,6 +52,21 @@ static int check_mountpoint(const char *given, char *mnt)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Errors the library reports (device too small, a directory, in use by
+ * whom) are the true ones: mount_volume() adds its own line only when the
+ * library said nothing, so a message never contradicts what it follows.
+ */
+static unsigned lib_errors;
+
+static void count_errors_fn(int priority, const char *msg, void *arg)
+{
+	(void)arg;
+	if (priority <= LOG_ERR)
+		lib_errors++;
+	fprintf(stderr, "%s: %s\n", fs_prog, msg);
 }
 
 static int mount_volume(struct fs *fs)
@@ -58,13 +78,17 @@ static int mount_volume(struct fs *fs)
 		/* a reclaim stuck on referenced extents reports like a drain */
 		.stall_report_ms = 1000 * fs->opts.drain_timeout_s,
 	};
-	int r = pgdax_vol_mount(fs->opts.device, &vopts, &fs->vol);
+	int r;
 
+	pgdax_log_set_fn(count_errors_fn, NULL);	/* no thread yet */
+	r = pgdax_vol_mount(fs->opts.device, &vopts, &fs->vol);
+	pgdax_log_set_fn(NULL, NULL);
 	if (r < 0) {
-		if (fs_device_has_magic(fs->opts.device) == 0)
+		/* sb_load(): no superblock, primary nor backup (-EUCLEAN) */
+		if (r == -EUCLEAN && fs_device_has_magic(fs->opts.device) == 0)
 			fprintf(stderr, "%s: %s has no pgdaxfs filesystem: run mkfs.pgdaxfs %s\n",
 				fs_prog, fs->opts.device, fs->opts.device);
-		else
+		else if (!lib_errors)
 			fprintf(stderr, "%s: cannot mount %s: %s\n", fs_prog, fs->opts.device,
 				strerror(-r));
 		return r;
@@ -124,6 +148,8 @@ int main(int argc, char **argv)
 		return 1;
 	fs->opts.device = devpath;
 	fs_opts_for_kernel(&fs->opts, *fsname);
+	if (fs_log_open(fs) < 0)
+		return 1;
 
 	fs->background = !fs->opts.foreground;
 	if (fs->background && fs_daemonize(&fs->ready_fd) < 0)
@@ -151,6 +177,7 @@ int main(int argc, char **argv)
 
 	if (!fs->opts.break_notify)
 		ops.poll = NULL;
+	fs_remount_wrap(&ops);
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
 	if (!fs->se) {
 		fprintf(stderr, "%s: cannot create the FUSE session (options: %s)\n", fs_prog,
@@ -198,5 +225,6 @@ out_vol:
 		pgdax_info("%s released", fs->opts.device);
 	free(devpath);
 	free(*fsname);
+	free(fs->opts.logfile);
 	return status;
 }

@@ -21,6 +21,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "info", cmd_info, "show a device's kind, size, alignment, NUMA node and flushing" },
 	{ "list", cmd_list, "list the devdax devices on this machine (JSON)" },
+	{ "remount", cmd_remount, "make a mount read-only or read-write (mount -o remount,ro|rw)" },
 	{ "status", cmd_status, "show what a mounted pgdaxfs holds: usage, pins by process, state" },
 	{ "unmount", cmd_unmount, "drain and unmount a pgdaxfs mount, reporting who holds what" },
 };
