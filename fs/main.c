@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -33,12 +34,20 @@
 #include "fs.h"
 #include "loop.h"
 
-/* The mount point, absolute and a directory; @mnt gets PATH_MAX bytes. */
+/*
+ * The mount point, absolute and a directory; @mnt gets PATH_MAX bytes.
+ * A FUSE mount point whose daemon is gone (killed) is stale: every request
+ * to it fails with ENOTCONN, but the kernel may still answer stat(2) from
+ * attributes it cached (for FS_ATTR_TIMEOUT), so realpath() can succeed
+ * and a new mount would be stacked on the dead one. statfs(2) is never
+ * cached: it tells.
+ */
 static int check_mountpoint(const char *given, char *mnt)
 {
+	struct statfs sfs;
 	struct stat st;
 
-	if (!realpath(given, mnt)) {
+	if (!realpath(given, mnt) || (statfs(mnt, &sfs) < 0 && errno == ENOTCONN)) {
 		if (errno == ENOTCONN)	/* a FUSE mount whose daemon is gone */
 			fprintf(stderr, "%s: stale pgdaxfs mount at %s: run umount %s (or "
 				"fusermount3 -u %s)\n", fs_prog, given, given, given);
