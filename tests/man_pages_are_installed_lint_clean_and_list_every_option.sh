@@ -48,7 +48,7 @@ for f in "${!pages[@]}"; do lint "$f"; done
 log "pages installed and lint clean: ${man8[*]} (8), ${#man3[@]} in section 3"
 
 # Options of a --help text: every -x / --long-name it mentions.
-help_opts() { # (set -x to see them) grep -oE '(^|[^[:alnum:]_-])--?[[:alpha:]][[:alnum:]-]*' | sed 's/^[^-]*//' | sort -u; }
+help_opts() { grep -oE '(^|[^[:alnum:]_-])--?[[:alpha:]][[:alnum:]-]*' | sed 's/^[^-]*//' | sort -u; }
 covers() { # PAGE-NAME WHAT: options on stdin all appear in the rendered page
 	local page=$1 what=$2 text o missing=
 	text=$(render "$(pgdax_installed "$page")")
