@@ -27,7 +27,12 @@ lint() { # PAGE-FILE
 		[ -z "$out" ] || fail "man --warnings $1: $out"
 	fi
 }
-render() { mandoc -T utf8 "$1" | col -b; }
+render() { # PAGE-FILE: its text (each page rendered once)
+	local r
+	r=$PGDAX_WORK/render.$(realpath "$1" | tr / _)
+	[ -f "$r" ] || mandoc -T utf8 "$1" | col -b >"$r"
+	cat "$r"
+}
 
 declare -A pages=()	# each page file once (links lead to the same one)
 for p in "${man8[@]}"; do
