@@ -15,6 +15,8 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 pgdax_init
 export PGDAXFS_DAEMON=$PGDAXFS PGDAXCTL=$PGDAXCTL
+# without /dev/log the helper gives the daemon a log file: keep it here
+export PGDAXFS_LOGFILE=$PGDAX_WORK/pgdaxfs.log
 exec 9>/run/lock/pgdaxfs-mount-helper-test.lock
 flock -w 600 9 || fail "another instance of a mount helper test holds the lock"
 

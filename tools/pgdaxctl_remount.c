@@ -57,8 +57,9 @@ static int kernel_remount(const char *mnt, bool ro)
 static int fail(const char *mnt, const char *what, int err)
 {
 	if (err == -EBUSY)
-		fprintf(stderr, "pgdaxctl remount: %s is busy: a file is open for writing "
-			"(close it, see lsof %s or fuser -vm %s)\n", mnt, mnt, mnt);
+		fprintf(stderr, "pgdaxctl remount: %s is busy: a file is open for writing, or "
+			"a deleted file is still open (close it; see lsof %s or fuser -vm %s)\n",
+			mnt, mnt, mnt);
 	else if (err == -EROFS)
 		fprintf(stderr, "pgdaxctl remount: %s was mounted read-only (-o ro): "
 			"unmount it and mount it read-write\n", mnt);
