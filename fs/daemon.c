@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -28,12 +29,59 @@
 
 #define PIDDIR "/run/pgdaxfs"
 
-/* ---- logging after daemonizing ---- */
+/* ---- logging once serving ----
+ * In the background: -o logfile=PATH if given; else syslog when there is
+ * one (/dev/log); else stderr, kept open for it (under systemd that is the
+ * journal; mount.pgdaxfs passes logfile= when there is no /dev/log, so that
+ * nothing is lost on a minimal system or in a container). File and stderr
+ * lines carry a timestamp, the pid and the level. In the foreground
+ * messages stay on stderr unless logfile= is given. */
+
+static FILE *log_file;
 
 static void syslog_fn(int priority, const char *msg, void *arg)
 {
 	(void)arg;
 	syslog(priority, "%s", msg);
+}
+
+static void stamped_fn(int priority, const char *msg, void *arg)
+{
+	static const char *const names[] = {
+		"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+	};
+	FILE *f = arg;
+	struct timespec now;
+	struct tm tm;
+	char ts[32];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	/* one fprintf: stdio locks the stream, so lines never interleave */
+	fprintf(f, "%s.%03ld %s[%d] %s: %s\n", ts, now.tv_nsec / 1000000, fs_prog,
+		(int)getpid(), names[priority & 7], msg);
+	fflush(f);
+}
+
+int fs_log_open(struct fs *fs)
+{
+	if (!fs->opts.logfile)
+		return 0;
+	log_file = fopen(fs->opts.logfile, "ae");
+	if (!log_file) {
+		fprintf(stderr, "%s: cannot open log file %s: %s\n", fs_prog, fs->opts.logfile,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static bool have_syslog(void)
+{
+	struct stat st;
+
+	return stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode);
 }
 /* ---- pid file: /run/pgdaxfs/MAJ_MIN.pid, keyed by the mount's device
  * number from /proc/self/mountinfo, so the umount helper can find the
@@ -178,15 +226,17 @@ int fs_daemonize(int *ready_fd)
 	return 0;
 }
 
-/* After readiness in the background: detach stdio, log to syslog. */
-static void detach_stdio(void)
+/* After readiness in the background: detach stdio (stderr too unless it
+ * is where the log goes). */
+static void detach_stdio(bool keep_stderr)
 {
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		dup2(fd, 2);
+		if (!keep_stderr)
+			dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
@@ -196,14 +246,23 @@ void fs_ready(struct fs *fs)
 {
 	char c = 0;
 
+	if (log_file && !fs->background)
+		pgdax_log_set_fn(stamped_fn, log_file);
 	if (fs->ready_fd < 0)
 		return;
 	/* In the background, the parent exits on this byte: from now on
-	 * messages go to syslog. Stdio stayed on the terminal until here so an
-	 * error before INIT still reached it. */
-	if (fs->background) {
+	 * messages go to the log (see "logging once serving"). Stdio stayed
+	 * on the terminal until here so an error before INIT still reached
+	 * it. */
+	if (log_file && fs->background) {
+		pgdax_log_set_fn(stamped_fn, log_file);
+		detach_stdio(false);
+	} else if (fs->background && have_syslog()) {
 		pgdax_log_set_fn(syslog_fn, NULL);
-		detach_stdio();
+		detach_stdio(false);
+	} else if (fs->background) {
+		pgdax_log_set_fn(stamped_fn, stderr);
+		detach_stdio(true);
 	}
 	if (write(fs->ready_fd, &c, 1) != 1)
 		pgdax_warn("cannot signal readiness: %s", strerror(errno));

@@ -79,6 +79,7 @@ struct fs_opts {
 	int log_level;			/* -1: leave the library default */
 	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
 	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
+	char *logfile;			/* -o logfile=: log here once serving */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 
@@ -139,6 +140,10 @@ struct fs {
 	 * before its first thread starts, cleared after its last one ended */
 	void *loop;
 
+	/* mount -o remount,ro (fs/remount.c): every modifying request fails
+	 * with EROFS while set; the volume underneath stays as mounted */
+	atomic_bool remounted_ro;
+
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
 	int ready_fd;
 	bool background;		/* switch logging to syslog when ready */
@@ -195,6 +200,16 @@ void fs_initialized(struct fs *fs);
 /* /run/pgdaxfs/MAJ_MIN.pid for the umount helper (best effort). */
 void fs_pidfile_write(struct fs *fs);
 void fs_pidfile_remove(void);
+
+/* daemon.c: logging. Open -o logfile= (before daemonizing, so a bad path
+ * is reported on the terminal): 0 or -1 after saying why. */
+int fs_log_open(struct fs *fs);
+
+/* remount.c: mount -o remount,ro|rw. Put the read-only gate in front of
+ * every modifying operation of @ops and serve PGDAX_IOC_REMOUNT. */
+void fs_remount_wrap(struct fuse_lowlevel_ops *ops);
+/* Is the mount read-only now (mounted so, or remounted)? */
+bool fs_is_ro(const struct fs *fs);
 
 /* teardown.c: "block new, drain old" (the phases are described there) */
 /* Block the stop signals in this and every later thread (before any

@@ -120,6 +120,8 @@ static void do_info(fuse_req_t req, struct fs *fs, fuse_ino_t ino, size_t out_bu
 	pgdax_pintab_info(fs->vol, ino, &info);
 	if (atomic_load(&fs->closing))
 		info.flags |= PGDAX_INFO_DYING;
+	if (fs_is_ro(fs))
+		info.flags |= PGDAX_INFO_RDONLY;
 	fuse_reply_ioctl(req, 0, &info, sizeof(info));
 }
 
@@ -148,6 +150,8 @@ static void do_status(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned fl
 		fuse_reply_err(req, -r);
 	} else {
 		st->daemon_pid = (int32_t)getpid();
+		if (fs_is_ro(fs))
+			st->flags |= PGDAX_INFO_RDONLY;
 		/* From teardown phase 1 on the mount is dying for its users
 		 * (new opens and pins fail with ENXIO) although the pgmap is
 		 * killed only in phase 2, once no handle is left: report

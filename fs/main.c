@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -33,13 +34,26 @@
 #include "fs.h"
 #include "loop.h"
 
-/* The mount point, absolute and a directory; @mnt gets PATH_MAX bytes. */
+/*
+ * The mount point, absolute and a directory; @mnt gets PATH_MAX bytes.
+ * A FUSE mount point whose daemon is gone (killed) is stale: every request
+ * to it fails with ENOTCONN, but the kernel may still answer stat(2) from
+ * attributes it cached (for FS_ATTR_TIMEOUT), so realpath() can succeed
+ * and a new mount would be stacked on the dead one. statfs(2) is never
+ * cached: it tells.
+ */
 static int check_mountpoint(const char *given, char *mnt)
 {
+	struct statfs sfs;
 	struct stat st;
 
-	if (!realpath(given, mnt)) {
-		fprintf(stderr, "%s: mount point %s: %s\n", fs_prog, given, strerror(errno));
+	if (!realpath(given, mnt) || (statfs(mnt, &sfs) < 0 && errno == ENOTCONN)) {
+		if (errno == ENOTCONN)	/* a FUSE mount whose daemon is gone */
+			fprintf(stderr, "%s: stale pgdaxfs mount at %s: run umount %s (or "
+				"fusermount3 -u %s)\n", fs_prog, given, given, given);
+		else
+			fprintf(stderr, "%s: mount point %s: %s\n", fs_prog, given,
+				strerror(errno));
 		return -1;
 	}
 	if (stat(mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -47,6 +61,21 @@ static int check_mountpoint(const char *given, char *mnt)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Errors the library reports (device too small, a directory, in use by
+ * whom) are the true ones: mount_volume() adds its own line only when the
+ * library said nothing, so a message never contradicts what it follows.
+ */
+static unsigned lib_errors;
+
+static void count_errors_fn(int priority, const char *msg, void *arg)
+{
+	(void)arg;
+	if (priority <= LOG_ERR)
+		lib_errors++;
+	fprintf(stderr, "%s: %s\n", fs_prog, msg);
 }
 
 static int mount_volume(struct fs *fs)
@@ -58,13 +87,17 @@ static int mount_volume(struct fs *fs)
 		/* a reclaim stuck on referenced extents reports like a drain */
 		.stall_report_ms = 1000 * fs->opts.drain_timeout_s,
 	};
-	int r = pgdax_vol_mount(fs->opts.device, &vopts, &fs->vol);
+	int r;
 
+	pgdax_log_set_fn(count_errors_fn, NULL);	/* no thread yet */
+	r = pgdax_vol_mount(fs->opts.device, &vopts, &fs->vol);
+	pgdax_log_set_fn(NULL, NULL);
 	if (r < 0) {
-		if (fs_device_has_magic(fs->opts.device) == 0)
+		/* sb_load(): no superblock, primary nor backup (-EUCLEAN) */
+		if (r == -EUCLEAN && fs_device_has_magic(fs->opts.device) == 0)
 			fprintf(stderr, "%s: %s has no pgdaxfs filesystem: run mkfs.pgdaxfs %s\n",
 				fs_prog, fs->opts.device, fs->opts.device);
-		else
+		else if (!lib_errors)
 			fprintf(stderr, "%s: cannot mount %s: %s\n", fs_prog, fs->opts.device,
 				strerror(-r));
 		return r;
@@ -126,6 +159,8 @@ int main(int argc, char **argv)
 	if (fs_device_grant(&fs->opts) < 0)
 		return 1;
 	fs_opts_for_kernel(&fs->opts, *fsname);
+	if (fs_log_open(fs) < 0)
+		return 1;
 
 	fs->background = !fs->opts.foreground;
 	if (fs->background && fs_daemonize(&fs->ready_fd) < 0)
@@ -153,6 +188,7 @@ int main(int argc, char **argv)
 
 	if (!fs->opts.break_notify)
 		ops.poll = NULL;
+	fs_remount_wrap(&ops);
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
 	if (!fs->se) {
 		fprintf(stderr, "%s: cannot create the FUSE session (options: %s)\n", fs_prog,
@@ -200,5 +236,6 @@ out_vol:
 		pgdax_info("%s released", fs->opts.device);
 	free(devpath);
 	free(*fsname);
+	free(fs->opts.logfile);
 	return status;
 }

@@ -32,6 +32,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: %s DEVICE MOUNTPOINT [-o OPT[,OPT...]] [-f] [-d] [--log-level LEVEL]\n"
+		"       %s --help | --version\n"
 		"\n"
 		"Serve the pgdaxfs filesystem on DEVICE (/dev/daxX.Y, daxX.Y, namespaceX.Y or an\n"
 		"emulated device file) at MOUNTPOINT through FUSE.\n"
@@ -39,7 +40,9 @@ static void usage(FILE *out)
 		"  -f, --foreground      stay in the foreground, log to stderr\n"
 		"  -d, --debug           foreground, FUSE request trace, log level debug\n"
 		"  --log-level LEVEL     err, warn, notice, info, debug or 0-7\n"
+		"  -o, --options OPTS    mount options, see below (may be repeated)\n"
 		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n"
 		"\n"
 		"Options (-o):\n"
 		"  allow_other           let other users access the mount\n"
@@ -66,10 +69,13 @@ static void usage(FILE *out)
 		"                        (0640: members map read-only, 0660: read-write);\n"
 		"                        for /dev/daxX.Y use a udev rule (70-pgdax-dax-access.rules)\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
+		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
+		"                        instead of syslog (default: syslog when /dev/log\n"
+		"                        exists, else stderr)\n"
 		"  default_permissions   always on (the kernel checks permissions)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
 		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
-		fs_prog);
+		fs_prog, fs_prog);
 }
 
 /* Options passed on to the kernel mount unchanged. */
@@ -90,6 +96,16 @@ static int parse_int(const char *s, long min, long max, long *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* An integer option in [min, max]; says the range when it is not. */
+static int int_opt(const char *opt, const char *val, long min, long max, long *out)
+{
+	if (!parse_int(val, min, max, out))
+		return 0;
+	fprintf(stderr, "%s: bad value '%s' for option %s: an integer from %ld to %ld\n",
+		fs_prog, val, opt, min, max);
+	return -1;
 }
 
 static void add_fuse_opt(struct fs_opts *o, const char *opt)
@@ -131,12 +147,12 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	} else if (!strcmp(opt, "rw") && !val) {
 		o->ro = false;
 	} else if (!strcmp(opt, "break_timeout") && val) {
-		if (parse_int(val, -1, INT_MAX, &v))
-			goto bad_value;
+		if (int_opt(opt, val, -1, INT_MAX, &v))
+			return -1;
 		o->break_timeout_ms = (int)v;
 	} else if (!strcmp(opt, "drain_timeout") && val) {
-		if (parse_int(val, 1, 2000000, &v))	/* ms fit an int */
-			goto bad_value;
+		if (int_opt(opt, val, 1, 2000000, &v))
+			return -1;
 		o->drain_timeout_s = (int)v;
 	} else if (!strcmp(opt, "on_drain_timeout") && val) {
 		if (!strcmp(val, "wait"))
@@ -148,32 +164,35 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	} else if (!strcmp(opt, "align") && val) {
 		uint64_t a;
 
-		if (pgdax_align_parse(val, &a))
-			goto bad_value;
+		if (pgdax_align_parse(val, &a)) {
+			fprintf(stderr, "%s: bad value '%s' for option align: 4K, 2M or 1G\n",
+				fs_prog, val);
+			return -1;
+		}
 		o->align = a;
 	} else if (!strcmp(opt, "max_threads") && val) {
-		if (parse_int(val, 2, 1024, &v))
-			goto bad_value;
+		if (int_opt(opt, val, 2, 1024, &v))
+			return -1;
 		o->max_threads = (unsigned)v;
 	} else if (!strcmp(opt, "max_idle_threads") && val) {
-		if (parse_int(val, 1, 1024, &v))
-			goto bad_value;
+		if (int_opt(opt, val, 1, 1024, &v))
+			return -1;
 		o->max_idle_threads = (unsigned)v;
 	} else if (!strcmp(opt, "mt") && !val) {
 		o->mt_loop = true;
 	} else if (!strcmp(opt, "break_notify") && !val) {
 		o->break_notify = true;
 	} else if (!strcmp(opt, "spin") && val) {
-		if (parse_int(val, 0, 100000, &v))
-			goto bad_value;
+		if (int_opt(opt, val, 0, 100000, &v))
+			return -1;
 		o->spin_us = (unsigned)v;
 	} else if (!strcmp(opt, "readahead") && val) {
-		if (parse_int(val, -1, FS_MAX_READAHEAD_KB, &v))
-			goto bad_value;
+		if (int_opt(opt, val, -1, FS_MAX_READAHEAD_KB, &v))
+			return -1;
 		o->readahead_kb = (int)v;
 	} else if (!strcmp(opt, "receivers") && val) {
-		if (parse_int(val, 1, FS_MAX_RECEIVERS, &v))
-			goto bad_value;
+		if (int_opt(opt, val, 1, FS_MAX_RECEIVERS, &v))
+			return -1;
 		o->receivers = (unsigned)v;
 	} else if (!strcmp(opt, "dax_group") && val && *val) {
 		struct group *g = getgrnam(val);
@@ -193,6 +212,11 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		if (errno || end == val || *end || v < 0 || v > 0777 || (v & 0600) != 0600)
 			goto bad_value;
 		o->dax_mode = (int)v;
+	} else if (!strcmp(opt, "logfile") && val && *val) {
+		free(o->logfile);
+		o->logfile = strdup(val);
+		if (!o->logfile)
+			return -1;
 	} else if (!strcmp(opt, "fsname") && val && *val) {
 		*fsname = val;
 	} else if (!strcmp(opt, "subtype") && val) {
@@ -212,9 +236,8 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		return -1;
 	}
 	return 0;
-bad_value:
-	fprintf(stderr, "%s: bad value '%s' for option %s (see %s --help)\n", fs_prog, val, opt,
-		fs_prog);
+bad_value:	/* on_drain_timeout is the only enumerated one */
+	fprintf(stderr, "%s: bad value '%s' for option %s: wait or exit\n", fs_prog, val, opt);
 	return -1;
 }
 
@@ -251,6 +274,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "options", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
@@ -275,7 +299,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */
 	while (optind < argc) {
-		c = getopt_long(argc, argv, "+fdho:", lopts, NULL);
+		c = getopt_long(argc, argv, "+fdhVo:", lopts, NULL);
 		if (c == -1) {
 			if (npos == 2) {
 				fprintf(stderr, "%s: unexpected argument '%s'\n", fs_prog, argv[optind]);
@@ -295,6 +319,10 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("%s %s (format %u.%u)\n", fs_prog, PACKAGE_VERSION, PGDAX_FMT_MAJOR,
+			       PGDAX_FMT_MINOR);
 			exit(0);
 		case 'L':
 			o->log_level = pgdax_log_parse_level(optarg);

@@ -12,6 +12,8 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 pgdax_init
 export PGDAXFS_DAEMON=$PGDAXFS
+# without /dev/log the helper gives the daemon a log file: keep it here
+export PGDAXFS_LOGFILE=$PGDAX_WORK/pgdaxfs.log
 # /sbin and /etc/fstab are machine-wide: one instance of this test at a time
 exec 9>/run/lock/pgdaxfs-mount-helper-test.lock
 flock -w 600 9 || fail "another instance of this test holds the lock"

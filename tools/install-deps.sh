@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libpmem2-dev libndctl-dev libdaxctl-dev check fio
-      clang libclang-rt-14-dev attr acl sqlite3 rsync git spin)
+      clang libclang-rt-14-dev attr acl sqlite3 rsync git spin
+      mandoc man-db)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,21 @@ static void usage(FILE *f)
 
 enum { OPT_SIZE = 256, OPT_ALIGN };
 
+/*
+ * The library says what is wrong (a device too small and the minimum, a
+ * directory, in use by whom): the tool adds its own line only when the
+ * library said nothing, so "Invalid argument" never follows a true message.
+ */
+static unsigned lib_errors;
+
+static void count_errors_fn(int priority, const char *msg, void *arg)
+{
+	(void)arg;
+	if (priority <= LOG_ERR)
+		lib_errors++;
+	fprintf(stderr, "mkfs.pgdaxfs: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -68,7 +83,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'b':
 			if (pgdax_size_parse(optarg, &v) || v > PGDAX_MAX_BLOCK_SIZE) {
-				fprintf(stderr, "mkfs.pgdaxfs: bad block size '%s'\n", optarg);
+				fprintf(stderr, "mkfs.pgdaxfs: bad block size '%s' (a power of 2 "
+					"from 4096 to 65536)\n", optarg);
 				return 1;
 			}
 			o.block_size = (uint32_t)v;
@@ -87,7 +103,8 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			if (pgdax_size_parse(optarg, &o.inodes) || !o.inodes) {
-				fprintf(stderr, "mkfs.pgdaxfs: bad inode count '%s'\n", optarg);
+				fprintf(stderr, "mkfs.pgdaxfs: bad inode count '%s' (a number above "
+					"0)\n", optarg);
 				return 1;
 			}
 			break;
@@ -100,7 +117,8 @@ int main(int argc, char **argv)
 			break;
 		case 'J':
 			if (pgdax_size_parse(optarg, &o.journal_bytes) || !o.journal_bytes) {
-				fprintf(stderr, "mkfs.pgdaxfs: bad journal size '%s'\n", optarg);
+				fprintf(stderr, "mkfs.pgdaxfs: bad journal size '%s' (a size above "
+					"0, K/M/G suffixes)\n", optarg);
 				return 1;
 			}
 			break;
@@ -115,7 +133,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SIZE:
 			if (pgdax_size_parse(optarg, &size) || !size) {
-				fprintf(stderr, "mkfs.pgdaxfs: bad size '%s'\n", optarg);
+				fprintf(stderr, "mkfs.pgdaxfs: bad size '%s' (at least 16M, K/M/G/T "
+					"suffixes)\n", optarg);
 				return 1;
 			}
 			break;
@@ -145,6 +164,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *device = argv[optind];
+	pgdax_log_set_fn(count_errors_fn, NULL);
 	if (size) {
 		if (o.dry_run) {
 			fprintf(stderr, "mkfs.pgdaxfs: --size with -n: nothing created\n");
@@ -157,18 +177,20 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			rc = pgdax_dev_create_emulated(device, size, a);
-			if (rc) {
+			if (rc && !lib_errors) {
 				fprintf(stderr, "mkfs.pgdaxfs: cannot create emulated device %s: %s\n",
 					device, strerror(-rc));
-				return 1;
 			}
+			if (rc)
+				return 1;
 			align = a;
 		}
 	}
 	o.align_override = align;
 	rc = pgdax_mkfs(device, &o);
 	if (rc) {
-		fprintf(stderr, "mkfs.pgdaxfs: %s: %s\n", device, strerror(-rc));
+		if (!lib_errors)
+			fprintf(stderr, "mkfs.pgdaxfs: %s: %s\n", device, strerror(-rc));
 		return 1;
 	}
 	return 0;

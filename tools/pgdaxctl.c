@@ -25,6 +25,7 @@ static const struct cmd cmds[] = {
 	{ "status", cmd_status, "show what mounted pgdaxfs volumes hold: usage, pins, state" },
 	{ "tune", cmd_tune, "change the label or UUID of an unmounted volume" },
 	{ "udev-links", cmd_udev_links, "print a device's volume UUID/label for udev (IMPORT{program})" },
+	{ "remount", cmd_remount, "make a mount read-only or read-write (mount -o remount,ro|rw)" },
 	{ "unmount", cmd_unmount, "drain and unmount a pgdaxfs mount, reporting who holds what" },
 };
 

@@ -21,6 +21,7 @@
 
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_remount(int argc, char **argv);	/* tools/pgdaxctl_remount.c */
 int cmd_status(int argc, char **argv);	/* tools/pgdaxctl_status.c */
 int cmd_unmount(int argc, char **argv);	/* tools/pgdaxctl_unmount.c */
 int cmd_tune(int argc, char **argv);	/* tools/pgdaxctl_tune.c */

@@ -9,8 +9,11 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -66,8 +69,49 @@ static void holder_comm(pid_t pid, char *comm, size_t len)
 	fclose(f);
 }
 
+/*
+ * Where a pgdaxfs daemon holding the device serves it: the daemon's run file
+ * /run/pgdaxfs/MAJ_MIN.pid holds its pid, the mount point and the device
+ * (fs/daemon.c fs_pidfile_write), so "in use" can say where to unmount.
+ * Empty when @pid is not a daemon with a run file.
+ */
+static void holder_mountpoint(pid_t pid, char *mnt, size_t len)
+{
+	char line[PATH_MAX + 2], p[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	mnt[0] = '\0';
+	d = opendir("/run/pgdaxfs");
+	if (!d)
+		return;
+	while (!mnt[0] && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		FILE *f;
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".pid"))
+			continue;
+		snprintf(p, sizeof(p), "/run/pgdaxfs/%s", de->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f) && atoi(line) == (int)pid &&
+		    fgets(line, sizeof(line), f)) {
+			size_t l = strcspn(line, "\n");
+
+			if (l < len) {
+				memcpy(mnt, line, l);
+				mnt[l] = '\0';
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
 int dev_lock_excl(int fd, const char *path)
 {
+	char mnt[PATH_MAX];
 	char comm[64];
 	struct stat st;
 	pid_t pid;
@@ -83,8 +127,13 @@ int dev_lock_excl(int fd, const char *path)
 	pid = fstat(fd, &st) ? -1 : find_flock_holder(st.st_dev, st.st_ino);
 	if (pid > 0) {
 		holder_comm(pid, comm, sizeof(comm));
-		pgdax_err("device %s is in use by pid %d (%s): unmount it or stop that process first",
-			  path, (int)pid, comm);
+		holder_mountpoint(pid, mnt, sizeof(mnt));
+		if (mnt[0])
+			pgdax_err("device %s is in use by pid %d (%s), mounted on %s: unmount it "
+				  "first (umount %s)", path, (int)pid, comm, mnt, mnt);
+		else
+			pgdax_err("device %s is in use by pid %d (%s): unmount it or stop that "
+				  "process first", path, (int)pid, comm);
 	} else {
 		pgdax_err("device %s is in use by another process (holder not found in /proc/locks)",
 			  path);

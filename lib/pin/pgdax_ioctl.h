@@ -181,6 +181,23 @@ struct pgdax_ioc_drain {
 	uint64_t reserved[2];		/* in: 0 */
 };
 
+/*
+ * REMOUNT (on the mount root, by root only): the daemon's half of
+ * `mount -o remount,ro|rw` (the kernel's FUSE does not tell the daemon of a
+ * remount; pgdaxctl remount sends this next to mount(2) MS_REMOUNT).
+ * Read-only: -EBUSY while a file is open for writing; from then on every
+ * modifying request fails with EROFS. Read-write: -EROFS when the volume
+ * itself was mounted read-only (its device is mapped read-only).
+ */
+#define PGDAX_REMOUNT_RDONLY	(1u << 0)
+#define PGDAX_REMOUNT_FLAGS	PGDAX_REMOUNT_RDONLY
+
+struct pgdax_ioc_remount {
+	uint32_t flags;			/* in: PGDAX_REMOUNT_* */
+	uint32_t reserved0;		/* in: 0 */
+	uint64_t reserved[3];		/* in: 0 */
+};
+
 #define PGDAX_IOC_INFO		_IOR(PGDAX_IOC_MAGIC, 1, struct pgdax_ioc_info)
 #define PGDAX_IOC_PIN		_IOWR(PGDAX_IOC_MAGIC, 2, struct pgdax_ioc_pin)
 #define PGDAX_IOC_PIN_EXTENTS	_IOWR(PGDAX_IOC_MAGIC, 3, struct pgdax_ioc_pin_extents)
@@ -188,6 +205,7 @@ struct pgdax_ioc_drain {
 #define PGDAX_IOC_SYNC		_IOW(PGDAX_IOC_MAGIC, 5, struct pgdax_ioc_sync)
 #define PGDAX_IOC_STATUS	_IOWR(PGDAX_IOC_MAGIC, 6, struct pgdax_ioc_status)
 #define PGDAX_IOC_DRAIN		_IOWR(PGDAX_IOC_MAGIC, 7, struct pgdax_ioc_drain)
+#define PGDAX_IOC_REMOUNT	_IOW(PGDAX_IOC_MAGIC, 8, struct pgdax_ioc_remount)
 
 /* The size field of an ioctl number has 14 bits. */
 _Static_assert(sizeof(struct pgdax_ioc_info) == 1088, "info layout");
@@ -198,6 +216,7 @@ _Static_assert(sizeof(struct pgdax_ioc_unpin) == 32, "unpin layout");
 _Static_assert(sizeof(struct pgdax_ioc_sync) == 40, "sync layout");
 _Static_assert(sizeof(struct pgdax_ioc_holder) == 32, "holder layout");
 _Static_assert(sizeof(struct pgdax_ioc_drain) == 32 + 4 * 32 + 96 + 16, "drain layout");
+_Static_assert(sizeof(struct pgdax_ioc_remount) == 32, "remount layout");
 _Static_assert(sizeof(struct pgdax_ioc_status) < (1 << 14), "status fits an ioctl number");
 
 #endif /* PGDAX_IOCTL_H */
