@@ -43,6 +43,9 @@ static void usage(FILE *out)
 		"Options (-o):\n"
 		"  allow_other           let other users access the mount\n"
 		"  ro, rw                read-only / read-write (default rw)\n"
+		"  errors=remount-ro|continue|panic  on corruption met while mounted (always\n"
+		"                        recorded for fsck): go read-only (default), fail only\n"
+		"                        what touches it, or abort the daemon\n"
 		"  break_timeout=MS      truncate/punch wait for pinned extents (default 10000, -1 forever)\n"
 		"  drain_timeout=S       report holders after S seconds of unmount drain, and\n"
 		"                        extents an unlinked file's freeing waits for (default 60)\n"
@@ -124,6 +127,15 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->ro = true;
 	} else if (!strcmp(opt, "rw") && !val) {
 		o->ro = false;
+	} else if (!strcmp(opt, "errors") && val) {
+		if (!strcmp(val, "remount-ro"))
+			o->errors = PGDAX_VOL_ERRORS_REMOUNT_RO;
+		else if (!strcmp(val, "continue"))
+			o->errors = PGDAX_VOL_ERRORS_CONTINUE;
+		else if (!strcmp(val, "panic"))
+			o->errors = PGDAX_VOL_ERRORS_PANIC;
+		else
+			goto bad_value;
 	} else if (!strcmp(opt, "break_timeout") && val) {
 		if (parse_int(val, -1, INT_MAX, &v))
 			goto bad_value;

@@ -136,7 +136,7 @@ int inode_get(struct pgdax_vol *vol, uint64_t ino, struct inode **out)
 		pthread_mutex_unlock(&vol->icache_lock);
 		pgdax_err("%s: inode @%llu: %s", vol->devname,
 			  (unsigned long long)dev_off(vol, d), why);
-		return rc;
+		return vol_corrupt(vol, ino);
 	}
 	ip = inode_alloc_mem(vol, ino);
 	if (!ip) {
