@@ -84,6 +84,7 @@ struct ctx {
 	bool probe;			/* -p's dry run: count the unsafe problems */
 	bool stopped;			/* -p met an unsafe problem: write nothing more */
 	bool live;			/* probe: the journal rollback is written */
+	unsigned cow_failed;		/* scratch view: copies that could not be made */
 	uint64_t unsafe;		/* problems only -y may fix (probe) */
 	unsigned msgs;
 
@@ -203,6 +204,12 @@ static void wr(struct ctx *c, void *dst, const void *src, size_t len)
 		return;
 	if (d < c->base || len > c->size || (uint64_t)(d - c->base) > c->size - len)
 		abort();	/* a bug in this file, never the image's fault */
+	if (!c->repair && !c->live && c->o->cow && c->o->cow(c->o->cow_arg, d, len)) {
+		if (!c->cow_failed++)
+			say(c, "pgdaxfs: out of memory for the scratch view: what follows is "
+			    "checked without some of the changes it would see\n");
+		return;
+	}
 	memmove(d, src, len);
 	if ((c->repair || c->live) && c->o->persist)
 		c->o->persist(c->o->persist_arg, d, len);
@@ -1893,6 +1900,11 @@ static void dev_persist(void *arg, const void *addr, size_t len)
 	pgdax_dev_persist(arg, addr, len);
 }
 
+static int view_cow(void *arg, const void *addr, size_t len)
+{
+	return pgdax_dev_view_cow(arg, addr, len);
+}
+
 static bool dev_is_bad(void *arg, uint64_t off, uint64_t len)
 {
 	return pgdax_dev_range_is_bad(arg, off, len);
@@ -1904,8 +1916,8 @@ int pgdax_fsck_device(const char *device, uint64_t align_override,
 	struct pgdax_fsck_opts o = *opts;
 	bool repair = opts->flags & PGDAX_FSCK_REPAIR;
 	struct pgdax_dev *dev = NULL;
+	struct pgdax_dev_view *view = NULL;
 	FILE *out = opts->out ? opts->out : stdout;
-	void *view = MAP_FAILED;
 	uint64_t size;
 	int rc;
 
@@ -1927,21 +1939,23 @@ int pgdax_fsck_device(const char *device, uint64_t align_override,
 		o.persist_arg = dev;
 		rc = pgdax_fsck_image(pgdax_dev_base(dev), size, &o, res);
 	} else {
-		/* -n: a private copy-on-write view lets the check see the volume as
-		 * mount would (journal rolled back) without writing the device */
-		view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
-			    pgdax_dev_fd(dev), 0);
-		if (view != MAP_FAILED)
+		/* -n: a copy-on-write view lets the check see the volume as mount
+		 * would (journal rolled back) without writing the device; the
+		 * same on a devdax (which refuses MAP_PRIVATE) as on a file */
+		rc = pgdax_dev_view_open(dev, &view);
+		if (!rc) {
 			o.flags |= PGDAX_FSCK_SCRATCH;
-		else
-			fprintf(out, "note: %s cannot be mapped privately; a pending journal "
+			o.cow = view_cow;
+			o.cow_arg = view;
+		} else {
+			fprintf(out, "note: no scratch view of %s (%s); a pending journal "
 				"transaction will be reported, not applied, for the check\n",
-				device);
+				device, strerror(-rc));
+		}
 		o.persist = NULL;
-		rc = pgdax_fsck_image(view != MAP_FAILED ? view : pgdax_dev_base(dev), size,
-				      &o, res);
-		if (view != MAP_FAILED)
-			munmap(view, size);
+		rc = pgdax_fsck_image(view ? pgdax_dev_view_base(view) : pgdax_dev_base(dev),
+				      size, &o, res);
+		pgdax_dev_view_close(&view);
 	}
 	pgdax_dev_close(&dev);
 	return rc;
