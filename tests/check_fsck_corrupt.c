@@ -19,6 +19,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,6 +569,82 @@ START_TEST(test_pending_transaction_rolled_back)
 }
 END_TEST
 
+static void dev_put(const uint8_t *img)
+{
+	int fd = open(F.dev, O_WRONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, img, F.size, 0), (ssize_t)F.size);
+	close(fd);
+}
+
+static void dev_get(uint8_t *img)
+{
+	int fd = open(F.dev, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, img, F.size, 0), (ssize_t)F.size);
+	close(fd);
+}
+
+static void fsck_dev(unsigned flags, struct run *r)
+{
+	struct pgdax_fsck_opts o = { 0 };
+	FILE *m;
+
+	free(r->out);
+	r->out = NULL;
+	m = open_memstream(&r->out, &r->outlen);
+	ck_assert_ptr_nonnull(m);
+	o.out = m;
+	o.flags = flags | PGDAX_FSCK_FORCE;
+	watchdog_arm(20);
+	r->rc = pgdax_fsck_device(F.dev, 0, &o, &r->res);
+	watchdog_disarm();
+	fclose(m);
+}
+
+/*
+ * On a device (whose descriptor refuses private mappings and read(2), as a
+ * devdax does: lib/dev), fsck -n still checks a pending transaction rolled
+ * back, as the mount will see the volume, without writing the device; -p
+ * rolls it back for real. The pending change breaks an inode, so a check
+ * that did not roll back would report it.
+ */
+START_TEST(test_pending_transaction_checked_on_device_as_mount_sees_it)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_inode_off(&F, img, F.ino_big);
+	struct pgdax_inode before = *(struct pgdax_inode *)(img + off), *in;
+	struct run r = { 0 };
+	uint8_t *a = malloc(F.size);
+
+	snprintf(current_case, sizeof(current_case), "pending transaction on the device");
+	ck_assert_ptr_nonnull(a);
+	add_pending_record(img, off, &before, sizeof(before));
+	in = (void *)(img + off);
+	in->i_ino = htole64(F.ninodes + 5);	/* invalid unless rolled back */
+	fimg_inode_reseal(img, off);
+	dev_put(img);
+	fsck_dev(0, &r);
+	ck_assert_msg(r.rc == 0 && r.res.problems == 0 && r.res.journal_pending &&
+		      strstr(r.out, "rolling back"), "-n: exit %d:\n%s", r.rc, r.out);
+	dev_get(a);
+	ck_assert_msg(!memcmp(a, img, F.size), "fsck -n wrote the device");
+	fsck_dev(PGDAX_FSCK_REPAIR | PGDAX_FSCK_PREEN, &r);
+	ck_assert_msg(r.rc == PGDAX_FSCK_EXIT_CORRECTED && r.res.journal_replayed &&
+		      r.res.problems == 0, "-p: exit %d:\n%s", r.rc, r.out);
+	dev_get(a);
+	ck_assert_int_eq(memcmp(a + off, &before, sizeof(before)), 0);
+	fsck_dev(0, &r);
+	ck_assert_msg(r.rc == 0 && r.res.problems == 0 && !r.res.journal_pending,
+		      "-n after -p: exit %d:\n%s", r.rc, r.out);
+	free(r.out);
+	free(a);
+	free(img);
+}
+END_TEST
+
 START_TEST(test_journal_record_into_journal_discarded)
 {
 	uint8_t *img = work();
@@ -675,6 +752,7 @@ static Suite *fsck_corrupt_suite(void)
 	tcase_add_test(t, test_backup_superblock_rewritten_from_primary);
 	tcase_add_test(t, test_journal_header_reset);
 	tcase_add_test(t, test_pending_transaction_rolled_back);
+	tcase_add_test(t, test_pending_transaction_checked_on_device_as_mount_sees_it);
 	tcase_add_test(t, test_journal_record_into_journal_discarded);
 	tcase_add_test(t, test_block_bitmap_missing_bit_set_again);
 	tcase_add_test(t, test_block_bitmap_leak_freed);
