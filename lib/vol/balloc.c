@@ -145,7 +145,7 @@ static int bits_change(struct jtx *tx, pgdax_le64 *map, uint64_t blk, uint64_t n
 			pgdax_err("%s bitmap word %llu: bits [%llu, +%llu) already %s",
 				  what, (unsigned long long)w, (unsigned long long)blk,
 				  (unsigned long long)n, set ? "set" : "clear");
-			return -EUCLEAN;
+			return vol_corrupt(jtx_vol(tx), 0);
 		}
 		map[w] = htole64(set ? (v | mask) : (v & ~mask));
 	}

@@ -311,8 +311,8 @@ int dir_add(struct jtx *tx, struct inode *dp, const char *name, size_t len,
 			break;
 		p += le16toh(d->d_rec_len);
 	}
-	if (p >= vol->bs)
-		return -EUCLEAN;	/* blkfree disagrees with the block */
+	if (p >= vol->bs)	/* blkfree disagrees with the block */
+		return vol_corrupt(vol, dp->ino);
 	uint32_t rl = le16toh(d->d_rec_len);
 	bool split = rl - need >= PGDAX_DIRENT_MIN;
 	rc = jtx_add(tx, d, split ? need + sizeof(*d) : need);
