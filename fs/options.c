@@ -350,21 +350,17 @@ char *fs_device_path(const char *dev)
 	return strdup(dev);
 }
 
-/* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable. */
+/* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable.
+ * Through the device layer: a devdax refuses read(2). */
 int fs_device_has_magic(const char *dev)
 {
-	char path[PATH_MAX];
+	struct pgdax_dev *d = NULL;
 	uint64_t magic = 0;
-	int fd, r;
 
-	if (pgdax_dev_resolve(dev, path, sizeof(path)) < 0)
-		snprintf(path, sizeof(path), "%s", dev);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (pgdax_dev_open(dev, PGDAX_DEV_RDONLY, 0, &d))
 		return -1;
-	r = pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic);
-	close(fd);
-	if (!r)
-		return 0;
+	if (pgdax_dev_read(d, 0, &magic, sizeof(magic)))
+		magic = 0;
+	pgdax_dev_close(&d);
 	return le64toh(magic) == PGDAX_SB_MAGIC;
 }
