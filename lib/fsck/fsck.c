@@ -8,7 +8,9 @@
  *      the other; everything below uses a validated DRAM copy.
  *   2. journal: header; a pending transaction is rolled back exactly as
  *      mount does (lib/vol/journal.c), into the image under -y/-p, into a
- *      private view under -n (when the caller gives one), else reported.
+ *      scratch view under -n (when the caller gives one: a buffer, or
+ *      lib/dev's copy-on-write view of the device, never MAP_PRIVATE, which
+ *      a devdax refuses), else reported.
  *   3. inodes: every slot the inode bitmap marks used is validated (crc,
  *      number, mode, flags, pointers); a bad one is cleared.
  *   4. blocks: every used inode's extent chain, extent records and xattr
@@ -30,6 +32,13 @@
  *   7. link counts, i_parent, i_blocks, sizes of directories.
  *   8. bitmaps: the block bitmap against the owner map (leaks, used but
  *      free), the inode bitmap against the inodes kept.
+ *
+ *
+ * -p runs the passes twice: a dry run that only rolls the journal back,
+ * then, if it found nothing that needs -y, the repair (see problem()).
+ * A run that ends with problems left records PGDAX_ERR_FSCK in the
+ * superblock's error state (format minor >= 2); one that ends clean
+ * clears the whole error state, runtime errors included.
  *
  * Memory: 4 bytes per block and ~24 bytes per inode slot, plus the extents
  * and directory entries found (each bounded by what the image holds); the
