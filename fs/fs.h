@@ -65,6 +65,7 @@ struct fs_opts {
 	bool debug;
 	bool allow_other;
 	bool ro;
+	int errors;			/* PGDAX_VOL_ERRORS_* (errors=) */
 	int break_timeout_ms;		/* -1 forever */
 	int drain_timeout_s;		/* report (and act) after this long */
 	enum fs_drain_action drain_action;

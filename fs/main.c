@@ -83,6 +83,7 @@ static int mount_volume(struct fs *fs)
 	struct pgdax_vol_opts vopts = {
 		.flags = fs->opts.ro ? PGDAX_VOL_RDONLY : 0,
 		.break_timeout_ms = fs->opts.break_timeout_ms,
+		.errors = fs->opts.errors,
 		.align_override = fs->opts.align,
 		/* a reclaim stuck on referenced extents reports like a drain */
 		.stall_report_ms = 1000 * fs->opts.drain_timeout_s,

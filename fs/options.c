@@ -47,6 +47,9 @@ static void usage(FILE *out)
 		"Options (-o):\n"
 		"  allow_other           let other users access the mount\n"
 		"  ro, rw                read-only / read-write (default rw)\n"
+		"  errors=remount-ro|continue|panic  on corruption met while mounted (always\n"
+		"                        recorded for fsck): go read-only (default), fail only\n"
+		"                        what touches it, or abort the daemon\n"
 		"  break_timeout=MS      truncate/punch wait for pinned extents (default 10000, -1 forever)\n"
 		"  drain_timeout=S       report holders after S seconds of unmount drain, and\n"
 		"                        extents an unlinked file's freeing waits for (default 60)\n"
@@ -146,6 +149,15 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->ro = true;
 	} else if (!strcmp(opt, "rw") && !val) {
 		o->ro = false;
+	} else if (!strcmp(opt, "errors") && val) {
+		if (!strcmp(val, "remount-ro"))
+			o->errors = PGDAX_VOL_ERRORS_REMOUNT_RO;
+		else if (!strcmp(val, "continue"))
+			o->errors = PGDAX_VOL_ERRORS_CONTINUE;
+		else if (!strcmp(val, "panic"))
+			o->errors = PGDAX_VOL_ERRORS_PANIC;
+		else
+			goto bad_value;
 	} else if (!strcmp(opt, "break_timeout") && val) {
 		if (int_opt(opt, val, -1, INT_MAX, &v))
 			return -1;
@@ -392,21 +404,17 @@ char *fs_device_path(const char *dev)
 	return strdup(dev);
 }
 
-/* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable. */
+/* Does @dev start with a pgdaxfs superblock magic? -1 when unreadable.
+ * Through the device layer: a devdax refuses read(2). */
 int fs_device_has_magic(const char *dev)
 {
-	char path[PATH_MAX];
+	struct pgdax_dev *d = NULL;
 	uint64_t magic = 0;
-	int fd, r;
 
-	if (pgdax_dev_resolve(dev, path, sizeof(path)) < 0)
-		snprintf(path, sizeof(path), "%s", dev);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (pgdax_dev_open(dev, PGDAX_DEV_RDONLY, 0, &d))
 		return -1;
-	r = pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic);
-	close(fd);
-	if (!r)
-		return 0;
+	if (pgdax_dev_read(d, 0, &magic, sizeof(magic)))
+		magic = 0;
+	pgdax_dev_close(&d);
 	return le64toh(magic) == PGDAX_SB_MAGIC;
 }

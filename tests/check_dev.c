@@ -399,6 +399,57 @@ START_TEST(test_info_reports_emulated_kind_size_name_and_flushing)
 }
 END_TEST
 
+/*
+ * A devdax refuses read(2), write(2), ftruncate and private mappings; the
+ * emulated device's descriptor refuses them too, so code that relies on
+ * one (fsck -n once mapped the device MAP_PRIVATE) fails here, not only on
+ * real hardware. Locks and fstat work, as on a devdax; the device layer's
+ * own reads (pgdax_dev_read) still work, and views copy on write without a
+ * private mapping.
+ */
+START_TEST(test_emulated_fd_refuses_what_devdax_refuses)
+{
+	struct pgdax_dev *dev = open_new(DEV_SIZE, 2 * MiB);
+	int fd = pgdax_dev_fd(dev);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 4096 };
+	struct pgdax_dev_view *v = NULL;
+	char buf[64] = "", *base = pgdax_dev_base(dev), *vb;
+	struct stat st;
+	void *p;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_lt(read(fd, buf, sizeof(buf)), 0);
+	ck_assert_int_lt(pread(fd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_lt(write(fd, buf, sizeof(buf)), 0);
+	ck_assert_int_lt(pwrite(fd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_lt(ftruncate(fd, DEV_SIZE / 2), 0);
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ck_assert_msg(p == MAP_FAILED, "a private mapping of the device was allowed");
+	p = mmap(NULL, 2 * MiB, PROT_READ, MAP_PRIVATE, fd, 0);
+	ck_assert_msg(p == MAP_FAILED, "a private read-only mapping was allowed");
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq((long long)st.st_size, (long long)DEV_SIZE);
+	ck_assert_int_eq(fcntl(fd, F_OFD_GETLK, &fl), 0);
+
+	memcpy(base + 3 * MiB, "device bytes", 12);
+	pgdax_dev_persist(dev, base + 3 * MiB, 12);
+	ck_assert_int_eq(pgdax_dev_read(dev, 3 * MiB, buf, 12), 0);
+	ck_assert_int_eq(memcmp(buf, "device bytes", 12), 0);
+
+	ck_assert_int_eq(pgdax_dev_view_open(dev, &v), 0);
+	vb = pgdax_dev_view_base(v);
+	ck_assert_int_eq(memcmp(vb + 3 * MiB, "device bytes", 12), 0);
+	ck_assert_int_eq(pgdax_dev_view_cow(v, vb + 3 * MiB + 4, 2), 0);
+	memcpy(vb + 3 * MiB, "scratch", 7);
+	ck_assert_int_eq(memcmp(base + 3 * MiB, "device bytes", 12), 0);	/* not written */
+	ck_assert_int_eq(memcmp(vb + 3 * MiB, "scratchbytes", 12), 0);
+	ck_assert_int_eq(memcmp(vb + 5 * MiB, base + 5 * MiB, 4096), 0);
+	pgdax_dev_view_close(&v);
+	ck_assert_ptr_null(v);
+	pgdax_dev_close(&dev);
+}
+END_TEST
+
 START_TEST(test_recorded_alignment_is_returned_on_open)
 {
 	struct pgdax_dev *dev;
@@ -1228,6 +1279,7 @@ static Suite *dev_suite(void)
 	tc = tcase_create("names");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_open_missing_path_fails_enoent_naming_path);
+	tcase_add_test(tc, test_emulated_fd_refuses_what_devdax_refuses);
 	tcase_add_test(tc, test_open_directory_fails_eisdir);
 	tcase_add_test(tc, test_open_char_device_that_is_not_dax_fails_enodev);
 	tcase_add_test(tc, test_open_block_device_fails_enodev_with_reconfigure_hint);

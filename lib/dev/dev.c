@@ -77,6 +77,29 @@ static const char *gran_name(enum pmem2_granularity g)
 	}
 }
 
+/*
+ * The descriptor pgdax_dev_fd() hands out. A devdax refuses read(2),
+ * write(2), ftruncate and MAP_PRIVATE by itself; a regular file would allow
+ * them all, so an emulated device gives out the same file opened with
+ * access mode 3 (open(2): permission to read and write is checked, the
+ * descriptor can do neither; fcntl locks and fstat work). Without write
+ * permission (a read-only open by a user who may only read) O_PATH is the
+ * fallback: it refuses even the locks.
+ */
+static int open_pub_fd(struct pgdax_dev *dev)
+{
+	char p[64];
+	int fd;
+
+	if (dev->info.kind != PGDAX_DEV_EMULATED)
+		return dev->fd;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", dev->fd);
+	fd = open(p, O_ACCMODE | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(p, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 static int open_fd(const char *path, unsigned flags, enum pgdax_dev_kind kind)
 {
 	struct stat st;
@@ -265,6 +288,7 @@ int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 	if (!dev)
 		return -ENOMEM;
 	dev->fd = -1;
+	dev->pub_fd = -1;
 	dev->shadow_fd = -1;
 	dev->flags = flags;
 	pthread_mutex_init(&dev->bad_lock, NULL);
@@ -300,6 +324,9 @@ int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 		if (rc)
 			goto err_close;
 	}
+	rc = dev->pub_fd = open_pub_fd(dev);
+	if (rc < 0)
+		goto err_close;
 	rc = pmem2_source_from_fd(&dev->src, dev->fd);
 	if (rc) {
 		rc = dev_pmem2_err(rc, "pmem2_source_from_fd", dev->info.path);
@@ -346,6 +373,8 @@ err_map:
 err_src:
 	pmem2_source_delete(&dev->src);
 err_close:
+	if (dev->pub_fd >= 0 && dev->pub_fd != dev->fd)
+		close(dev->pub_fd);
 	close(dev->fd);	/* drops the flock too */
 err_free:
 	dev_badranges_free(dev);
@@ -370,6 +399,8 @@ void pgdax_dev_close(struct pgdax_dev **devp)
 	if (dev->map && pmem2_map_delete(&dev->map))
 		pgdax_err("unmapping %s failed: %s", dev->info.path, pmem2_errormsg());
 	pmem2_source_delete(&dev->src);
+	if (dev->pub_fd >= 0 && dev->pub_fd != dev->fd)
+		close(dev->pub_fd);
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev_badranges_free(dev);
@@ -398,8 +429,31 @@ uint64_t pgdax_dev_size(const struct pgdax_dev *dev)
 
 int pgdax_dev_fd(const struct pgdax_dev *dev)
 {
-	return dev->fd;
+	return dev->pub_fd;
 }
+
+int pgdax_dev_read(struct pgdax_dev *dev, uint64_t off, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	if (off > dev->size || len > dev->size - off)
+		return -EINVAL;
+	while (dev->info.kind == PGDAX_DEV_EMULATED && done < len) {
+		ssize_t r = pread(dev->fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	if (done == len)
+		return 0;
+	return pgdax_dev_copy_guarded(dev, (char *)buf + done, dev->base + off + done,
+				      len - done, false);
+}
+
+
 
 uint64_t pgdax_dev_barriers(const struct pgdax_dev *dev)
 {

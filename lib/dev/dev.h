@@ -69,7 +69,28 @@ int pgdax_dev_resolve(const char *name, char *path, size_t len);
 const struct pgdax_dev_info *pgdax_dev_info(const struct pgdax_dev *dev);
 void *pgdax_dev_base(const struct pgdax_dev *dev);
 uint64_t pgdax_dev_size(const struct pgdax_dev *dev);
+/*
+ * A descriptor of the device for what a devdax allows on one besides the
+ * mapping this layer makes: fstat, locks (fcntl F_OFD_GETLK, flock). A
+ * devdax refuses read(2), write(2), ftruncate and private mappings; an
+ * emulated device hands out a descriptor opened for neither reading nor
+ * writing (access mode 3), so code that would do one of those fails on the
+ * host as it would on the real device (mmap of any kind fails there too).
+ */
 int pgdax_dev_fd(const struct pgdax_dev *dev);
+/* Read device bytes into @buf: through the file on an emulated device (its
+ * holes stay holes), through the mapping (guarded) on a devdax. 0 or -EIO. */
+int pgdax_dev_read(struct pgdax_dev *dev, uint64_t off, void *buf, size_t len);
+
+/* Copy-on-write views (lib/dev/dev_view.c): the device read-only, and
+ * private DRAM copies of the alignment units pgdax_dev_view_cow() was
+ * called for, which the caller may then write. Never MAP_PRIVATE (devdax
+ * refuses it); nothing written to a view reaches the device. */
+struct pgdax_dev_view;
+int pgdax_dev_view_open(struct pgdax_dev *dev, struct pgdax_dev_view **out);
+void *pgdax_dev_view_base(const struct pgdax_dev_view *v);
+int pgdax_dev_view_cow(struct pgdax_dev_view *v, const void *addr, size_t len);
+void pgdax_dev_view_close(struct pgdax_dev_view **v);
 
 /* Make [addr, addr+len) durable: flush then drain. One persist barrier. */
 void pgdax_dev_persist(struct pgdax_dev *dev, const void *addr, size_t len);

@@ -41,6 +41,7 @@ struct pgdax_dev {
 	/* Set at open, read-only afterwards: no lock needed to read them. */
 	struct pgdax_dev_info info;
 	int fd;
+	int pub_fd;			/* pgdax_dev_fd(): fd, or a no-I/O one (emulated) */
 	unsigned flags;
 	uint8_t *base;
 	uint64_t size;

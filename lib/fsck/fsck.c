@@ -8,7 +8,9 @@
  *      the other; everything below uses a validated DRAM copy.
  *   2. journal: header; a pending transaction is rolled back exactly as
  *      mount does (lib/vol/journal.c), into the image under -y/-p, into a
- *      private view under -n (when the caller gives one), else reported.
+ *      scratch view under -n (when the caller gives one: a buffer, or
+ *      lib/dev's copy-on-write view of the device, never MAP_PRIVATE, which
+ *      a devdax refuses), else reported.
  *   3. inodes: every slot the inode bitmap marks used is validated (crc,
  *      number, mode, flags, pointers); a bad one is cleared.
  *   4. blocks: every used inode's extent chain, extent records and xattr
@@ -31,6 +33,13 @@
  *   8. bitmaps: the block bitmap against the owner map (leaks, used but
  *      free), the inode bitmap against the inodes kept.
  *
+ *
+ * -p runs the passes twice: a dry run that only rolls the journal back,
+ * then, if it found nothing that needs -y, the repair (see problem()).
+ * A run that ends with problems left records PGDAX_ERR_FSCK in the
+ * superblock's error state (format minor >= 2); one that ends clean
+ * clears the whole error state, runtime errors included.
+ *
  * Memory: 4 bytes per block and ~24 bytes per inode slot, plus the extents
  * and directory entries found (each bounded by what the image holds); the
  * geometry those sizes come from has been validated first and is capped.
@@ -45,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/dev.h"
@@ -80,6 +90,11 @@ struct ctx {
 	struct pgdax_fsck_result *r;
 	FILE *out;
 	bool repair, preen, scratch, quiet, verbose;
+	bool probe;			/* -p's dry run: count the unsafe problems */
+	bool stopped;			/* -p met an unsafe problem: write nothing more */
+	bool live;			/* probe: the journal rollback is written */
+	unsigned cow_failed;		/* scratch view: copies that could not be made */
+	uint64_t unsafe;		/* problems only -y may fix (probe) */
 	unsigned msgs;
 
 	struct pgdax_sb sb;		/* validated copy (checksummed part) */
@@ -122,15 +137,32 @@ static void say(struct ctx *c, const char *fmt, ...)
 /*
  * Report a problem in @what at byte offset @off and decide whether to fix
  * it: true under -y, and under -p when the fix is @safe (loses nothing).
+ * @act names the fix twice, "done|to do" ("entry removed|remove the
+ * entry"): a line says what was done only when it was, else what would be
+ * done ("; would remove the entry"), so every line is true in every mode.
+ *
+ * -p never applies a fix that is not @safe, and never one that depends on
+ * such a fix: the passes below model the image as if every fix were
+ * applied (a cleared inode's blocks look free, ...), so once an unsafe
+ * fix is declined the model no longer matches the image and a "safe" fix
+ * derived from it (freeing the blocks of an inode still named) would do
+ * harm. pgdax_fsck_image() therefore runs -p as a dry run first and
+ * repairs only when the dry run met no unsafe problem; should one appear
+ * in the repair run all the same, c->stopped ends every later write.
  */
 static bool problem(struct ctx *c, bool safe, const char *what, uint64_t off,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		    const char *act, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static bool problem(struct ctx *c, bool safe, const char *what, uint64_t off,
-		    const char *fmt, ...)
+		    const char *act, const char *fmt, ...)
 {
-	bool fix = c->repair && (safe || !c->preen);
+	bool fix = c->repair && !c->stopped && (safe || !c->preen);
+	const char *bar = strchr(act, '|');
 	va_list ap;
 
+	if (c->repair && c->preen && !safe && !c->stopped)
+		c->stopped = true;	/* the model is off the image from here */
+	if (c->probe && !safe)
+		c->unsafe++;
 	c->r->problems++;
 	if (fix)
 		c->r->fixed++;
@@ -146,7 +178,11 @@ static bool problem(struct ctx *c, bool safe, const char *what, uint64_t off,
 	va_start(ap, fmt);
 	vfprintf(c->out, fmt, ap);
 	va_end(ap);
-	fprintf(c->out, "%s\n", fix ? " [fixed]" : c->repair ? " [not fixed: needs -y]" : "");
+	if (fix)
+		fprintf(c->out, "; %.*s [fixed]\n", (int)(bar - act), act);
+	else
+		fprintf(c->out, "; would %s%s\n", bar + 1,
+			c->repair || (c->probe && !safe) ? " [not fixed: needs -y]" : "");
 	return fix;
 }
 
@@ -173,12 +209,18 @@ static void wr(struct ctx *c, void *dst, const void *src, size_t len)
 {
 	uint8_t *d = dst;
 
-	if (!c->repair && !c->scratch)
+	if ((!c->repair && !c->scratch && !c->live) || c->stopped)
 		return;
 	if (d < c->base || len > c->size || (uint64_t)(d - c->base) > c->size - len)
 		abort();	/* a bug in this file, never the image's fault */
+	if (!c->repair && !c->live && c->o->cow && c->o->cow(c->o->cow_arg, d, len)) {
+		if (!c->cow_failed++)
+			say(c, "pgdaxfs: out of memory for the scratch view: what follows is "
+			    "checked without some of the changes it would see\n");
+		return;
+	}
 	memmove(d, src, len);
-	if (c->repair && c->o->persist)
+	if ((c->repair || c->live) && c->o->persist)
 		c->o->persist(c->o->persist_arg, d, len);
 }
 
@@ -273,7 +315,8 @@ static int check_super(struct ctx *c)
 		if (pgdax_sb_validate(&b, c->size, why, sizeof(why)) == 0 && !sb_same(&p, &b))
 			snprintf(why, sizeof(why), "differs from the primary");
 		if (!sb_same(&p, &b) &&
-		    problem(c, true, "superblock (backup)", boff, "%s", why))
+		    problem(c, true, "superblock (backup)", boff,
+			    "rewritten from the primary|rewrite it from the primary", "%s", why))
 			wr(c, c->base + boff, &p, offsetof(struct pgdax_sb, s_state));
 		c->sb = p;
 	} else {
@@ -284,8 +327,8 @@ static int check_super(struct ctx *c)
 			return PGDAX_FSCK_EXIT_OPERROR;
 		}
 		if (problem(c, true, "superblock (primary)", 0,
-			    "%s; restoring it from the backup @%llu", why,
-			    (unsigned long long)boff)) {
+			    "restored from the backup|restore it from the backup",
+			    "%s; valid backup @%llu", why, (unsigned long long)boff)) {
 			struct pgdax_sb n = b;
 
 			/* hot fields are lost: orphans are found by the inode pass */
@@ -360,7 +403,8 @@ static int check_journal(struct ctx *c)
 	if (le64toh(h->j_magic) != PGDAX_JHDR_MAGIC || le64toh(h->j_area_bytes) != c->jr_bytes) {
 		/* nothing in the area can be trusted: no rollback */
 		if (problem(c, false, "journal header", c->jr_off,
-			    "bad magic or size; any pending transaction is lost"))
+			    "header reset, any pending transaction lost|reset the header, losing "
+			    "any pending transaction", "bad magic or size"))
 			journal_reset(c, h, le64toh(h->j_seq));
 		return 0;
 	}
@@ -379,11 +423,14 @@ static int check_journal(struct ctx *c)
 		bool lag = !pending && le64toh(c->sb.s_state) == PGDAX_STATE_CLEAN;
 
 		if (problem(c, lag, "journal header", c->jr_off,
+			    pending ? "stale transaction discarded, header rewritten|discard the "
+				      "stale transaction and rewrite the header"
+				    : "header rewritten|rewrite the header",
 			    pending ? "checksum or uuid does not match the superblock; pending "
-				      "transaction %llu is stale and is discarded"
+				      "transaction %llu is stale"
 				    : "checksum or uuid does not match the superblock (an "
-				      "interrupted uuid change?); no transaction %llu is pending: "
-				      "rewritten", (unsigned long long)t))
+				      "interrupted uuid change?); no transaction %llu is pending",
+			    (unsigned long long)t))
 			journal_reset(c, h, le64toh(h->j_seq));
 		return 0;
 	}
@@ -415,8 +462,9 @@ static int check_journal(struct ctx *c)
 		/* mount refuses such a journal; the transaction cannot be undone
 		 * safely: retire it and let the passes below repair the rest */
 		if (problem(c, false, "journal record", c->jr_off + pos,
+			    "transaction discarded|discard the transaction",
 			    "transaction %llu has a record outside the device or inside the "
-			    "journal; the transaction is discarded", (unsigned long long)t))
+			    "journal", (unsigned long long)t))
 			journal_reset(c, h, t);
 		free(offs);
 		return 0;
@@ -426,7 +474,10 @@ static int check_journal(struct ctx *c)
 		return 0;
 	}
 	c->r->journal_pending = true;
-	if (!c->repair && !c->scratch) {
+	/* -p's dry run rolls back for real, as the mount would: what it checks
+	 * then is what the repair run and the mount see */
+	c->live = c->probe;
+	if (!c->repair && !c->scratch && !c->live) {
 		say(c, "journal @%llu: transaction %llu (%zu ranges) is pending; it is rolled "
 		    "back at mount or by fsck -y; checked without it\n",
 		    (unsigned long long)c->jr_off, (unsigned long long)t, n);
@@ -435,7 +486,7 @@ static int check_journal(struct ctx *c)
 	}
 	say(c, "journal @%llu: rolling back uncommitted transaction %llu (%zu ranges)%s\n",
 	    (unsigned long long)c->jr_off, (unsigned long long)t, n,
-	    c->repair ? "" : " in a private view");
+	    c->repair || c->live ? "" : " in a private view");
 	for (size_t i = n; i-- > 0;) {
 		const struct pgdax_jrec *r = (const void *)(area + offs[i]);
 
@@ -443,7 +494,8 @@ static int check_journal(struct ctx *c)
 	}
 	free(offs);
 	wr64(c, &h->j_seq, t);
-	c->r->journal_replayed = c->repair;
+	c->r->journal_replayed = c->repair || c->live;
+	c->live = false;
 	/* the superblock may have been among the ranges: reload its hot part */
 	memcpy(&c->sb.s_state, c->base + offsetof(struct pgdax_sb, s_state),
 	       sizeof(struct pgdax_sb) - offsetof(struct pgdax_sb, s_state));
@@ -504,7 +556,8 @@ static void pass_inodes(struct ctx *c)
 			    !pgdax_inode_validate(&c->sb, &n, i, NULL, 0) &&
 			    (i != 1 || S_ISDIR(le32toh(n.i_mode)))) {
 				if (problem(c, false, "inode table", off_of(c, in),
-					    "%s; the fields are valid: checksum rewritten", why))
+					    "checksum rewritten|rewrite the checksum",
+					    "%s; the fields are valid", why))
 					inode_put(c, i, &n);
 				goto used;
 			}
@@ -515,7 +568,8 @@ static void pass_inodes(struct ctx *c)
 				continue;
 			}
 			c->istate[i] = I_CLEARED;
-			if (problem(c, false, "inode table", off_of(c, in), "%s; inode cleared", why))
+			if (problem(c, false, "inode table", off_of(c, in),
+				    "inode cleared|clear the inode", "%s", why))
 				inode_clear(c, i);
 			continue;
 		}
@@ -630,15 +684,15 @@ static int check_extents(struct ctx *c, uint64_t ino)
 
 		if (++steps > c->blocks || !pgdax_blk_in_data(&c->sb, b)) {
 			if (problem(c, false, "extent chain", off_of(c, link),
-				    "inode %llu: extent block %llu outside the data area; "
-				    "chain cut", (unsigned long long)ino, (unsigned long long)b))
+				    "chain cut|cut the chain",
+				    "inode %llu: extent block %llu outside the data area", (unsigned long long)ino, (unsigned long long)b))
 				cut_chain(c, ino, link);
 			break;
 		}
 		eb = (void *)blk(c, b);
 		if (le32toh(eb->eb_magic) != PGDAX_EB_MAGIC || le64toh(eb->eb_ino) != ino) {
 			if (problem(c, false, "extent block", b * c->bs,
-				    "inode %llu: bad magic 0x%08x or owner %llu; chain cut",
+				    "chain cut|cut the chain", "inode %llu: bad magic 0x%08x or owner %llu",
 				    (unsigned long long)ino, le32toh(eb->eb_magic),
 				    (unsigned long long)le64toh(eb->eb_ino)))
 				cut_chain(c, ino, link);
@@ -646,7 +700,8 @@ static int check_extents(struct ctx *c, uint64_t ino)
 		}
 		if (!claim(c, b, 1, ino, &other)) {
 			if (problem(c, false, "extent chain", off_of(c, link),
-				    "inode %llu: extent block %llu already owned by %s%s; chain cut",
+				    "chain cut|cut the chain",
+				    "inode %llu: extent block %llu already owned by %s%s",
 				    (unsigned long long)ino, (unsigned long long)b,
 				    owner_name(other, ob, sizeof(ob)),
 				    other == ino ? " (loop)" : ""))
@@ -663,7 +718,8 @@ static int check_extents(struct ctx *c, uint64_t ino)
 				continue;
 			if (pgdax_extent_validate(&c->sb, &x[k], why, sizeof(why))) {
 				if (problem(c, false, "extent record", off_of(c, &x[k]),
-					    "inode %llu: %s; record dropped", (unsigned long long)ino, why))
+					    "record dropped|drop the record",
+					    "inode %llu: %s", (unsigned long long)ino, why))
 					zero_record(c, off_of(c, &x[k]));
 				continue;
 			}
@@ -673,8 +729,9 @@ static int check_extents(struct ctx *c, uint64_t ino)
 			e.rec_off = off_of(c, &x[k]);
 			if (!claim(c, e.dblk, 1ull << e.order, ino, &other)) {
 				if (problem(c, false, "extent record", e.rec_off,
+					    "record dropped|drop the record",
 					    "inode %llu: blocks [%llu, +%llu) also owned by %s "
-					    "(double allocation); record dropped",
+					    "(double allocation)",
 					    (unsigned long long)ino, (unsigned long long)e.dblk,
 					    1ull << e.order, owner_name(other, ob, sizeof(ob))))
 					zero_record(c, e.rec_off);
@@ -698,8 +755,9 @@ static int check_extents(struct ctx *c, uint64_t ino)
 
 			if (p->fpage + (1ull << p->order) > v[k].fpage) {
 				if (problem(c, false, "extent record", v[k].rec_off,
+					    "record dropped|drop the record",
 					    "inode %llu: file pages [%llu, +%llu) overlap another "
-					    "extent; record dropped", (unsigned long long)ino,
+					    "extent", (unsigned long long)ino,
 					    (unsigned long long)v[k].fpage, 1ull << v[k].order))
 					zero_record(c, v[k].rec_off);
 				unclaim(c, v[k].dblk, 1ull << v[k].order, ino);
@@ -735,7 +793,8 @@ static void check_xattr(struct ctx *c, uint64_t ino)
 		return;
 	if (!pgdax_blk_in_data(&c->sb, b)) {
 		if (problem(c, false, "inode", off_of(c, in),
-			    "inode %llu: xattr block %llu outside the data area; dropped",
+			    "xattr block dropped|drop the xattr block",
+			    "inode %llu: xattr block %llu outside the data area",
 			    (unsigned long long)ino, (unsigned long long)b))
 			clear_xattr_ptr(c, ino);
 		return;
@@ -779,14 +838,16 @@ static void check_xattr(struct ctx *c, uint64_t ino)
 	}
 	if (why) {
 		if (problem(c, false, "xattr block", b * c->bs,
-			    "inode %llu: %s; extended attributes dropped",
+			    "extended attributes dropped|drop the extended attributes",
+			    "inode %llu: %s",
 			    (unsigned long long)ino, why))
 			clear_xattr_ptr(c, ino);
 		return;
 	}
 	if (!claim(c, b, 1, ino, &other)) {
 		if (problem(c, false, "inode", off_of(c, in),
-			    "inode %llu: xattr block %llu also owned by %s; dropped",
+			    "xattr block dropped|drop the xattr block",
+			    "inode %llu: xattr block %llu also owned by %s",
 			    (unsigned long long)ino, (unsigned long long)b,
 			    owner_name(other, ob, sizeof(ob))))
 			clear_xattr_ptr(c, ino);
@@ -835,7 +896,8 @@ static void check_symlink(struct ctx *c, uint64_t ino)
 		return;
 	c->istate[ino] = I_CLEARED;
 	if (problem(c, false, "inode", off_of(c, in),
-		    "symlink %llu: target of %llu bytes is not stored; inode cleared",
+		    "inode cleared|clear the inode",
+		    "symlink %llu: target of %llu bytes is not stored",
 		    (unsigned long long)ino, (unsigned long long)size)) {
 		release_blocks(c, ino);
 		inode_clear(c, ino);
@@ -860,7 +922,8 @@ static int fix_root(struct ctx *c)
 	if (!c->root_why[0])
 		return 0;
 	if (!problem(c, false, "inode table", c->it_off + PGDAX_INODE_SIZE,
-		     "root inode: %s; recreating an empty root", c->root_why) && c->repair)
+		     "empty root recreated|recreate an empty root",
+		     "root inode: %s", c->root_why) && c->repair)
 		return 0;
 	for (uint64_t k = c->data_start; k < c->blocks - 1 && nb < 2; k++)
 		if (c->owner[k] == OWN_FREE)
@@ -987,6 +1050,31 @@ static int cmp_dent_hash(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/*
+ * Records tile a directory block: the record at @pos is bad, so the block
+ * ends at the last good record (@prev, UINT32_MAX for none). A fresh empty
+ * record takes [pos, bs) when it fits there; a tail too short for one (a
+ * record length leaving fewer than PGDAX_DIRENT_MIN bytes) is given to the
+ * previous record instead, so the block still tiles exactly.
+ */
+static void empty_tail(struct ctx *c, uint8_t *db, uint32_t prev, uint32_t pos)
+{
+	if (pos <= c->bs - PGDAX_DIRENT_MIN && pos % 8 == 0) {
+		struct pgdax_dirent n;
+
+		memset(&n, 0, sizeof(n));
+		n.d_rec_len = htole16((uint16_t)(c->bs - pos));
+		wr(c, db + pos, &n, sizeof(n));
+	} else if (prev != UINT32_MAX) {
+		pgdax_le16 l = htole16((uint16_t)(c->bs - prev));
+
+		if (c->bs - prev > 65535)
+			return;
+
+		wr(c, &((struct pgdax_dirent *)(db + prev))->d_rec_len, &l, sizeof(l));
+	}
+}
+
 static int check_dir(struct ctx *c, uint64_t dir)
 {
 	struct pgdax_inode *in = slot(c, dir);
@@ -1003,15 +1091,16 @@ static int check_dir(struct ctx *c, uint64_t dir)
 		npages++;
 	if (size != npages * c->bs && !orphan) {
 		if (problem(c, true, "inode", off_of(c, in),
-			    "directory %llu: size %llu but %llu blocks mapped from page 0; size set "
-			    "to %llu", (unsigned long long)dir, (unsigned long long)size,
+			    "size set to the mapped bytes|set the size to the mapped bytes",
+			    "directory %llu: size %llu but %llu blocks (%llu bytes) mapped from "
+			    "page 0", (unsigned long long)dir, (unsigned long long)size,
 			    (unsigned long long)npages, (unsigned long long)(npages * c->bs)))
 			wr64(c, &in->i_size, npages * c->bs);
 	}
 	for (uint64_t p = 0; p < npages; p++) {
 		uint64_t b = page_block(c, dir, p);
 		uint8_t *db = blk(c, b);
-		uint32_t pos = 0;
+		uint32_t pos = 0, prev = UINT32_MAX;
 
 		for (unsigned guard = 0; pos < c->bs && guard < c->bs / 8; guard++) {
 			struct pgdax_dirent *d = (void *)(db + pos);
@@ -1020,26 +1109,20 @@ static int check_dir(struct ctx *c, uint64_t dir)
 
 			if (pgdax_dirent_validate(db, c->bs, pos, why, sizeof(why))) {
 				if (problem(c, false, "directory record", b * c->bs + pos,
-					    "directory %llu: %s; rest of the block emptied",
-					    (unsigned long long)dir, why)) {
-					if (pos <= c->bs - PGDAX_DIRENT_MIN && pos % 8 == 0) {
-						struct pgdax_dirent n;
-
-						memset(&n, 0, sizeof(n));
-						n.d_rec_len = htole16((uint16_t)(c->bs - pos));
-						wr(c, d, &n, sizeof(n));
-					}
-				}
+					    "rest of the block emptied|empty the rest of the block",
+					    "directory %llu: %s", (unsigned long long)dir, why))
+					empty_tail(c, db, prev, pos);
 				break;
 			}
+			prev = pos;
 			pos += le16toh(d->d_rec_len);
 			t = le64toh(d->d_ino);
 			if (t == 0)
 				continue;
 			if (t >= c->ninodes || t == 1 || c->istate[t] != I_USED) {
 				if (problem(c, false, "directory record", off_of(c, d),
-					    "directory %llu: entry '%.*s' points to %s inode %llu; "
-					    "entry removed", (unsigned long long)dir, d->d_name_len,
+					    "entry removed|remove the entry",
+					    "directory %llu: entry '%.*s' points to %s inode %llu", (unsigned long long)dir, d->d_name_len,
 					    d->d_name, t >= c->ninodes || t == 1 ? "an invalid" :
 					    c->istate[t] == I_CLEARED ? "a cleared" : "a free",
 					    (unsigned long long)t))
@@ -1048,6 +1131,7 @@ static int check_dir(struct ctx *c, uint64_t dir)
 			}
 			if (d->d_type != (le32toh(slot(c, t)->i_mode) & S_IFMT) >> 12) {
 				if (problem(c, true, "directory record", off_of(c, d),
+					    "type fixed|fix the type",
 					    "directory %llu: entry '%.*s' has type %u, inode %llu is %u",
 					    (unsigned long long)dir, d->d_name_len, d->d_name, d->d_type,
 					    (unsigned long long)t,
@@ -1085,7 +1169,8 @@ static int check_dir(struct ctx *c, uint64_t dir)
 			}
 			if (dup) {
 				if (problem(c, false, "directory record", v[k].off,
-					    "directory %llu: duplicate name '%.*s'; entry removed",
+					    "entry removed|remove the entry",
+					    "directory %llu: duplicate name '%.*s'",
 					    (unsigned long long)dir, dk->d_name_len, dk->d_name))
 					tombstone(c, (struct pgdax_dirent *)(c->base + v[k].off));
 				continue;
@@ -1118,7 +1203,8 @@ static int pass_dirs(struct ctx *c)
 			continue;
 		}
 		if (problem(c, false, "directory record", d->off,
-			    "directory %llu: second name of directory %llu; entry removed",
+			    "entry removed|remove the entry",
+			    "directory %llu: second name of directory %llu",
 			    (unsigned long long)d->dir, (unsigned long long)d->ino))
 			tombstone(c, (struct pgdax_dirent *)(c->base + d->off));
 		d->ino = 0;	/* not counted */
@@ -1237,8 +1323,8 @@ static void pending_trim(struct ctx *c, uint64_t ino)
 	bool listed = (le32toh(in->i_flags) & PGDAX_IFL_ORPHAN) && c->on_orphan_list[ino] == 1;
 
 	if (!S_ISREG(le32toh(in->i_mode))) {
-		if (problem(c, true, "inode", off_of(c, in), "inode %llu: not a regular file "
-			    "but marked truncate-pending; unmarked", (unsigned long long)ino)) {
+		if (problem(c, true, "inode", off_of(c, in), "unmarked|unmark it",
+			    "inode %llu: not a regular file but marked truncate-pending", (unsigned long long)ino)) {
 			struct pgdax_inode n = *in;
 
 			n.i_flags = htole32(le32toh(n.i_flags) &
@@ -1250,8 +1336,8 @@ static void pending_trim(struct ctx *c, uint64_t ino)
 	}
 	c->r->trims_pending++;
 	if (!listed) {
-		if (problem(c, true, "inode", off_of(c, in), "inode %llu: truncate pending but "
-			    "not on the orphan list; finished", (unsigned long long)ino))
+		if (problem(c, true, "inode", off_of(c, in), "truncate finished|finish the truncate",
+			    "inode %llu: truncate pending but not on the orphan list", (unsigned long long)ino))
 			finish_trim(c, ino);
 		return;
 	}
@@ -1342,8 +1428,8 @@ static void pass_connect(struct ctx *c)
 		if (c->istate[i] != I_USED || !S_ISDIR(le32toh(in->i_mode)) || c->reach[i] == 1 ||
 		    c->dparent[i] || is_orphan(c, i))
 			continue;
-		if (problem(c, false, "inode", off_of(c, in), "directory %llu is unreachable "
-			    "from the root; reconnected as /#%llu", (unsigned long long)i,
+		if (problem(c, false, "inode", off_of(c, in), "reconnected as /#<inode>|reconnect it as /#<inode>",
+			    "directory %llu is unreachable from the root (/#%llu)", (unsigned long long)i,
 			    (unsigned long long)i) || !c->repair) {
 			if (root_add(c, i)) {
 				c->dparent[i] = 1;
@@ -1376,8 +1462,8 @@ static void pass_connect(struct ctx *c)
 		if (c->istate[i] != I_USED || S_ISDIR(le32toh(in->i_mode)) || c->nref[i] ||
 		    is_orphan(c, i))
 			continue;
-		if (problem(c, false, "inode", off_of(c, in), "inode %llu (nlink %u) is "
-			    "unreachable from the root; reconnected as /#%llu",
+		if (problem(c, false, "inode", off_of(c, in), "reconnected as /#<inode>|reconnect it as /#<inode>",
+			    "inode %llu (nlink %u) is unreachable from the root (/#%llu)",
 			    (unsigned long long)i, le32toh(in->i_nlink), (unsigned long long)i) ||
 		    !c->repair) {
 			if (root_add(c, i))
@@ -1392,7 +1478,7 @@ static void pass_connect(struct ctx *c)
 		if (x >= c->ninodes || c->istate[x] != I_USED || c->on_orphan_list[x] ||
 		    ++steps > c->ninodes) {
 			if (problem(c, false, "orphan list", off_of(c, link),
-				    "link to %s inode %llu; list cut",
+				    "list cut|cut the list", "link to %s inode %llu",
 				    x >= c->ninodes ? "an invalid" :
 				    c->on_orphan_list[x] ? "an already listed (loop)" : "a free",
 				    (unsigned long long)x))
@@ -1422,7 +1508,8 @@ static void pass_connect(struct ctx *c)
 			}
 			if (flagged || c->on_orphan_list[i]) {
 				if (problem(c, true, "inode", off_of(c, in),
-					    "inode %llu: has a name but is marked orphan; unmarked",
+					    "unmarked|unmark it",
+					    "inode %llu: has a name but is marked orphan",
 					    (unsigned long long)i)) {
 					struct pgdax_inode n = *in;
 
@@ -1447,14 +1534,16 @@ static void pass_connect(struct ctx *c)
 		}
 		if (flagged && le32toh(in->i_nlink) == 0) {
 			if (problem(c, true, "inode", off_of(c, in),
-				    "inode %llu: orphan not on the orphan list; reclaimed",
+				    "reclaimed|reclaim it",
+				    "inode %llu: orphan not on the orphan list",
 				    (unsigned long long)i))
 				reclaim(c, i);
 			continue;
 		}
 		if (problem(c, false, "inode", off_of(c, in),
+			    "freed|free it",
 			    "inode %llu (%s, nlink %u): unreachable from the root and no room "
-			    "in / to reconnect it; freed",
+			    "in / to reconnect it",
 			    (unsigned long long)i, isdir ? "directory" : "file",
 			    le32toh(in->i_nlink)))
 			reclaim(c, i);
@@ -1487,7 +1576,8 @@ static void pass_counts(struct ctx *c)
 		else
 			want = c->nref[i];
 		if (le32toh(in->i_nlink) != want &&
-		    problem(c, true, "inode", off_of(c, in), "inode %llu: link count %u, should "
+		    problem(c, true, "inode", off_of(c, in), "link count set|set the link count",
+			    "inode %llu: link count %u, should "
 			    "be %u", (unsigned long long)i, le32toh(in->i_nlink), want)) {
 			n.i_nlink = htole32(want);
 			dirty = true;
@@ -1496,7 +1586,8 @@ static void pass_counts(struct ctx *c)
 			uint64_t p = i == 1 ? 1 : c->dparent[i];
 
 			if (p && le64toh(in->i_parent) != p &&
-			    problem(c, true, "inode", off_of(c, in), "directory %llu: parent %llu, "
+			    problem(c, true, "inode", off_of(c, in), "parent set|set the parent",
+				    "directory %llu: parent %llu, "
 				    "should be %llu", (unsigned long long)i,
 				    (unsigned long long)le64toh(in->i_parent), (unsigned long long)p)) {
 				n.i_parent = htole64(p);
@@ -1504,7 +1595,8 @@ static void pass_counts(struct ctx *c)
 			}
 		}
 		if (le64toh(in->i_blocks) != c->nblocks[i] &&
-		    problem(c, true, "inode", off_of(c, in), "inode %llu: i_blocks %llu, owns "
+		    problem(c, true, "inode", off_of(c, in), "i_blocks set|set i_blocks",
+			    "inode %llu: i_blocks %llu, owns "
 			    "%llu", (unsigned long long)i, (unsigned long long)le64toh(in->i_blocks),
 			    (unsigned long long)c->nblocks[i])) {
 			n.i_blocks = htole64(c->nblocks[i]);
@@ -1521,7 +1613,8 @@ static void pass_counts(struct ctx *c)
 static void report_run(struct ctx *c, const char *map, uint64_t map_off, uint64_t a,
 		       uint64_t b, bool used, const char *unit)
 {
-	if (problem(c, true, map, map_off + a / 8, "%ss [%llu, %llu) %s",
+	if (problem(c, true, map, map_off + a / 8, used ? "marked used|mark them used" :
+		    "marked free|mark them free", "%ss [%llu, %llu) %s",
 		    unit, (unsigned long long)a, (unsigned long long)b,
 		    used ? "marked free but in use" : "marked used but owned by nothing (leak)"))
 		for (uint64_t k = a; k < b; k++)
@@ -1554,13 +1647,14 @@ static void pass_bitmaps(struct ctx *c)
 	for (uint64_t b = c->blocks; b < bits; b++)
 		if (!bit_get(c, c->bb_off, b)) {
 			if (problem(c, true, "block bitmap", c->bb_off + b / 8,
-				    "bits past the last block are not set"))
+				    "set|set them", "bits past the last block are not set"))
 				for (uint64_t k = b; k < bits; k++)
 					bit_set(c, c->bb_off, k, true);
 			break;
 		}
 	if (!bit_get(c, c->ib_off, 0) &&
-	    problem(c, true, "inode bitmap", c->ib_off, "reserved inode 0 marked free"))
+	    problem(c, true, "inode bitmap", c->ib_off, "marked used|mark it used",
+		    "reserved inode 0 marked free"))
 		bit_set(c, c->ib_off, 0, true);
 	state = -1;
 	for (uint64_t i = 1; i <= c->ninodes; i++) {
@@ -1622,8 +1716,43 @@ static int alloc_ctx(struct ctx *c)
 	return 0;
 }
 
-int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *opts,
-		     struct pgdax_fsck_result *res)
+/* The error state (format minor >= 2; an older image has none to keep):
+ * set when problems are left, cleared by a run that leaves none. */
+static void record_errors(struct ctx *c, bool left)
+{
+	struct pgdax_sb *sb = (struct pgdax_sb *)c->base;
+	struct timespec ts;
+
+	if (le16toh(c->sb.s_minor) < 2)
+		return;
+	if (!left) {
+		if (sb->s_errors || sb->s_error_count || sb->s_first_error_time ||
+		    sb->s_last_error_time || sb->s_last_error_ino) {
+			wr64(c, &sb->s_last_error_ino, 0);
+			wr64(c, &sb->s_last_error_time, 0);
+			wr64(c, &sb->s_first_error_time, 0);
+			wr64(c, &sb->s_error_count, 0);
+			wr64(c, &sb->s_errors, 0);
+			say(c, "pgdaxfs: error state cleared\n");
+		}
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!sb->s_first_error_time)
+		wr64(c, &sb->s_first_error_time, (uint64_t)ts.tv_sec);
+	wr64(c, &sb->s_last_error_time, (uint64_t)ts.tv_sec);
+	wr64(c, &sb->s_error_count, le64toh(sb->s_error_count) + 1);
+	wr64(c, &sb->s_errors, le64toh(sb->s_errors) | PGDAX_ERR_FSCK);
+	say(c, "pgdaxfs: problems left: the volume records its error state (mount refuses it "
+	    "read-write until fsck.pgdaxfs -y leaves it clean)\n");
+}
+
+/*
+ * One run over the image. @probe: -p's dry run (nothing written but the
+ * journal rollback; *unsafe counts the problems only -y may fix).
+ */
+static int fsck_run(void *base, uint64_t size, const struct pgdax_fsck_opts *opts,
+		    struct pgdax_fsck_result *res, FILE *out, bool probe, uint64_t *unsafe)
 {
 	struct ctx c;
 	int rc = 0;
@@ -1635,8 +1764,9 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 	c.size = size;
 	c.o = opts;
 	c.r = res;
-	c.out = opts->out ? opts->out : stdout;
-	c.repair = opts->flags & PGDAX_FSCK_REPAIR;
+	c.out = out;
+	c.probe = probe;
+	c.repair = (opts->flags & PGDAX_FSCK_REPAIR) && !probe;
 	c.preen = opts->flags & PGDAX_FSCK_PREEN;
 	c.scratch = opts->flags & PGDAX_FSCK_SCRATCH;
 	c.quiet = opts->flags & PGDAX_FSCK_QUIET;
@@ -1654,7 +1784,9 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 		say(&c, "pgdaxfs: out of memory\n");
 		return PGDAX_FSCK_EXIT_OPERROR;
 	}
-	dirty = le64toh(c.sb.s_state) != PGDAX_STATE_CLEAN;
+	/* a volume that records errors is checked like a dirty one */
+	dirty = le64toh(c.sb.s_state) != PGDAX_STATE_CLEAN ||
+		(le16toh(c.sb.s_minor) >= 2 && c.sb.s_errors);
 	res->was_clean = !dirty && !res->journal_pending && res->problems == 0;
 	if (res->was_clean && !(opts->flags & PGDAX_FSCK_FORCE)) {
 		res->skipped = true;
@@ -1691,6 +1823,9 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 	if (!res->cancelled)
 		pass_bitmaps(&c);
 	free_ctx(&c);
+	*unsafe = c.unsafe;
+	if (c.stopped)
+		say(&c, "UNEXPECTED INCONSISTENCY; RUN fsck.pgdaxfs -y MANUALLY.\n");
 	if (res->cancelled) {
 		say(&c, "pgdaxfs: cancelled\n");
 		return PGDAX_FSCK_EXIT_CANCELLED |
@@ -1702,8 +1837,10 @@ int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *op
 	if (c.repair && !res->fatal) {
 		uint64_t want = res->problems == res->fixed ? PGDAX_STATE_CLEAN : PGDAX_STATE_DIRTY;
 
+		c.stopped = false;	/* the state is no repair: it says what is left */
 		if (le64toh(((struct pgdax_sb *)c.base)->s_state) != want)
 			wr64(&c, &((struct pgdax_sb *)c.base)->s_state, want);
+		record_errors(&c, res->problems > res->fixed);
 	}
 	say(&c, "pgdaxfs: %llu problems found, %llu fixed; journal %s; %llu orphans "
 	    "reclaimed; %llu of %llu pending truncates finished; %llu inodes (%llu dirs, "
@@ -1728,11 +1865,75 @@ nomem:
 	return PGDAX_FSCK_EXIT_OPERROR;
 }
 
+int pgdax_fsck_image(void *base, uint64_t size, const struct pgdax_fsck_opts *opts,
+		     struct pgdax_fsck_result *res)
+{
+	FILE *out = opts->out ? opts->out : stdout, *m = NULL;
+	bool preen = (opts->flags & PGDAX_FSCK_REPAIR) && (opts->flags & PGDAX_FSCK_PREEN);
+	struct pgdax_fsck_result probe;
+	uint64_t unsafe = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!preen)
+		return fsck_run(base, size, opts, res, out, false, &unsafe);
+	/* -p: a dry run first (its report kept aside); repair only when it met
+	 * nothing that needs -y, so no fix is applied without those it depends on */
+	if (!(opts->flags & PGDAX_FSCK_QUIET))
+		m = open_memstream(&buf, &len);
+	rc = fsck_run(base, size, opts, &probe, m ? m : out, true, &unsafe);
+	if (m)
+		fclose(m);
+	if (!unsafe && !probe.fatal && !probe.cancelled && !probe.skipped) {
+		free(buf);
+		rc = fsck_run(base, size, opts, res, out, false, &unsafe);
+		res->journal_pending |= probe.journal_pending;
+		res->journal_replayed |= probe.journal_replayed;
+		if (probe.journal_replayed && !(rc & PGDAX_FSCK_EXIT_OPERROR))
+			rc |= PGDAX_FSCK_EXIT_CORRECTED;
+		return rc;
+	}
+	if (buf)
+		fwrite(buf, 1, len, out);
+	free(buf);
+	*res = probe;
+	if (!unsafe)
+		return rc;
+	if (!(opts->flags & PGDAX_FSCK_QUIET))
+		fprintf(out, "pgdaxfs: UNEXPECTED INCONSISTENCY: %llu problems need repairs -p does "
+			"not make; nothing was changed for any of them. RUN fsck.pgdaxfs -y "
+			"MANUALLY.\n", (unsigned long long)unsafe);
+	{
+		struct ctx c;
+
+		memset(&c, 0, sizeof(c));
+		c.base = base;
+		c.size = size;
+		c.o = opts;
+		c.r = res;
+		c.out = out;
+		c.repair = true;
+		c.quiet = opts->flags & PGDAX_FSCK_QUIET;
+		memcpy(&c.sb, base, sizeof(c.sb));
+		if (probe.problems && le64toh(c.sb.s_state) != PGDAX_STATE_DIRTY)
+			wr64(&c, &((struct pgdax_sb *)base)->s_state, PGDAX_STATE_DIRTY);
+		record_errors(&c, true);
+	}
+	return PGDAX_FSCK_EXIT_UNCORRECTED |
+	       (probe.journal_replayed ? PGDAX_FSCK_EXIT_CORRECTED : 0);
+}
+
 /* ------------------------------------------------------------ device */
 
 static void dev_persist(void *arg, const void *addr, size_t len)
 {
 	pgdax_dev_persist(arg, addr, len);
+}
+
+static int view_cow(void *arg, const void *addr, size_t len)
+{
+	return pgdax_dev_view_cow(arg, addr, len);
 }
 
 static bool dev_is_bad(void *arg, uint64_t off, uint64_t len)
@@ -1746,8 +1947,8 @@ int pgdax_fsck_device(const char *device, uint64_t align_override,
 	struct pgdax_fsck_opts o = *opts;
 	bool repair = opts->flags & PGDAX_FSCK_REPAIR;
 	struct pgdax_dev *dev = NULL;
+	struct pgdax_dev_view *view = NULL;
 	FILE *out = opts->out ? opts->out : stdout;
-	void *view = MAP_FAILED;
 	uint64_t size;
 	int rc;
 
@@ -1769,21 +1970,23 @@ int pgdax_fsck_device(const char *device, uint64_t align_override,
 		o.persist_arg = dev;
 		rc = pgdax_fsck_image(pgdax_dev_base(dev), size, &o, res);
 	} else {
-		/* -n: a private copy-on-write view lets the check see the volume as
-		 * mount would (journal rolled back) without writing the device */
-		view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
-			    pgdax_dev_fd(dev), 0);
-		if (view != MAP_FAILED)
+		/* -n: a copy-on-write view lets the check see the volume as mount
+		 * would (journal rolled back) without writing the device; the
+		 * same on a devdax (which refuses MAP_PRIVATE) as on a file */
+		rc = pgdax_dev_view_open(dev, &view);
+		if (!rc) {
 			o.flags |= PGDAX_FSCK_SCRATCH;
-		else
-			fprintf(out, "note: %s cannot be mapped privately; a pending journal "
+			o.cow = view_cow;
+			o.cow_arg = view;
+		} else {
+			fprintf(out, "note: no scratch view of %s (%s); a pending journal "
 				"transaction will be reported, not applied, for the check\n",
-				device);
+				device, strerror(-rc));
+		}
 		o.persist = NULL;
-		rc = pgdax_fsck_image(view != MAP_FAILED ? view : pgdax_dev_base(dev), size,
-				      &o, res);
-		if (view != MAP_FAILED)
-			munmap(view, size);
+		rc = pgdax_fsck_image(view ? pgdax_dev_view_base(view) : pgdax_dev_base(dev),
+				      size, &o, res);
+		pgdax_dev_view_close(&view);
 	}
 	pgdax_dev_close(&dev);
 	return rc;

@@ -3,9 +3,9 @@
  * The checker/repairer behind fsck.pgdaxfs, as a library so the tool, the
  * tests and the fuzz target share one implementation.
  *
- * It works on an image in memory (base, size): the device mapping, a private
- * copy-on-write mapping (fsck -n with a pending journal transaction) or a
- * buffer (fuzzing). Everything on the image is untrusted: every field is
+ * It works on an image in memory (base, size): the device mapping, a
+ * copy-on-write view of it (fsck -n: lib/dev's view, never MAP_PRIVATE,
+ * which a devdax refuses) or a buffer (fuzzing). Everything on the image is untrusted: every field is
  * validated before it is used as an offset, a count or an index, every walk
  * is bounded (cycle detection on directories and chains), and the memory the
  * checker allocates is proportional to the geometry it has validated, never
@@ -30,9 +30,10 @@
 #define PGDAX_FSCK_FORCE	(1u << 2) /* check even if the volume is clean */
 #define PGDAX_FSCK_VERBOSE	(1u << 3) /* print each phase and statistics */
 #define PGDAX_FSCK_QUIET	(1u << 4) /* print nothing (fuzzing) */
-/* without REPAIR: @base is a private copy-on-write view (fsck -n maps the
- * device MAP_PRIVATE), so a pending journal transaction is rolled back there
- * and the volume is checked as mount would see it; nothing becomes durable */
+/* without REPAIR: @base is a scratch view (a buffer, or a device view from
+ * pgdax_dev_view_open() with @cow set), so a pending journal transaction is
+ * rolled back there and the volume is checked as mount would see it;
+ * nothing becomes durable */
 #define PGDAX_FSCK_SCRATCH	(1u << 5)
 
 /* fsck(8) exit codes, combined by bitwise OR */
@@ -55,6 +56,10 @@ struct pgdax_fsck_opts {
 	/* make a repaired range durable; NULL for a plain buffer */
 	void (*persist)(void *arg, const void *addr, size_t len);
 	void *persist_arg;
+	/* SCRATCH on a device view: make [addr, addr+len) writable (a private
+	 * copy) before fsck writes it; 0 or -errno. NULL: @base is writable */
+	int (*cow)(void *arg, const void *addr, size_t len);
+	void *cow_arg;
 	/* is this device range a known bad range (kept used, owned by nothing)? */
 	bool (*is_bad)(void *arg, uint64_t off, uint64_t len);
 	void *is_bad_arg;

@@ -35,21 +35,7 @@ int dev_read(struct pgdax_vol *vol, struct pgdax_dev *dev, uint64_t off, void *b
 	     size_t len)
 {
 	(void)vol;
-	if (pgdax_dev_info(dev)->kind == PGDAX_DEV_EMULATED) {
-		int fd = pgdax_dev_fd(dev);
-		size_t done = 0;
-		while (fd >= 0 && done < len) {
-			ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			done += (size_t)r;
-		}
-		if (done == len)
-			return 0;
-	}
-	return pgdax_dev_copy_guarded(dev, buf, (char *)pgdax_dev_base(dev) + off, len, false);
+	return pgdax_dev_read(dev, off, buf, len);
 }
 
 /* Keep blocks the device reports bad (libpmem2 badblocks on devdax, ranges
@@ -159,7 +145,7 @@ static int bits_change(struct jtx *tx, pgdax_le64 *map, uint64_t blk, uint64_t n
 			pgdax_err("%s bitmap word %llu: bits [%llu, +%llu) already %s",
 				  what, (unsigned long long)w, (unsigned long long)blk,
 				  (unsigned long long)n, set ? "set" : "clear");
-			return -EUCLEAN;
+			return vol_corrupt(jtx_vol(tx), 0);
 		}
 		map[w] = htole64(set ? (v | mask) : (v & ~mask));
 	}

@@ -151,7 +151,7 @@ static int dir_load(struct pgdax_vol *vol, struct inode *dp)
 	if (size % vol->bs) {
 		pgdax_err("%s: directory inode %llu: size %llu is not a multiple of the block size",
 			  vol->devname, (unsigned long long)dp->ino, (unsigned long long)size);
-		return -EUCLEAN;
+		return vol_corrupt(vol, dp->ino);
 	}
 	struct dirindex *x = calloc(1, sizeof(*x));
 	if (!x)
@@ -164,7 +164,7 @@ static int dir_load(struct pgdax_vol *vol, struct inode *dp)
 		if (!blk) {
 			pgdax_err("%s: directory inode %llu: block %llu is not mapped",
 				  vol->devname, (unsigned long long)dp->ino, (unsigned long long)b);
-			rc = -EUCLEAN;
+			rc = vol_corrupt(vol, dp->ino);
 			break;
 		}
 		for (uint32_t p = 0; p < vol->bs && !rc;) {
@@ -173,6 +173,7 @@ static int dir_load(struct pgdax_vol *vol, struct inode *dp)
 				pgdax_err("%s: directory inode %llu, block @%llu: %s", vol->devname,
 					  (unsigned long long)dp->ino,
 					  (unsigned long long)dev_off(vol, blk), why);
+				rc = vol_corrupt(vol, dp->ino);
 				break;
 			}
 			const struct pgdax_dirent *d = (const void *)(blk + p);
@@ -182,7 +183,7 @@ static int dir_load(struct pgdax_vol *vol, struct inode *dp)
 						  vol->devname,
 						  (unsigned long long)dev_off(vol, d),
 						  (unsigned long long)le64toh(d->d_ino));
-					rc = -EUCLEAN;
+					rc = vol_corrupt(vol, dp->ino);
 					break;
 				}
 				rc = tab_insert(x, le32toh(d->d_hash), (b << vol->bshift) + p);
@@ -310,8 +311,8 @@ int dir_add(struct jtx *tx, struct inode *dp, const char *name, size_t len,
 			break;
 		p += le16toh(d->d_rec_len);
 	}
-	if (p >= vol->bs)
-		return -EUCLEAN;	/* blkfree disagrees with the block */
+	if (p >= vol->bs)	/* blkfree disagrees with the block */
+		return vol_corrupt(vol, dp->ino);
 	uint32_t rl = le16toh(d->d_rec_len);
 	bool split = rl - need >= PGDAX_DIRENT_MIN;
 	rc = jtx_add(tx, d, split ? need + sizeof(*d) : need);

@@ -77,7 +77,7 @@ int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 			pgdax_err("%s: inode %llu: extent chain points to block %llu (outside the "
 				  "data area or a loop)", vol->devname,
 				  (unsigned long long)ip->ino, (unsigned long long)blk);
-			rc = -EUCLEAN;
+			rc = vol_corrupt(vol, ip->ino);
 			goto fail;
 		}
 		struct pgdax_extent_blk *eb = blk_addr(vol, blk);
@@ -85,7 +85,7 @@ int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 			pgdax_err("%s: extent block @%llu (inode %llu): bad magic or owner",
 				  vol->devname, (unsigned long long)dev_off(vol, eb),
 				  (unsigned long long)ip->ino);
-			rc = -EUCLEAN;
+			rc = vol_corrupt(vol, ip->ino);
 			goto fail;
 		}
 		struct pgdax_extent *x = (void *)(eb + 1);
@@ -97,7 +97,7 @@ int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 			} else if (pgdax_extent_validate(&vol->geo, &x[i], why, sizeof(why))) {
 				pgdax_err("%s: extent record @%llu (inode %llu): %s", vol->devname,
 					  (unsigned long long)off, (unsigned long long)ip->ino, why);
-				rc = -EUCLEAN;
+				rc = vol_corrupt(vol, ip->ino);
 			} else {
 				rc = push_ext(m, (struct ext){
 					.fpage = le64toh(x[i].x_fpage),
@@ -120,7 +120,7 @@ int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 				  (unsigned long long)m->v[i + 1].fpage,
 				  (unsigned long long)m->v[i].slot,
 				  (unsigned long long)m->v[i + 1].slot);
-			rc = -EUCLEAN;
+			rc = vol_corrupt(vol, ip->ino);
 			goto fail;
 		}
 	}

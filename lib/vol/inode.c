@@ -136,7 +136,7 @@ int inode_get(struct pgdax_vol *vol, uint64_t ino, struct inode **out)
 		pthread_mutex_unlock(&vol->icache_lock);
 		pgdax_err("%s: inode @%llu: %s", vol->devname,
 			  (unsigned long long)dev_off(vol, d), why);
-		return rc;
+		return vol_corrupt(vol, ino);
 	}
 	ip = inode_alloc_mem(vol, ino);
 	if (!ip) {
@@ -393,7 +393,7 @@ int orphan_remove(struct jtx *tx, uint64_t ino)
 		if (cur >= vol->ninodes || ++steps > vol->ninodes) {
 			pgdax_err("orphan list: bad link %llu after inode %llu",
 				  (unsigned long long)cur, (unsigned long long)prev);
-			return -EUCLEAN;
+			return vol_corrupt(vol, prev);
 		}
 		prev = cur;
 		cur = le64toh(inode_slot(vol, cur)->i_orphan_next);
@@ -605,7 +605,7 @@ int orphans_reclaim_all(struct pgdax_vol *vol)
 		    !(le32toh(d->i_flags) & PGDAX_IFL_ORPHAN)) {
 			pgdax_err("%s: orphan list: bad inode %llu; run fsck.pgdaxfs",
 				  vol->devname, (unsigned long long)ino);
-			return -EUCLEAN;
+			return vol_corrupt(vol, ino);
 		}
 		int rc;
 		if (le32toh(d->i_nlink) != 0 && (le32toh(d->i_flags) & PGDAX_IFL_TRIM)) {

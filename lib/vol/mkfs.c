@@ -208,10 +208,10 @@ static int zero_region(struct pgdax_dev *dev, uint64_t off, uint64_t len)
 		size_t n = len - p < chunk ? (size_t)(len - p) : chunk;
 		const char *src = base + off + p;
 		if (emul) {
-			ssize_t r = pread(pgdax_dev_fd(dev), buf, n, (off_t)(off + p));
-			if (r != (ssize_t)n) {
+			int r = pgdax_dev_read(dev, off + p, buf, n);
+			if (r) {
 				free(buf);
-				return r < 0 ? -errno : -EIO;
+				return r;
 			}
 			src = buf;
 		}

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -133,4 +135,50 @@ void sb_set_state(struct pgdax_vol *vol, uint64_t state)
 	__atomic_store_n(&sb->s_state, htole64(state), __ATOMIC_RELEASE);
 	pgdax_dev_persist(vol->dev, &sb->s_state,
 			  sizeof(*sb) - offsetof(struct pgdax_sb, s_state));
+}
+
+int vol_corrupt(struct pgdax_vol *vol, uint64_t ino)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct pgdax_sb *sb = vol->sb;
+	struct timespec ts;
+	bool was_ro;
+
+	if (vol_dead(vol))
+		return -EIO;	/* a lost device reads zeros: not damage */
+	if (!(vol->opts.flags & PGDAX_VOL_RDONLY) && le16toh(vol->geo.s_minor) >= 2) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pthread_mutex_lock(&lock);
+		if (!sb->s_first_error_time)
+			__atomic_store_n(&sb->s_first_error_time, htole64((uint64_t)ts.tv_sec),
+					 __ATOMIC_RELAXED);
+		__atomic_store_n(&sb->s_last_error_time, htole64((uint64_t)ts.tv_sec),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&sb->s_last_error_ino, htole64(ino), __ATOMIC_RELAXED);
+		__atomic_store_n(&sb->s_error_count, htole64(le64toh(sb->s_error_count) + 1),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&sb->s_errors, htole64(le64toh(sb->s_errors) | PGDAX_ERR_RUNTIME),
+				 __ATOMIC_RELEASE);
+		pgdax_dev_persist(vol->dev, &sb->s_errors,
+				  sizeof(*sb) - offsetof(struct pgdax_sb, s_errors));
+		pthread_mutex_unlock(&lock);
+	}
+	switch (vol->opts.errors) {
+	case PGDAX_VOL_ERRORS_CONTINUE:
+		pgdax_err("%s: corruption met (inode %llu): recorded; run fsck.pgdaxfs -y after "
+			  "unmounting (errors=continue)", vol->devname, (unsigned long long)ino);
+		break;
+	case PGDAX_VOL_ERRORS_PANIC:
+		pgdax_err("%s: corruption met (inode %llu): recorded; aborting (errors=panic); "
+			  "run fsck.pgdaxfs -y", vol->devname, (unsigned long long)ino);
+		abort();
+	default:
+		was_ro = atomic_exchange(&vol->rdonly, true);
+		pgdax_err("%s: corruption met (inode %llu): recorded%s; unmount and run "
+			  "fsck.pgdaxfs -y (errors=remount-ro)", vol->devname,
+			  (unsigned long long)ino,
+			  was_ro ? "" : "; the volume is read-only from now on");
+		break;
+	}
+	return -EUCLEAN;
 }

@@ -148,6 +148,26 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 		pgdax_notice("%s: format %u.%u is newer than this build (%u.%u)", device,
 			     le16toh(vol->geo.s_major), le16toh(vol->geo.s_minor),
 			     PGDAX_FMT_MAJOR, PGDAX_FMT_MINOR);
+	if (le16toh(vol->geo.s_minor) >= 2 && vol->sb->s_errors) {
+		/* a volume known to be damaged: not written before fsck */
+		uint64_t e = le64toh(vol->sb->s_errors);
+		const char *why = (e & PGDAX_ERR_FSCK) && (e & PGDAX_ERR_RUNTIME) ?
+			"fsck left problems and corruption was met while mounted" :
+			(e & PGDAX_ERR_FSCK) ? "fsck left problems unrepaired" :
+			"corruption was met while mounted";
+
+		if (!vol->rdonly) {
+			pgdax_err("%s: the volume records errors (%s; %llu errors, last in inode "
+				  "%llu): run fsck.pgdaxfs -y %s first, or mount it read-only "
+				  "(-o ro)", device, why,
+				  (unsigned long long)le64toh(vol->sb->s_error_count),
+				  (unsigned long long)le64toh(vol->sb->s_last_error_ino), device);
+			rc = -EUCLEAN;
+			goto fail;
+		}
+		pgdax_warn("%s: the volume records errors (%s): mounted read-only; run "
+			   "fsck.pgdaxfs -y %s", device, why, device);
+	}
 	uint64_t state = le64toh(vol->sb->s_state);
 	if (state != PGDAX_STATE_CLEAN)
 		pgdax_notice("%s: not cleanly unmounted; recovering", device);

@@ -46,8 +46,16 @@ struct pgdax_vol_opts {
 	 * limit; after this long (0: 60 s), and every period after, it logs
 	 * the inode and the extents still referenced (stalled_reclaims) */
 	int stall_report_ms;
+	/* corruption met while mounted (recorded in the superblock either
+	 * way): PGDAX_VOL_ERRORS_* (0 = remount-ro) */
+	int errors;
 };
 #define PGDAX_VOL_RDONLY	(1u << 0)
+/* pgdax_vol_opts.errors, as ext4's errors=: the call that met the damage
+ * fails (EUCLEAN) in every mode; then */
+#define PGDAX_VOL_ERRORS_REMOUNT_RO	0	/* every later change fails with EROFS */
+#define PGDAX_VOL_ERRORS_CONTINUE	1	/* only calls touching damage fail */
+#define PGDAX_VOL_ERRORS_PANIC		2	/* the process aborts */
 
 /* The caller of a request (from the FUSE request context). */
 struct pgdax_cred {

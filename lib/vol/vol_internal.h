@@ -118,7 +118,9 @@ struct pgdax_vol {
 	pgdax_le64 *bbitmap, *ibitmap;	/* on the device */
 	char *itable;			/* on the device */
 	struct pgdax_vol_opts opts;
-	bool rdonly;
+	/* read-only: mounted so, or turned so by errors=remount-ro when
+	 * corruption was met (then the device stays mapped writable) */
+	atomic_bool rdonly;
 	char devname[256];
 
 	struct journal *j;
@@ -195,6 +197,14 @@ static inline long vol_ack(const struct pgdax_vol *vol, long rc)
 int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out);
 void sb_seal(struct pgdax_sb *sb);
 void sb_set_state(struct pgdax_vol *vol, uint64_t state);
+/*
+ * Corruption met at run time in inode @ino (0: none in particular): record
+ * it in the superblock's error state (PGDAX_ERR_RUNTIME, count, times,
+ * inode; each an 8-byte store, persisted) unless the device is mapped
+ * read-only, and apply the errors= policy. Returns -EUCLEAN, for the
+ * caller to return.
+ */
+int vol_corrupt(struct pgdax_vol *vol, uint64_t ino);
 uint64_t sb_backup_offset(const struct pgdax_sb *sb);
 
 /* journal: lib/vol/journal.h */

@@ -61,7 +61,7 @@ static const char *xblock(struct pgdax_vol *vol, struct inode *ip, int *err)
 		pgdax_err("%s: xattr block @%llu (inode %llu): bad header or checksum",
 			  vol->devname, (unsigned long long)dev_off(vol, p),
 			  (unsigned long long)ip->ino);
-		*err = -EUCLEAN;
+		*err = vol_corrupt(vol, ip->ino);
 		return NULL;
 	}
 	/* walk the entries once to check their bounds */
@@ -72,7 +72,7 @@ static const char *xblock(struct pgdax_vol *vol, struct inode *ip, int *err)
 		    ent_size(e->xe_name_len, le16toh(e->xe_value_len)) > used - pos) {
 			pgdax_err("%s: xattr block @%llu: bad entry at %u", vol->devname,
 				  (unsigned long long)dev_off(vol, p), pos);
-			*err = -EUCLEAN;
+			*err = vol_corrupt(vol, ip->ino);
 			return NULL;
 		}
 		pos += ent_size(e->xe_name_len, le16toh(e->xe_value_len));
@@ -81,7 +81,7 @@ static const char *xblock(struct pgdax_vol *vol, struct inode *ip, int *err)
 	if (n != le32toh(h->xh_count)) {
 		pgdax_err("%s: xattr block @%llu: count mismatch", vol->devname,
 			  (unsigned long long)dev_off(vol, p));
-		*err = -EUCLEAN;
+		*err = vol_corrupt(vol, ip->ino);
 		return NULL;
 	}
 	return p;
