@@ -112,6 +112,7 @@ struct pgdax_vol {
 	char *itable;			/* on the device */
 	struct pgdax_vol_opts opts;
 	bool rdonly;
+	bool inline_ext;		/* minor >= 3: new extent maps start in the inode */
 	char devname[256];
 
 	struct journal *j;
@@ -160,6 +161,17 @@ struct pgdax_vol {
 };
 
 #define VOL_ERR(vol, ...) pgdax_err(__VA_ARGS__)
+
+/* Space accounting shared by statfs and the stats (lib/vol/vol.h, above
+ * struct pgdax_vol_stats): the data area and the inode slots but 0. */
+static inline uint64_t vol_data_blocks(const struct pgdax_vol *vol)
+{
+	return vol->blocks - vol->data_start - 1;
+}
+static inline uint64_t vol_inode_slots(const struct pgdax_vol *vol)
+{
+	return vol->ninodes - 1;
+}
 
 /*
  * A dead volume: its device went away (lib/dev/dev_watch.c, DESIGN.md 4a).
