@@ -15,13 +15,15 @@
  * device offset lies in the inode), so lookups do not care which form
  * they read; a change to one also reseals the inode crc (jtx_inode).
  *
- * Extent blocks are never freed while the inode has extents (an emptied
- * block's slots are reused); extmap_free_chain() frees them once the map
- * is empty (truncate to 0, the inode's reclaim). A map that shrinks is not
- * moved back into the inode before it is empty: the only win would be one
- * block per file that grew past four extents and shrank again, for a
- * conversion on a path (truncate, punch) that today only removes records;
- * an emptied map does go back (the next extent starts inline again).
+ * Going back: after a truncate (and the last close's trim of what writes
+ * allocated past EOF, lib/vol/data.c), a map left with at most four
+ * extents moves back into the inode (extmap_to_inline), an empty one frees
+ * its chain (extmap_free_chain; the next extent starts inline again), each
+ * in one transaction. Not after a punch or a removal elsewhere: those keep
+ * the block until the next truncate, which costs one block per such file
+ * and keeps a file that hovers around four extents from converting back
+ * and forth. Extent blocks are otherwise never freed while the inode has
+ * extents (an emptied block's slots are reused).
  * All functions need ip->lock (writers: for writing).
  */
 #include "config.h"
@@ -399,6 +401,58 @@ int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx)
 	m->n--;
 	/* its blocks may be freed and reused: tell unlocked break waiters */
 	atomic_fetch_add(&ip->layout_gen, 1);
+	return 0;
+}
+
+/*
+ * A map that shrank to what the inode holds goes back into it: the
+ * records (in map order) into i_inline, the chain freed, in this
+ * transaction; the DRAM map follows the records to their inline slots.
+ */
+int extmap_to_inline(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct extmap *m = &ip->map;
+	struct pgdax_extent *ix = (struct pgdax_extent *)ip->d->i_inline;
+	int rc = extmap_load(vol, ip);
+
+	if (rc)
+		return rc;
+	if (!vol->inline_ext || !ip->d->i_extent_head || m->n > PGDAX_INLINE_EXTENTS ||
+	    (le32toh(ip->d->i_flags) & PGDAX_IFL_INLINE))
+		return 0;
+	rc = jtx_note(tx, ip);
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (rc)
+		return rc;
+	uint64_t blk = le64toh(ip->d->i_extent_head);
+	int64_t n = 0;
+	while (blk) {	/* validated by extmap_load */
+		struct pgdax_extent_blk *eb = blk_addr(vol, blk);
+		uint64_t next = le64toh(eb->eb_next);
+		rc = blk_free(tx, blk, 1);
+		if (rc)
+			return rc;
+		n++;
+		blk = next;
+	}
+	memset(ix, 0, PGDAX_INLINE_EXTENTS * sizeof(*ix));
+	for (size_t k = 0; k < m->n; k++) {
+		ix[k].x_fpage = htole64(m->v[k].fpage);
+		ix[k].x_dblk_order = htole64(m->v[k].dblk << PGDAX_X_DBLK_SHIFT | PGDAX_X_VALID |
+					     m->v[k].order);
+		m->v[k].slot = dev_off(vol, &ix[k]);
+	}
+	ip->d->i_extent_head = 0;
+	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) - (uint64_t)n);
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) | PGDAX_IFL_INLINE_EXT);
+	m->nfree = 0;
+	for (size_t k = PGDAX_INLINE_EXTENTS; k-- > m->n;) {
+		rc = push_slot(m, dev_off(vol, &ix[k]));
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 

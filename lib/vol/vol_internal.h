@@ -88,6 +88,10 @@ struct inode {
 	 * a layout break waiting unlocked re-checks when it changes
 	 * (data.c wait_range) */
 	atomic_uint_fast64_t layout_gen;
+	/* lock: a write allocated a (large) extent reaching past what it
+	 * wrote; the last close gives back its pages past EOF (data.c
+	 * data_trim_prealloc). DRAM only: an evicted inode keeps its tail. */
+	bool prealloc_tail;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
@@ -259,6 +263,9 @@ int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dbl
 		  unsigned order);
 /* Remove extent @idx from the map (blocks NOT freed). */
 int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx);
+/* A chained map of at most PGDAX_INLINE_EXTENTS extents moves into the
+ * inode (volumes of minor >= 3; else nothing). */
+int extmap_to_inline(struct jtx *tx, struct inode *ip);
 /* Free the extent blocks of an empty map. */
 int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
@@ -293,6 +300,11 @@ int data_setsize(struct pgdax_vol *vol, struct inode *ip, uint64_t size,
  * stays pending: the caller must not grow the size). */
 int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax_cred *cred,
 		     bool wait_forever);
+/* The last close of a file written through: free the pages past EOF of
+ * the extent holding the last page, if a write allocated them ahead
+ * (ip->prealloc_tail; not fallocate's, which were asked for). ip->lock
+ * held for writing (dropped while waiting, like truncate, bounded). */
+int data_trim_prealloc(struct pgdax_vol *vol, struct inode *ip);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
 /* build the index (validating every block) if not built; dp->lock for writing */
