@@ -15,25 +15,38 @@ pgdax_init
 src=${PGDAX_SPACE_TREE:-}
 if [ -z "$src" ]; then
 	src=$(pgdax_new_dir tree)
-	RANDOM=16	# bash's generator is deterministic for a given seed
-	head -c 4M /dev/urandom >"$PGDAX_WORK/pattern" ||
-		fail "cannot make the pattern file"
-	ndirs=120
-	for d in $(seq 1 $ndirs); do
-		dir=$src/pkg$d/sub$((d % 3))
-		mkdir -p "$dir"
-		for f in $(seq 1 $((3 + RANDOM % 5))); do
-			r=$((RANDOM % 100))
-			if [ $r -lt 52 ]; then size=$((1 + RANDOM % 4000))
-			elif [ $r -lt 90 ]; then size=$((4096 + RANDOM * 2 % 60000))
-			elif [ $r -lt 99 ]; then size=$((65536 + RANDOM * 16 % 400000))
-			else size=$((1048576 + RANDOM * 64 % 2000000))
-			fi
-			head -c "$size" "$PGDAX_WORK/pattern" >"$dir/file$f"
-		done
-		[ $((d % 12)) -eq 0 ] && ln -s file1 "$dir/link"
-		[ $((d % 40)) -eq 0 ] && ln -s "../../pkg$((d - 1))/sub$(((d - 1) % 3))/file1" "$dir/far"
-	done
+	# one awk process writes the whole tree (forks are slow on a loaded
+	# machine); its own generator (Park-Miller, exact in doubles) makes the
+	# tree the same everywhere
+	ndirs=200
+	for d in $(seq 1 $ndirs); do echo "$src/pkg$d/sub$((d % 3))"; done | xargs mkdir -p
+	awk -v src="$src" -v ndirs=$ndirs '
+	function rnd(n) { seed = (seed * 16807) % 2147483647; return seed % n }
+	BEGIN {
+		seed = 16
+		chunk = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=+\n"
+		while (length(chunk) < 65536) chunk = chunk chunk
+		for (d = 1; d <= ndirs; d++) {
+			dir = src "/pkg" d "/sub" (d % 3)
+			nf = 3 + rnd(5)
+			for (f = 1; f <= nf; f++) {
+				r = rnd(100)
+				if (r < 52) size = 1 + rnd(4000)
+				else if (r < 90) size = 4096 + rnd(60000)
+				else if (r < 99) size = 65536 + rnd(400000)
+				else size = 1048576 + rnd(2000000)
+				path = dir "/file" f
+				printf "" > path
+				for (left = size; left > 0; left -= n) {
+					n = left < 65536 ? left : 65536
+					printf "%s", substr(chunk, 1, n) > path
+				}
+				close(path)
+			}
+			if (d % 12 == 0) print dir "\tfile1\tlink"
+			if (d % 40 == 0) print dir "\t../../pkg" (d - 1) "/sub" ((d - 1) % 3) "/file1\tfar"
+		}
+	}' | while IFS=$'\t' read -r dir target name; do ln -s "$target" "$dir/$name"; done
 fi
 log "tree: $(find "$src" -type f | wc -l) files, $(find "$src" -type d | wc -l) dirs," \
     "$(find "$src" -type l | wc -l) symlinks, $(du -s --apparent-size -B1 "$src" | cut -f1) bytes"
@@ -64,10 +77,10 @@ dev=$(pgdax_new_device "$size")
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
 pgdax_mount "$dev" "$mnt"
-p0=$(used "$mnt")
+log "tmpfs copy done"; p0=$(used "$mnt")
 cp -a "$src/." "$mnt/" || fail "cp -a to pgdaxfs"
-diff -r "$src" "$mnt" >/dev/null || fail "the copy on pgdaxfs differs from the tree"
-p=$(( $(used "$mnt") - p0 ))
+diff -r --no-dereference "$src" "$mnt" >/dev/null || fail "the copy on pgdaxfs differs from the tree"
+p=$(( $(used "$mnt") - p0 )); log "pgdaxfs copy and diff done"
 pgdax_umount "$mnt"
 
 ratio=$(awk -v p="$p" -v t="$t" 'BEGIN { printf "%.3f", p / t }')
