@@ -1206,7 +1206,7 @@ static void zero_range(struct ctx *c, uint64_t off, uint64_t len)
  */
 static void finish_trim(struct ctx *c, uint64_t ino)
 {
-	struct pgdax_inode *in = slot(c, ino), n = *in;
+	struct pgdax_inode *in = slot(c, ino), n;
 	uint64_t size = le64toh(in->i_size), bs = c->bs;
 	uint64_t first = (size + bs - 1) / bs, freed = 0;
 	struct ext_rec *v = c->exts + c->ext_start[ino];
@@ -1232,6 +1232,7 @@ static void finish_trim(struct ctx *c, uint64_t ino)
 		}
 	}
 	c->ext_count[ino] = (uint32_t)keep;
+	n = *in;	/* after zero_record: inline records live in the slot */
 	n.i_flags = htole32(le32toh(n.i_flags) & ~(PGDAX_IFL_TRIM | PGDAX_IFL_ORPHAN));
 	n.i_orphan_next = 0;
 	n.i_blocks = htole64(le64toh(n.i_blocks) - freed);	/* pass 5 checks the rest */
