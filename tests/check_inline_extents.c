@@ -10,6 +10,8 @@
  *   - a crash at every persist barrier of that conversion (PGDAX_CRASH_AT,
  *     PGDAX_CRASH_SHADOW: the image a power cut would leave) loses no
  *     acknowledged byte, fsck -n finds nothing wrong, the mount works;
+ *   - the last close gives back the pages past EOF of the 2 MiB extent an
+ *     append allocated ahead (fallocate's KEEP_SIZE blocks stay);
  *   - an image of an older minor (1) keeps the extent-block form, so older
  *     drivers still read it after this one wrote to it;
  *   - statfs, the stats pgdaxctl status shows and fsck's summary agree on
@@ -20,6 +22,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +301,59 @@ START_TEST(test_extent_map_outgrowing_the_inode_moves_to_a_block_and_back)
 }
 END_TEST
 
+/*
+ * Appending past 1 MiB allocates 2 MiB extents (for DAX huge pages); the
+ * last close gives back the pages of the last one past EOF, keeping the
+ * data and what fallocate(KEEP_SIZE) asked for past EOF of another file.
+ */
+START_TEST(test_last_close_gives_back_what_appends_allocated_past_eof)
+{
+	static char buf[128 << 10];
+	const uint64_t size = 1536 << 10;	/* 1.5 MiB: ends inside a 2 MiB extent */
+	struct pgdax_vol_file *f;
+	struct stat st;
+
+	mount_dev(devpath);
+	ck_assert_int_eq(pgdax_vol_create(vol, PGDAX_ROOT_INO, "log", 0644, O_RDWR, &cred,
+					  &st, &f), 0);
+	uint64_t ino = st.st_ino;
+	uint64_t base = free_blocks();	/* (the root's directory block is taken) */
+	for (uint64_t off = 0; off < size; off += sizeof(buf)) {
+		memset(buf, (int)('a' + off / sizeof(buf)), sizeof(buf));
+		ck_assert_int_eq(pgdax_vol_write(vol, f, off, buf, sizeof(buf), &cred),
+				 (ssize_t)sizeof(buf));
+	}
+	uint64_t pages = size / BS;
+	ck_assert_uint_gt(base - free_blocks(), pages + 1);	/* ahead of EOF while open */
+	pgdax_vol_release(vol, &f);
+	/* closed: the data pages, plus at most the extent block */
+	ck_assert_uint_le(base - free_blocks(), pages + 1);
+	ck_assert_uint_ge(base - free_blocks(), pages);
+	ck_assert_uint_eq(st_blocks(ino), (base - free_blocks()) * (BS / 512));
+	for (uint64_t off = 0; off < size; off += sizeof(buf)) {
+		static char got[128 << 10];
+		read_at(vol, ino, off, got, sizeof(got));
+		for (size_t k = 0; k < sizeof(got); k += 4096)
+			ck_assert_int_eq(got[k], (int)('a' + off / sizeof(buf)));
+	}
+	ck_assert_int_eq(vol_test_check_blocks(vol), 0);
+
+	/* fallocate(KEEP_SIZE) past EOF is asked for: the close keeps it */
+	ck_assert_int_eq(pgdax_vol_create(vol, PGDAX_ROOT_INO, "pre", 0644, O_RDWR, &cred,
+					  &st, &f), 0);
+	ck_assert_int_eq(pgdax_vol_write(vol, f, 0, "x", 1, &cred), 1);
+	ck_assert_int_eq(pgdax_vol_fallocate(vol, st.st_ino, FALLOC_FL_KEEP_SIZE, 0,
+					     64 * BS, &cred), 0);
+	uint64_t kept = st_blocks(st.st_ino);
+	pgdax_vol_release(vol, &f);
+	ck_assert_uint_eq(st_blocks(st.st_ino), kept);
+	ck_assert_uint_ge(kept, 64 * (BS / 512));
+	pgdax_vol_iput(vol, st.st_ino, 1);
+	unmount();
+	fsck_clean(devpath, "after the last close");
+}
+END_TEST
+
 /* An image of minor 1 (written by an older mkfs) keeps extent blocks. */
 START_TEST(test_older_minor_image_keeps_the_extent_block_form)
 {
@@ -525,6 +581,7 @@ static Suite *inline_suite(void)
 	tcase_add_test(tc, test_small_file_costs_one_data_block);
 	tcase_add_test(tc, test_extent_map_outgrowing_the_inode_moves_to_a_block_and_back);
 	tcase_add_test(tc, test_older_minor_image_keeps_the_extent_block_form);
+	tcase_add_test(tc, test_last_close_gives_back_what_appends_allocated_past_eof);
 	tcase_add_test(tc, test_statfs_stats_and_fsck_agree_on_used_blocks_and_inodes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("crash");
