@@ -440,7 +440,43 @@ START_TEST(test_extent_outside_data_area_dropped)
 
 	snprintf(current_case, sizeof(current_case), "extent outside the device");
 	x->x_dblk_order = htole64(((F.blocks + 64) << PGDAX_X_DBLK_SHIFT) | PGDAX_X_VALID);
+	fimg_rec_reseal(&F, img, rec);
 	cycle(img, "extent record @");
+	free(img);
+}
+END_TEST
+
+/* the same in an extent block (a file of more extents than the inode holds) */
+START_TEST(test_extent_block_record_outside_data_area_dropped)
+{
+	uint8_t *img = work();
+	uint64_t rec = ext_rec(img, F.ino_frag, 2);
+	struct pgdax_extent *x = (void *)(img + rec);
+	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, F.ino_frag));
+
+	snprintf(current_case, sizeof(current_case), "extent block record outside the device");
+	ck_assert_uint_ne(le64toh(in->i_extent_head), 0);
+	ck_assert_uint_eq(rec / F.bs, le64toh(in->i_extent_head));
+	x->x_dblk_order = htole64(((F.blocks + 64) << PGDAX_X_DBLK_SHIFT) | PGDAX_X_VALID);
+	cycle(img, "extent record @");
+	free(img);
+}
+END_TEST
+
+/* An inline extent map (PGDAX_IFL_INLINE_EXT) that also names an extent
+ * block is no valid inode: cleared, its blocks given back. */
+START_TEST(test_inline_extent_map_with_an_extent_block_cleared)
+{
+	uint8_t *img = work();
+	uint64_t off = fimg_inode_off(&F, img, F.ino_big);
+	struct pgdax_inode *in = (void *)(img + off);
+	const struct pgdax_inode *fr = (const void *)(img + fimg_inode_off(&F, img, F.ino_frag));
+
+	snprintf(current_case, sizeof(current_case), "inline extent map and extent block");
+	ck_assert(le32toh(in->i_flags) & PGDAX_IFL_INLINE_EXT);
+	in->i_extent_head = fr->i_extent_head;
+	fimg_inode_reseal(img, off);
+	cycle(img, "inline extent map with an extent block");
 	free(img);
 }
 END_TEST
@@ -461,6 +497,7 @@ START_TEST(test_double_allocation_dropped)
 	one = (void *)(img + ext_rec(img, one_ino, 0));
 	one->x_dblk_order = big->x_dblk_order;
 	one->x_fpage = 0;
+	fimg_rec_reseal(&F, img, (uint64_t)((uint8_t *)one - img));
 	cycle(img, "double allocation");
 	free(img);
 }
@@ -469,7 +506,7 @@ END_TEST
 START_TEST(test_extent_chain_loop_cut)
 {
 	uint8_t *img = work();
-	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, F.ino_big));
+	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, F.ino_frag));
 	uint64_t b = le64toh(in->i_extent_head);
 	struct pgdax_extent_blk *eb = (void *)(img + b * F.bs);
 
@@ -764,6 +801,8 @@ static Suite *fsck_corrupt_suite(void)
 	tcase_add_test(t, test_directory_entry_to_free_inode_removed);
 	tcase_add_test(t, test_directory_loop_broken);
 	tcase_add_test(t, test_extent_outside_data_area_dropped);
+	tcase_add_test(t, test_extent_block_record_outside_data_area_dropped);
+	tcase_add_test(t, test_inline_extent_map_with_an_extent_block_cleared);
 	tcase_add_test(t, test_double_allocation_dropped);
 	tcase_add_test(t, test_extent_chain_loop_cut);
 	tcase_add_test(t, test_xattr_block_corruption_dropped);

@@ -69,6 +69,30 @@ static int put_file(struct pgdax_vol *vol, uint64_t dir, const char *name, size_
 	return rc;
 }
 
+/* A file of @n one-page extents with holes between them: more than fit
+ * in the inode (PGDAX_IFL_INLINE_EXT), so its map is an extent block. */
+static int put_frag(struct pgdax_vol *vol, uint64_t dir, const char *name, int n,
+		    uint64_t *ino)
+{
+	struct pgdax_vol_file *fh = NULL;
+	struct stat st;
+	char buf[4096];
+	int rc;
+
+	rc = pgdax_vol_create(vol, dir, name, S_IFREG | 0644, O_RDWR | O_CREAT, &cred0, &st, &fh);
+	if (rc)
+		return rc;
+	*ino = st.st_ino;
+	for (int i = 0; i < n && !rc; i++) {
+		memset(buf, 'f' + i, sizeof(buf));
+		if (pgdax_vol_write(vol, fh, (uint64_t)i * 2 * sizeof(buf), buf, sizeof(buf),
+				    &cred0) != (ssize_t)sizeof(buf))
+			rc = -EIO;
+	}
+	pgdax_vol_release(vol, &fh);
+	return rc;
+}
+
 static int populate(struct fimg *f)
 {
 	struct pgdax_vol_opts o = { .flags = 0, .break_timeout_ms = 1000 };
@@ -87,6 +111,7 @@ static int populate(struct fimg *f)
 	TRY(put_file(vol, PGDAX_ROOT_INO, "file", 3 * 4096 + 100, &f->ino_file));
 	TRY(put_file(vol, PGDAX_ROOT_INO, "big", 40 * 1024, &f->ino_big));
 	TRY(put_file(vol, PGDAX_ROOT_INO, "one", 1, &ino));
+	TRY(put_frag(vol, PGDAX_ROOT_INO, "frag", 6, &f->ino_frag));
 	TRY(put_file(vol, PGDAX_ROOT_INO, "empty", 0, &ino));
 	TRY(pgdax_vol_mkdir(vol, PGDAX_ROOT_INO, "dir", 0755, &cred0, &st));
 	f->ino_dir = st.st_ino;
@@ -135,11 +160,15 @@ uint64_t fimg_page_block(const struct fimg *f, const uint8_t *img, uint64_t ino,
 	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(f, img, ino));
 	uint64_t b = le64toh(in->i_extent_head);
 	uint64_t per = PGDAX_EXTENTS_PER_BLOCK(f->bs);
+	bool inl = le32toh(in->i_flags) & PGDAX_IFL_INLINE_EXT;
 
-	for (int steps = 0; b && b < f->blocks && steps < 1000; steps++) {
+	/* the inline records first (then b is 0), else each extent block's */
+	for (int steps = 0; inl || (b && b < f->blocks && steps < 1000); steps++) {
 		const struct pgdax_extent_blk *eb = (const void *)(img + b * f->bs);
-		const struct pgdax_extent *x = (const void *)(eb + 1);
+		const struct pgdax_extent *x = inl ? (const void *)in->i_inline : (const void *)(eb + 1);
 
+		if (inl)
+			per = PGDAX_INLINE_EXTENTS;
 		for (uint64_t k = 0; k < per; k++) {
 			uint64_t v = le64toh(x[k].x_dblk_order), fp = le64toh(x[k].x_fpage);
 			unsigned order = v & PGDAX_X_ORDER_MASK;
@@ -152,9 +181,20 @@ uint64_t fimg_page_block(const struct fimg *f, const uint8_t *img, uint64_t ino,
 				return (v >> PGDAX_X_DBLK_SHIFT) + (page - fp);
 			}
 		}
+		if (inl)
+			break;
 		b = le64toh(eb->eb_next);
 	}
 	return 0;
+}
+
+void fimg_rec_reseal(const struct fimg *f, uint8_t *img, uint64_t rec)
+{
+	const struct pgdax_sb *sb = (const void *)img;
+	uint64_t it = le64toh(sb->s_itable_start) * f->bs;
+
+	if (rec >= it && rec < it + f->ninodes * PGDAX_INODE_SIZE)
+		fimg_inode_reseal(img, it + (rec - it) / PGDAX_INODE_SIZE * PGDAX_INODE_SIZE);
 }
 
 uint64_t fimg_dirent_off(const struct fimg *f, const uint8_t *img, uint64_t dir,

@@ -29,6 +29,7 @@ struct fimg {
 	int nr;
 	/* inodes of the population, for targeted corruption */
 	uint64_t ino_file, ino_big, ino_dir, ino_sub, ino_link, ino_symlink_long;
+	uint64_t ino_frag;		/* more extents than the inode holds: an extent block */
 };
 
 /*
@@ -46,6 +47,9 @@ uint64_t fimg_inode_off(const struct fimg *f, const uint8_t *img, uint64_t ino);
  * byte offset of the extent record mapping it (in *rec, may be NULL). */
 uint64_t fimg_page_block(const struct fimg *f, const uint8_t *img, uint64_t ino,
 			 uint64_t page, uint64_t *rec);
+/* After changing the extent record at @rec: if it is an inline one
+ * (PGDAX_IFL_INLINE_EXT), reseal its inode so the change is what fsck meets. */
+void fimg_rec_reseal(const struct fimg *f, uint8_t *img, uint64_t rec);
 /* Byte offset of the directory record for @name in directory @dir, or 0. */
 uint64_t fimg_dirent_off(const struct fimg *f, const uint8_t *img, uint64_t dir,
 			 const char *name);

@@ -292,10 +292,12 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	printf("  \"dev_size\": %llu,\n  \"dev_align\": %llu,\n  \"block_size\": %llu,\n",
 	       (unsigned long long)st->dev_size, (unsigned long long)st->dev_align,
 	       (unsigned long long)st->block_size);
-	printf("  \"blocks\": %llu,\n  \"free_blocks\": %llu,\n  \"inodes\": %llu,\n"
-	       "  \"free_inodes\": %llu,\n",
+	printf("  \"blocks\": %llu,\n  \"free_blocks\": %llu,\n  \"used_blocks\": %llu,\n"
+	       "  \"inodes\": %llu,\n  \"free_inodes\": %llu,\n  \"used_inodes\": %llu,\n",
 	       (unsigned long long)st->blocks, (unsigned long long)st->free_blocks,
-	       (unsigned long long)st->inodes, (unsigned long long)st->free_inodes);
+	       (unsigned long long)(st->blocks - st->free_blocks),
+	       (unsigned long long)st->inodes, (unsigned long long)st->free_inodes,
+	       (unsigned long long)(st->inodes - st->free_inodes));
 	printf("  \"active_extents\": %llu,\n  \"inflight_io\": %llu,\n  \"pins\": %llu,\n"
 	       "  \"pinned_extents\": %llu,\n  \"orphans\": %llu,\n"
 	       "  \"quarantined_pages\": %llu,\n  \"breaking\": %llu,\n"
@@ -353,8 +355,10 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	       pgdaxctl_size_str(st->dev_size, a, sizeof(a)),
 	       pgdaxctl_size_str(st->dev_align, b, sizeof(b)),
 	       pgdaxctl_size_str(st->block_size, c, sizeof(c)));
-	printf("  usage:      %llu of %llu blocks used, %llu of %llu inodes free, %llu orphan(s)\n",
-	       used, (unsigned long long)st->blocks, (unsigned long long)st->free_inodes,
+	/* the numbers df and fsck show (lib/vol/vol.h, space accounting) */
+	printf("  usage:      %llu of %llu blocks used, %llu of %llu inodes used, "
+	       "%llu orphan(s)\n", used, (unsigned long long)st->blocks,
+	       (unsigned long long)(st->inodes - st->free_inodes),
 	       (unsigned long long)st->inodes, (unsigned long long)st->orphans);
 	if (st->flags & PGDAX_INFO_DEAD)
 		printf("  state:      DEAD: %s; every request fails with EIO, pins are "

@@ -352,7 +352,11 @@ static int check_super(struct ctx *c)
 	c->it_off = le64toh(c->sb.s_itable_start) * c->bs;
 	c->jr_off = le64toh(c->sb.s_journal_start) * c->bs;
 	c->jr_bytes = le64toh(c->sb.s_journal_blocks) * c->bs;
-	c->r->blocks_total = c->blocks;
+	/* the accounting df and pgdaxctl status use (lib/vol/vol.h): the data
+	 * area, and every inode slot but 0 */
+	c->r->blocks_total = c->blocks - c->data_start - 1;
+	c->r->inodes_total = c->ninodes - 1;
+	c->r->blocks_used = le64toh(c->sb.s_bad_blocks);
 	if (c->blocks >= OWN_META || c->ninodes >= OWN_META) {
 		say(c, "superblock @0: %llu blocks / %llu inodes: too large for this fsck\n",
 		    (unsigned long long)c->blocks, (unsigned long long)c->ninodes);
@@ -649,7 +653,17 @@ static int cmp_ext(const void *a, const void *b)
 static void zero_record(struct ctx *c, uint64_t rec_off)
 {
 	struct pgdax_extent z = { 0, 0 };
+	uint64_t it_end = c->it_off + c->ninodes * PGDAX_INODE_SIZE;
 
+	if (rec_off >= c->it_off && rec_off < it_end) {
+		/* an inline record (PGDAX_IFL_INLINE_EXT): the inode's crc covers it */
+		uint64_t ino = (rec_off - c->it_off) / PGDAX_INODE_SIZE;
+		struct pgdax_inode n = *slot(c, ino);
+
+		memcpy((char *)&n + (rec_off - off_of(c, slot(c, ino))), &z, sizeof(z));
+		inode_put(c, ino, &n);
+		return;
+	}
 	wr(c, c->base + rec_off, &z, sizeof(z));
 }
 
@@ -668,6 +682,47 @@ static void cut_chain(struct ctx *c, uint64_t ino, pgdax_le64 *link)
 	}
 }
 
+/* Claim and collect the @n records at @x of inode @ino (an extent block's,
+ * or the inode's own with PGDAX_IFL_INLINE_EXT); drop the bad ones. */
+static int check_records(struct ctx *c, uint64_t ino, struct pgdax_extent *x, uint64_t n)
+{
+	char ob[64];
+	uint32_t other;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t v = le64toh(x[k].x_dblk_order);
+		struct ext_rec e;
+		char why[160];
+
+		if (v == 0)
+			continue;
+		if (pgdax_extent_validate(&c->sb, &x[k], why, sizeof(why))) {
+			if (problem(c, false, "extent record", off_of(c, &x[k]),
+				    "record dropped|drop the record",
+				    "inode %llu: %s", (unsigned long long)ino, why))
+				zero_record(c, off_of(c, &x[k]));
+			continue;
+		}
+		e.fpage = le64toh(x[k].x_fpage);
+		e.dblk = v >> PGDAX_X_DBLK_SHIFT;
+		e.order = v & PGDAX_X_ORDER_MASK;
+		e.rec_off = off_of(c, &x[k]);
+		if (!claim(c, e.dblk, 1ull << e.order, ino, &other)) {
+			if (problem(c, false, "extent record", e.rec_off,
+				    "record dropped|drop the record",
+				    "inode %llu: blocks [%llu, +%llu) also owned by %s "
+				    "(double allocation)",
+				    (unsigned long long)ino, (unsigned long long)e.dblk,
+				    1ull << e.order, owner_name(other, ob, sizeof(ob))))
+				zero_record(c, e.rec_off);
+			continue;
+		}
+		if (add_ext(c, &e))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int check_extents(struct ctx *c, uint64_t ino)
 {
 	struct pgdax_inode *in = slot(c, ino);
@@ -678,9 +733,12 @@ static int check_extents(struct ctx *c, uint64_t ino)
 	uint32_t other;
 
 	c->ext_start[ino] = c->next;
+	/* an inline map (validated with the inode: no extent block then) */
+	if ((le32toh(in->i_flags) & PGDAX_IFL_INLINE_EXT) &&
+	    check_records(c, ino, (struct pgdax_extent *)in->i_inline, PGDAX_INLINE_EXTENTS))
+		return -ENOMEM;
 	while (b) {
 		struct pgdax_extent_blk *eb;
-		struct pgdax_extent *x;
 
 		if (++steps > c->blocks || !pgdax_blk_in_data(&c->sb, b)) {
 			if (problem(c, false, "extent chain", off_of(c, link),
@@ -708,38 +766,8 @@ static int check_extents(struct ctx *c, uint64_t ino)
 				cut_chain(c, ino, link);
 			break;
 		}
-		x = (void *)(eb + 1);
-		for (uint64_t k = 0; k < nrec; k++) {
-			uint64_t v = le64toh(x[k].x_dblk_order);
-			struct ext_rec e;
-			char why[160];
-
-			if (v == 0)
-				continue;
-			if (pgdax_extent_validate(&c->sb, &x[k], why, sizeof(why))) {
-				if (problem(c, false, "extent record", off_of(c, &x[k]),
-					    "record dropped|drop the record",
-					    "inode %llu: %s", (unsigned long long)ino, why))
-					zero_record(c, off_of(c, &x[k]));
-				continue;
-			}
-			e.fpage = le64toh(x[k].x_fpage);
-			e.dblk = v >> PGDAX_X_DBLK_SHIFT;
-			e.order = v & PGDAX_X_ORDER_MASK;
-			e.rec_off = off_of(c, &x[k]);
-			if (!claim(c, e.dblk, 1ull << e.order, ino, &other)) {
-				if (problem(c, false, "extent record", e.rec_off,
-					    "record dropped|drop the record",
-					    "inode %llu: blocks [%llu, +%llu) also owned by %s "
-					    "(double allocation)",
-					    (unsigned long long)ino, (unsigned long long)e.dblk,
-					    1ull << e.order, owner_name(other, ob, sizeof(ob))))
-					zero_record(c, e.rec_off);
-				continue;
-			}
-			if (add_ext(c, &e))
-				return -ENOMEM;
-		}
+		if (check_records(c, ino, (struct pgdax_extent *)(eb + 1), nrec))
+			return -ENOMEM;
 		link = &eb->eb_next;
 		b = le64toh(*link);
 	}
@@ -1283,7 +1311,7 @@ static void zero_range(struct ctx *c, uint64_t off, uint64_t len)
  */
 static void finish_trim(struct ctx *c, uint64_t ino)
 {
-	struct pgdax_inode *in = slot(c, ino), n = *in;
+	struct pgdax_inode *in = slot(c, ino), n;
 	uint64_t size = le64toh(in->i_size), bs = c->bs;
 	uint64_t first = (size + bs - 1) / bs, freed = 0;
 	struct ext_rec *v = c->exts + c->ext_start[ino];
@@ -1309,6 +1337,7 @@ static void finish_trim(struct ctx *c, uint64_t ino)
 		}
 	}
 	c->ext_count[ino] = (uint32_t)keep;
+	n = *in;	/* after zero_record: inline records live in the slot */
 	n.i_flags = htole32(le32toh(n.i_flags) & ~(PGDAX_IFL_TRIM | PGDAX_IFL_ORPHAN));
 	n.i_orphan_next = 0;
 	n.i_blocks = htole64(le64toh(n.i_blocks) - freed);	/* pass 5 checks the rest */
@@ -1843,14 +1872,14 @@ static int fsck_run(void *base, uint64_t size, const struct pgdax_fsck_opts *opt
 		record_errors(&c, res->problems > res->fixed);
 	}
 	say(&c, "pgdaxfs: %llu problems found, %llu fixed; journal %s; %llu orphans "
-	    "reclaimed; %llu of %llu pending truncates finished; %llu inodes (%llu dirs, "
-	    "%llu files), %llu/%llu blocks\n",
+	    "reclaimed; %llu of %llu pending truncates finished; %llu/%llu inodes (%llu dirs, "
+	    "%llu files), %llu/%llu blocks used\n",
 	    (unsigned long long)res->problems, (unsigned long long)res->fixed,
 	    res->journal_replayed ? "rolled back" :
 	    res->journal_pending ? "pending" : "clean",
 	    (unsigned long long)res->orphans_reclaimed,
 	    (unsigned long long)res->trims_finished, (unsigned long long)res->trims_pending,
-	    (unsigned long long)res->inodes_used,
+	    (unsigned long long)res->inodes_used, (unsigned long long)res->inodes_total,
 	    (unsigned long long)res->dirs, (unsigned long long)res->files,
 	    (unsigned long long)res->blocks_used, (unsigned long long)res->blocks_total);
 	rc = 0;

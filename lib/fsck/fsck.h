@@ -75,7 +75,10 @@ struct pgdax_fsck_result {
 	bool cancelled;
 	bool fatal;			/* could not find a usable superblock */
 	/* what the image holds (valid when !fatal) */
-	uint64_t inodes_used, dirs, files, blocks_used, blocks_total;
+	/* used and total as df and pgdaxctl status count them (lib/vol/vol.h):
+	 * blocks of the data area (bad blocks count as used), inode slots
+	 * but the reserved 0 (the root counts as used) */
+	uint64_t inodes_used, inodes_total, dirs, files, blocks_used, blocks_total;
 	uint64_t orphans_reclaimed;
 	/* truncates a crash left half done (PGDAX_IFL_TRIM, consistent: the
 	 * mount finishes them): found, and finished (-y/-p) */

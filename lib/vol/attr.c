@@ -104,10 +104,10 @@ static int statfs_impl(struct pgdax_vol *vol, struct statvfs *st)
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = vol->bs;
 	st->f_frsize = vol->bs;
-	st->f_blocks = vol->blocks;
+	st->f_blocks = vol_data_blocks(vol);	/* accounting: lib/vol/vol.h */
 	st->f_bfree = pgdax_alloc_free_pages(vol->alloc);
 	st->f_bavail = st->f_bfree;
-	st->f_files = vol->ninodes - 2;
+	st->f_files = vol_inode_slots(vol);
 	st->f_ffree = atomic_load(&vol->free_inodes);
 	st->f_favail = st->f_ffree;
 	st->f_fsid = 0;

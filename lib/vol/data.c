@@ -300,13 +300,15 @@ static int free_range(struct pgdax_vol *vol, struct inode *ip, uint64_t first, u
 	}
 }
 
-/* A file without extents gives its extent blocks back (st_blocks 0). */
+/* A file without extents gives its extent blocks back (st_blocks 0); one
+ * left with what the inode holds moves its map there (extmap.c). */
 static int drop_empty_chain(struct pgdax_vol *vol, struct inode *ip)
 {
-	if (ip->map.n || !ip->d->i_extent_head)
+	if (!ip->d->i_extent_head ||
+	    ip->map.n > (vol->inline_ext ? PGDAX_INLINE_EXTENTS : 0u))
 		return 0;
 	struct jtx *tx = jtx_begin(vol);
-	int rc = extmap_free_chain(tx, ip);
+	int rc = ip->map.n ? extmap_to_inline(tx, ip) : extmap_free_chain(tx, ip);
 	if (rc) {
 		jtx_abort(tx);
 		return rc;
@@ -341,6 +343,8 @@ static int trim_done(struct pgdax_vol *vol, struct inode *ip)
 	tx = jtx_begin(vol);
 	if (!ip->map.n && ip->d->i_extent_head)
 		rc = extmap_free_chain(tx, ip);
+	else if (ip->d->i_extent_head)
+		rc = extmap_to_inline(tx, ip);
 	if (!rc)
 		rc = jtx_inode(tx, ip->d);
 	if (!rc) {
@@ -393,6 +397,40 @@ int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax
 	if (rc)
 		pgdax_warn("%s: inode %llu: blocks past EOF not freed yet (%d); the trim stays "
 			   "pending", vol->devname, (unsigned long long)ip->ino, rc);
+	return rc;
+}
+
+/*
+ * Appends to a file past 1 MiB get 2 MiB extents (pick_order) so DAX
+ * clients can map it with huge pages; the file's last one is mostly past
+ * EOF when the writer stops. ext4 gives back its preallocation at close:
+ * so does this, for the extent holding the last page only (size
+ * unchanged, the blocks past EOF are zero: each transaction of free_range
+ * leaves a consistent file, no trim flag needed). Extents past EOF that
+ * fallocate(KEEP_SIZE) asked for are not this extent's and are kept.
+ */
+int data_trim_prealloc(struct pgdax_vol *vol, struct inode *ip)
+{
+	if (!ip->prealloc_tail || vol->rdonly || !S_ISREG(inode_mode(ip)) ||
+	    !inode_nlink(ip) || trim_pending(ip))
+		return 0;
+	ip->prealloc_tail = false;
+	int rc = extmap_load(vol, ip);
+	if (rc)
+		return rc;
+	uint64_t first = (inode_size(ip) + vol->bs - 1) >> vol->bshift;
+	ssize_t i = first ? extmap_find(&ip->map, first - 1, NULL) : -1;
+	if (i < 0)
+		return 0;
+	uint64_t end = ip->map.v[i].fpage + ext_pages(&ip->map.v[i]);
+	if (end <= first)
+		return 0;
+	rc = wait_range(vol, ip, first, end, NULL, false);
+	/* (the lock may have been dropped: the size may have moved) */
+	if (!rc && first == (inode_size(ip) + vol->bs - 1) >> vol->bshift && !trim_pending(ip))
+		rc = free_range(vol, ip, first, end);
+	if (!rc)
+		rc = drop_empty_chain(vol, ip);
 	return rc;
 }
 
@@ -717,6 +755,8 @@ static ssize_t write_new_extent(struct pgdax_vol *vol, struct inode *ip, uint64_
 	uint64_t e0 = fp << vol->bshift, e1 = (fp + n) << vol->bshift;
 	if (len > e1 - pos)
 		len = e1 - pos;
+	/* a write's extent reaching past it (not fallocate's, want_end) */
+	bool ahead = !want_end && ((pos + len + vol->bs - 1) & ~(uint64_t)(vol->bs - 1)) < e1;
 	struct pgdax_folio *f;
 	rc = pgmap_get_folio(vol->pgmap, blk, order, ip, &f);
 	if (rc) {
@@ -751,6 +791,8 @@ static ssize_t write_new_extent(struct pgdax_vol *vol, struct inode *ip, uint64_
 		return rc2 ? rc2 : rc;
 	}
 	rc = jtx_commit(tx);
+	if (!rc && ahead)
+		ip->prealloc_tail = true;
 	return rc ? rc : (ssize_t)len;
 }
 

@@ -7,8 +7,23 @@
  * the caller's transaction; an aborted transaction drops the DRAM copy
  * (jtx_note), which is then reloaded from the medium.
  *
- * Extent blocks are never freed while the inode lives (an emptied block's
- * slots are reused); extmap_free_chain() frees them with the inode.
+ * Small maps live in the inode (PGDAX_IFL_INLINE_EXT, volumes of format
+ * minor >= 3): the first extent of an inode without an extent block goes
+ * into i_inline, and the fifth moves the four inline records into a new
+ * extent block, all inside the caller's transaction, so a crash leaves
+ * either form whole. An inline record is a slot like any other (its
+ * device offset lies in the inode), so lookups do not care which form
+ * they read; a change to one also reseals the inode crc (jtx_inode).
+ *
+ * Going back: after a truncate (and the last close's trim of what writes
+ * allocated past EOF, lib/vol/data.c), a map left with at most four
+ * extents moves back into the inode (extmap_to_inline), an empty one frees
+ * its chain (extmap_free_chain; the next extent starts inline again), each
+ * in one transaction. Not after a punch or a removal elsewhere: those keep
+ * the block until the next truncate, which costs one block per such file
+ * and keeps a file that hovers around four extents from converting back
+ * and forth. Extent blocks are otherwise never freed while the inode has
+ * extents (an emptied block's slots are reused).
  * All functions need ip->lock (writers: for writing).
  */
 #include "config.h"
@@ -61,17 +76,57 @@ static int cmp_ext(const void *a, const void *b)
 	return x->fpage < y->fpage ? -1 : x->fpage > y->fpage;
 }
 
+static bool map_inline(const struct inode *ip)
+{
+	return le32toh(ip->d->i_flags) & PGDAX_IFL_INLINE_EXT;
+}
+
+/* Load @n on-media records at @x into the DRAM map; -EUCLEAN on a bad one. */
+static int load_records(struct pgdax_vol *vol, struct inode *ip, struct pgdax_extent *x,
+			size_t n)
+{
+	struct extmap *m = &ip->map;
+	char why[200];
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		uint64_t v = le64toh(x[i].x_dblk_order);
+		uint64_t off = dev_off(vol, &x[i]);
+		if (v == 0) {
+			rc = push_slot(m, off);
+		} else if (pgdax_extent_validate(&vol->geo, &x[i], why, sizeof(why))) {
+			pgdax_err("%s: extent record @%llu (inode %llu): %s", vol->devname,
+				  (unsigned long long)off, (unsigned long long)ip->ino, why);
+			rc = vol_corrupt(vol, ip->ino);
+		} else {
+			rc = push_ext(m, (struct ext){
+				.fpage = le64toh(x[i].x_fpage),
+				.dblk = v >> PGDAX_X_DBLK_SHIFT,
+				.order = v & PGDAX_X_ORDER_MASK,
+				.slot = off });
+		}
+	}
+	return rc;
+}
+
 int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 {
 	struct extmap *m = &ip->map;
 	uint64_t blk = le64toh(ip->d->i_extent_head), steps = 0;
 	size_t per = PGDAX_EXTENTS_PER_BLOCK(vol->bs);
-	char why[200];
 	int rc = 0;
 
 	if (m->loaded)
 		return 0;
 	extmap_free(m);
+	if (map_inline(ip)) {
+		/* (the inode's validation refused a head with the flag) */
+		rc = load_records(vol, ip, (struct pgdax_extent *)ip->d->i_inline,
+				  PGDAX_INLINE_EXTENTS);
+		if (rc)
+			goto fail;
+		blk = 0;
+	}
 	while (blk) {
 		if (!pgdax_blk_in_data(&vol->geo, blk) || ++steps > vol->blocks) {
 			pgdax_err("%s: inode %llu: extent chain points to block %llu (outside the "
@@ -88,26 +143,9 @@ int extmap_load(struct pgdax_vol *vol, struct inode *ip)
 			rc = vol_corrupt(vol, ip->ino);
 			goto fail;
 		}
-		struct pgdax_extent *x = (void *)(eb + 1);
-		for (size_t i = 0; i < per; i++) {
-			uint64_t v = le64toh(x[i].x_dblk_order);
-			uint64_t off = dev_off(vol, &x[i]);
-			if (v == 0) {
-				rc = push_slot(m, off);
-			} else if (pgdax_extent_validate(&vol->geo, &x[i], why, sizeof(why))) {
-				pgdax_err("%s: extent record @%llu (inode %llu): %s", vol->devname,
-					  (unsigned long long)off, (unsigned long long)ip->ino, why);
-				rc = vol_corrupt(vol, ip->ino);
-			} else {
-				rc = push_ext(m, (struct ext){
-					.fpage = le64toh(x[i].x_fpage),
-					.dblk = v >> PGDAX_X_DBLK_SHIFT,
-					.order = v & PGDAX_X_ORDER_MASK,
-					.slot = off });
-			}
-			if (rc)
-				goto fail;
-		}
+		rc = load_records(vol, ip, (struct pgdax_extent *)(eb + 1), per);
+		if (rc)
+			goto fail;
 		blk = le64toh(eb->eb_next);
 	}
 	if (m->n)
@@ -232,6 +270,74 @@ static int grow_chain(struct jtx *tx, struct inode *ip)
 	return 0;
 }
 
+/*
+ * An empty map without an extent block starts in the inode: its four
+ * records become the free slots. (jtx_note'd by the caller.)
+ */
+static int start_inline(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct pgdax_extent *x = (struct pgdax_extent *)ip->d->i_inline;
+	int rc = jtx_inode(tx, ip->d);
+
+	if (rc)
+		return rc;
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) | PGDAX_IFL_INLINE_EXT);
+	memset(ip->d->i_inline, 0, sizeof(ip->d->i_inline));
+	for (size_t i = PGDAX_INLINE_EXTENTS; i-- > 0;) {
+		rc = push_slot(&ip->map, dev_off(vol, &x[i]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The inline records are all taken: move them into a new extent block
+ * (record k to slot k), clear the flag and point the inode at the block,
+ * in this transaction; the DRAM map follows the records to their new
+ * slots and gets the block's free ones. (jtx_note'd by the caller: an
+ * abort drops the DRAM map, and the journal puts the inode back.)
+ */
+static int inline_to_block(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct pgdax_alloc_hint hint = { .near = vol->data_start, .align_order = 0 };
+	struct pgdax_extent *ix = (struct pgdax_extent *)ip->d->i_inline;
+	uint64_t ibase = dev_off(vol, ix), b;
+	struct extmap *m = &ip->map;
+	int rc = jtx_inode(tx, ip->d);
+
+	if (!rc)
+		rc = blk_alloc(tx, 0, &hint, &b);
+	if (rc)
+		return rc;
+	struct pgdax_extent_blk *eb = blk_addr(vol, b);
+	struct pgdax_extent *x = (void *)(eb + 1);
+	memset(eb, 0, vol->bs);
+	eb->eb_magic = htole32(PGDAX_EB_MAGIC);
+	eb->eb_ino = htole64(ip->ino);
+	memcpy(x, ix, PGDAX_INLINE_EXTENTS * sizeof(*x));
+	rc = jtx_touch(tx, eb, vol->bs);
+	if (rc)
+		return rc;
+	ip->d->i_extent_head = htole64(b);
+	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) + 1);
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) & ~PGDAX_IFL_INLINE_EXT);
+	memset(ip->d->i_inline, 0, sizeof(ip->d->i_inline));
+	for (size_t i = 0; i < m->n; i++)
+		m->v[i].slot = dev_off(vol, &x[(m->v[i].slot - ibase) / sizeof(*x)]);
+	m->nfree = 0;
+	for (size_t i = PGDAX_EXTENTS_PER_BLOCK(vol->bs); i-- > 0;) {
+		if (x[i].x_dblk_order)
+			continue;
+		rc = push_slot(m, dev_off(vol, &x[i]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dblk,
 		  unsigned order)
 {
@@ -241,7 +347,14 @@ int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dbl
 	if (rc)
 		return rc;
 	if (m->nfree == 0) {
-		rc = grow_chain(tx, ip);
+		uint32_t fl = le32toh(ip->d->i_flags);
+
+		if (fl & PGDAX_IFL_INLINE_EXT)
+			rc = inline_to_block(tx, ip);
+		else if (vol->inline_ext && !ip->d->i_extent_head && !(fl & PGDAX_IFL_INLINE))
+			rc = start_inline(tx, ip);
+		else
+			rc = grow_chain(tx, ip);
 		if (rc)
 			return rc;
 	}
@@ -291,6 +404,58 @@ int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx)
 	return 0;
 }
 
+/*
+ * A map that shrank to what the inode holds goes back into it: the
+ * records (in map order) into i_inline, the chain freed, in this
+ * transaction; the DRAM map follows the records to their inline slots.
+ */
+int extmap_to_inline(struct jtx *tx, struct inode *ip)
+{
+	struct pgdax_vol *vol = jtx_vol(tx);
+	struct extmap *m = &ip->map;
+	struct pgdax_extent *ix = (struct pgdax_extent *)ip->d->i_inline;
+	int rc = extmap_load(vol, ip);
+
+	if (rc)
+		return rc;
+	if (!vol->inline_ext || !ip->d->i_extent_head || m->n > PGDAX_INLINE_EXTENTS ||
+	    (le32toh(ip->d->i_flags) & PGDAX_IFL_INLINE))
+		return 0;
+	rc = jtx_note(tx, ip);
+	if (!rc)
+		rc = jtx_inode(tx, ip->d);
+	if (rc)
+		return rc;
+	uint64_t blk = le64toh(ip->d->i_extent_head);
+	int64_t n = 0;
+	while (blk) {	/* validated by extmap_load */
+		struct pgdax_extent_blk *eb = blk_addr(vol, blk);
+		uint64_t next = le64toh(eb->eb_next);
+		rc = blk_free(tx, blk, 1);
+		if (rc)
+			return rc;
+		n++;
+		blk = next;
+	}
+	memset(ix, 0, PGDAX_INLINE_EXTENTS * sizeof(*ix));
+	for (size_t k = 0; k < m->n; k++) {
+		ix[k].x_fpage = htole64(m->v[k].fpage);
+		ix[k].x_dblk_order = htole64(m->v[k].dblk << PGDAX_X_DBLK_SHIFT | PGDAX_X_VALID |
+					     m->v[k].order);
+		m->v[k].slot = dev_off(vol, &ix[k]);
+	}
+	ip->d->i_extent_head = 0;
+	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) - (uint64_t)n);
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) | PGDAX_IFL_INLINE_EXT);
+	m->nfree = 0;
+	for (size_t k = PGDAX_INLINE_EXTENTS; k-- > m->n;) {
+		rc = push_slot(m, dev_off(vol, &ix[k]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int extmap_free_chain(struct jtx *tx, struct inode *ip)
 {
 	struct pgdax_vol *vol = jtx_vol(tx);
@@ -317,6 +482,8 @@ int extmap_free_chain(struct jtx *tx, struct inode *ip)
 	}
 	ip->d->i_extent_head = 0;
 	ip->d->i_blocks = htole64(le64toh(ip->d->i_blocks) - (uint64_t)n);
+	/* an empty inline map is no map: the next extent starts it again */
+	ip->d->i_flags = htole32(le32toh(ip->d->i_flags) & ~PGDAX_IFL_INLINE_EXT);
 	extmap_free(&ip->map);
 	ip->map.loaded = true;
 	return 0;

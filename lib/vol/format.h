@@ -45,7 +45,8 @@
  * Invariants fsck can check (all hold at every transaction boundary):
  *  - block accounting: the used bits of [data_start, blocks-1) equal the sum
  *    of i_blocks over in-use inodes (i_blocks counts data extents, extent
- *    blocks and the xattr block, in filesystem blocks) plus s_bad_blocks;
+ *    blocks and the xattr block, in filesystem blocks; an inline extent
+ *    map, PGDAX_IFL_INLINE_EXT, costs none) plus s_bad_blocks;
  *    every block is owned by at most one inode.
  *  - an in-use inode has its bit set and i_mode != 0; a free slot's bytes
  *    are meaningless (but i_generation is kept and bumped on reuse).
@@ -93,7 +94,7 @@ typedef uint64_t pgdax_le64;
 
 #define PGDAX_SB_MAGIC		0x3153464b58414447ULL	/* "GDAXKFS1" read as LE bytes */
 #define PGDAX_FMT_MAJOR		1	/* an unknown major is refused */
-#define PGDAX_FMT_MINOR		2	/* a newer minor is accepted */
+#define PGDAX_FMT_MINOR		3	/* a newer minor is accepted */
 /* Minor versions:
  *   0  first format.
  *   1  PGDAX_IFL_TRIM and inodes with nlink > 0 on the orphan list (a
@@ -102,7 +103,12 @@ typedef uint64_t pgdax_le64;
  *      minor-0 driver refuses an inode with the flag (unknown flags) rather
  *      than expose the blocks it guards.
  *   2  the error-state hot fields (s_errors ... s_last_error_ino). On an
- *      image of an older minor they are not trusted (read as 0). */
+ *      image of an older minor they are not trusted (read as 0).
+ *   3  PGDAX_IFL_INLINE_EXT: up to PGDAX_INLINE_EXTENTS extent records in
+ *      the inode instead of an extent block. Only a driver mounting a
+ *      minor >= 3 image creates such inodes, so an older image stays
+ *      readable by older drivers after a mount by this one; mkfs writes 3.
+ *      An older driver refuses an inode with the flag (unknown flags). */
 
 #define PGDAX_MIN_BLOCK_SIZE	4096u
 #define PGDAX_MAX_BLOCK_SIZE	65536u
@@ -249,7 +255,19 @@ static_assert(sizeof(struct pgdax_jrec) == 32, "journal record size");
  * first (at mount for every listed inode, at run time by the operation
  * that would grow the file, by fsck -y). */
 #define PGDAX_IFL_TRIM		(1u << 2)
-#define PGDAX_IFL_KNOWN		(PGDAX_IFL_INLINE | PGDAX_IFL_ORPHAN | PGDAX_IFL_TRIM)
+/* Inline extent map (minor 3): the inode's extent records are the
+ * PGDAX_INLINE_EXTENTS records of struct pgdax_extent in i_inline (same
+ * encoding and rules as in an extent block; all-zero = free), and
+ * i_extent_head is 0. Never together with PGDAX_IFL_INLINE (a symlink
+ * whose target is inline has no extents). Set in the transaction that
+ * inserts the first extent of an inode without an extent block; cleared
+ * in the transaction that moves the records into a new extent block
+ * (a fifth extent) or that frees an emptied map. Saves the 4 KiB extent
+ * block of every file of up to 4 extents (nearly every small file). */
+#define PGDAX_IFL_INLINE_EXT	(1u << 3)
+#define PGDAX_INLINE_EXTENTS	4	/* = PGDAX_INLINE_MAX / sizeof(struct pgdax_extent) */
+#define PGDAX_IFL_KNOWN		(PGDAX_IFL_INLINE | PGDAX_IFL_ORPHAN | PGDAX_IFL_TRIM | \
+				 PGDAX_IFL_INLINE_EXT)
 
 struct pgdax_timespec {
 	pgdax_le64 t_sec;		/* signed seconds */
@@ -295,7 +313,7 @@ static_assert(sizeof(struct pgdax_inode) == PGDAX_INODE_SIZE, "inode size");
 /* ------------------------------------------------------------------ */
 /*
  * An inode's extent map is a chain of extent blocks (i_extent_head ->
- * eb_next -> ...). Each block: a header and fixed records. A record maps
+ * eb_next -> ...), or, with PGDAX_IFL_INLINE_EXT, the records in i_inline. Each block: a header and fixed records. A record maps
  * file pages [x_fpage, x_fpage + 2^order) to device blocks
  * [dblk, dblk + 2^order); both x_fpage and dblk are multiples of 2^order,
  * and the device range lies in [data_start, blocks - 1). A record whose
@@ -323,6 +341,9 @@ struct pgdax_extent {
 	pgdax_le64 x_dblk_order;	/* dblk << 8 | PGDAX_X_VALID | order; 0 = free */
 };
 static_assert(sizeof(struct pgdax_extent) == 16, "extent record size");
+static_assert(PGDAX_INLINE_EXTENTS * sizeof(struct pgdax_extent) == PGDAX_INLINE_MAX,
+	      "inline extent records fill i_inline");
+static_assert(offsetof(struct pgdax_inode, i_inline) % 8 == 0, "inline records aligned");
 
 #define PGDAX_EXTENTS_PER_BLOCK(bs) \
 	(((bs) - sizeof(struct pgdax_extent_blk)) / sizeof(struct pgdax_extent))

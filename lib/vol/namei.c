@@ -961,7 +961,16 @@ void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **fp)
 		return;
 	*fp = NULL;
 	holder_release_file(vol, f);	/* drop the DAX pins (lib/pin/) */
-	atomic_fetch_sub(&f->ip->opens, 1);
+	if (atomic_fetch_sub(&f->ip->opens, 1) == 1 && (f->flags & O_ACCMODE) != O_RDONLY &&
+	    !vol_dead(vol)) {
+		/* the last close: give back what writes allocated past EOF */
+		pthread_rwlock_wrlock(&f->ip->lock);
+		int rc = data_trim_prealloc(vol, f->ip);
+		pthread_rwlock_unlock(&f->ip->lock);
+		if (rc)
+			pgdax_warn("%s: inode %llu: blocks allocated past EOF kept (%d)",
+				   vol->devname, (unsigned long long)f->ip->ino, rc);
+	}
 	inode_put(vol, f->ip);
 	free(f);
 }

@@ -144,6 +144,9 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 			   device, (unsigned long long)le64toh(vol->geo.s_feat_ro_compat));
 		vol->rdonly = true;
 	}
+	/* inline extent maps only where every driver that accepts the image's
+	 * minor reads them (lib/vol/format.h, minor 3) */
+	vol->inline_ext = le16toh(vol->geo.s_minor) >= 3;
 	if (le16toh(vol->geo.s_minor) > PGDAX_FMT_MINOR)
 		pgdax_notice("%s: format %u.%u is newer than this build (%u.%u)", device,
 			     le16toh(vol->geo.s_major), le16toh(vol->geo.s_minor),
@@ -403,10 +406,10 @@ int pgdax_vol_unmount(struct pgdax_vol **volp)
 void pgdax_vol_get_stats(struct pgdax_vol *vol, struct pgdax_vol_stats *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->blocks = vol->blocks;
+	s->blocks = vol_data_blocks(vol);	/* accounting: lib/vol/vol.h */
 	s->free_blocks = pgdax_alloc_free_pages(vol->alloc);
 	s->block_size = vol->bs;
-	s->inodes = vol->ninodes - 2;
+	s->inodes = vol_inode_slots(vol);
 	s->free_inodes = atomic_load(&vol->free_inodes);
 	s->active_extents = pgmap_active_folios(vol->pgmap);
 	s->inflight_io = (uint64_t)atomic_load(&vol->inflight_io);

@@ -215,7 +215,20 @@ ssize_t pgdax_vol_getxattr(struct pgdax_vol *vol, uint64_t ino, const char *name
 ssize_t pgdax_vol_listxattr(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size);
 int pgdax_vol_removexattr(struct pgdax_vol *vol, uint64_t ino, const char *name);
 
-/* Counters for status (pgdaxctl status) and tests. */
+/*
+ * Counters for status (pgdaxctl status) and tests.
+ *
+ * Space accounting, the same in statfs (df, df -i), here (pgdaxctl status)
+ * and in fsck's summary (lib/fsck): metadata (superblocks, journal, bitmaps,
+ * inode table) is excluded, as ext4's default (bsddf) does. blocks = the
+ * data area (s_blocks - s_data_start - 1); used = blocks - free_blocks =
+ * blocks owned by inodes (file data, directory, extent and xattr blocks:
+ * the sum of i_blocks) plus bad blocks; an empty volume uses 0. inodes =
+ * every inode slot but the reserved slot 0; used = inodes - free_inodes =
+ * inodes in use, the root included: an empty volume uses 1. (Pages freed
+ * while a client still maps them count as used until the quarantine lets
+ * them go.)
+ */
 struct pgdax_vol_stats {
 	uint64_t blocks, free_blocks, block_size;
 	uint64_t inodes, free_inodes;

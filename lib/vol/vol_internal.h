@@ -95,6 +95,10 @@ struct inode {
 	 * zeroes past the old EOF for mmap writes. DRAM only: never cleared
 	 * while the inode is cached (the cost is a zeroing per growth). */
 	bool dax_past_eof;
+	/* lock: a write allocated a (large) extent reaching past what it
+	 * wrote; the last close gives back its pages past EOF (data.c
+	 * data_trim_prealloc). DRAM only: an evicted inode keeps its tail. */
+	bool prealloc_tail;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
@@ -121,6 +125,7 @@ struct pgdax_vol {
 	/* read-only: mounted so, or turned so by errors=remount-ro when
 	 * corruption was met (then the device stays mapped writable) */
 	atomic_bool rdonly;
+	bool inline_ext;		/* minor >= 3: new extent maps start in the inode */
 	char devname[256];
 
 	struct journal *j;
@@ -169,6 +174,17 @@ struct pgdax_vol {
 };
 
 #define VOL_ERR(vol, ...) pgdax_err(__VA_ARGS__)
+
+/* Space accounting shared by statfs and the stats (lib/vol/vol.h, above
+ * struct pgdax_vol_stats): the data area and the inode slots but 0. */
+static inline uint64_t vol_data_blocks(const struct pgdax_vol *vol)
+{
+	return vol->blocks - vol->data_start - 1;
+}
+static inline uint64_t vol_inode_slots(const struct pgdax_vol *vol)
+{
+	return vol->ninodes - 1;
+}
 
 /*
  * A dead volume: its device went away (lib/dev/dev_watch.c, DESIGN.md 4a).
@@ -264,6 +280,9 @@ int extmap_insert(struct jtx *tx, struct inode *ip, uint64_t fpage, uint64_t dbl
 		  unsigned order);
 /* Remove extent @idx from the map (blocks NOT freed). */
 int extmap_remove(struct jtx *tx, struct inode *ip, size_t idx);
+/* A chained map of at most PGDAX_INLINE_EXTENTS extents moves into the
+ * inode (volumes of minor >= 3; else nothing). */
+int extmap_to_inline(struct jtx *tx, struct inode *ip);
 /* Free the extent blocks of an empty map. */
 int extmap_free_chain(struct jtx *tx, struct inode *ip);
 void *extmap_addr(struct pgdax_vol *vol, struct inode *ip, uint64_t fpage);
@@ -304,6 +323,11 @@ int data_finish_trim(struct pgdax_vol *vol, struct inode *ip, const struct pgdax
  * mmap: modified bytes past the end are never written out). ip->lock held
  * for writing. 0 or a negative errno (then the size must not grow). */
 int data_zero_past_eof(struct pgdax_vol *vol, struct inode *ip, uint64_t new_size);
+/* The last close of a file written through: free the pages past EOF of
+ * the extent holding the last page, if a write allocated them ahead
+ * (ip->prealloc_tail; not fallocate's, which were asked for). ip->lock
+ * held for writing (dropped while waiting, like truncate, bounded). */
+int data_trim_prealloc(struct pgdax_vol *vol, struct inode *ip);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
 /* build the index (validating every block) if not built; dp->lock for writing */

@@ -194,3 +194,10 @@ void vol_test_set_page_free_hook(struct pgdax_vol *vol,
 	vol->test_page_free_arg = arg;
 	atomic_store(&vol->test_page_free, fn);	/* publishes arg */
 }
+
+int vol_test_inline_map(struct pgdax_vol *vol, uint64_t ino)
+{
+	if (ino == 0 || ino >= vol->ninodes || !ino_is_used(vol, ino))
+		return -ENOENT;
+	return !!(le32toh(inode_slot(vol, ino)->i_flags) & PGDAX_IFL_INLINE_EXT);
+}

@@ -43,6 +43,8 @@ int vol_test_nonzero_past_eof(struct pgdax_vol *vol, uint64_t ino, uint64_t *whe
 			      uint64_t *alloc_end);
 /* 1 if a trim is pending on @ino (PGDAX_IFL_TRIM), 0 if not, or -errno. */
 int vol_test_trim_pending(struct pgdax_vol *vol, uint64_t ino);
+/* 1 if @ino's extent map is inline (PGDAX_IFL_INLINE_EXT), 0 if not, -errno. */
+int vol_test_inline_map(struct pgdax_vol *vol, uint64_t ino);
 /* Fault injection: from now on every free_range transaction (truncate,
  * punch, reclaim) fails with -@err after its first change, as ENOMEM or a
  * journal error would; 0 turns it off. */
