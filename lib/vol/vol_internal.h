@@ -108,6 +108,7 @@ struct pgdax_vol {
 	uint32_t bs;
 	unsigned bshift;
 	uint64_t blocks, ninodes, data_start;
+	uint64_t data_end, backup_blk;	/* pgdax_sb_data_end/_backup_blk of geo */
 	pgdax_le64 *bbitmap, *ibitmap;	/* on the device */
 	char *itable;			/* on the device */
 	struct pgdax_vol_opts opts;
@@ -188,7 +189,6 @@ static inline long vol_ack(const struct pgdax_vol *vol, long rc)
 int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out);
 void sb_seal(struct pgdax_sb *sb);
 void sb_set_state(struct pgdax_vol *vol, uint64_t state);
-uint64_t sb_backup_offset(const struct pgdax_sb *sb);
 
 /* journal: lib/vol/journal.h */
 
