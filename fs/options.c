@@ -54,7 +54,7 @@ static void usage(FILE *out)
 		"  drain_timeout=S       report holders after S seconds of unmount drain, and\n"
 		"                        extents an unlinked file's freeing waits for (default 60)\n"
 		"  on_drain_timeout=wait|exit  then keep waiting (default) or exit unreleased\n"
-		"  align=4K|2M|1G        alignment of an emulated device (default: recorded one)\n"
+		"  align=4K|2M|1G        must match the alignment the volume records (optional)\n"
 		"  max_threads=N, max_idle_threads=N   worker threads (default 64, 16)\n"
 		"  break_notify          poll(2) reports POLLPRI to pin holders on a layout break\n"
 		"                        (costs io_uring a FUSE round trip per request)\n"

@@ -366,6 +366,37 @@ START_TEST(test_align_hint_with_near_gives_aligned_slot_after_near)
 }
 END_TEST
 
+/* With a unit order, a small allocation takes no goal slot out of a whole
+ * unit while a broken one has room; a unit-sized one still gets a unit. */
+START_TEST(test_small_allocation_fills_a_broken_unit_before_breaking_a_whole_one)
+{
+	struct pgdax_alloc *a = new_alloc(32, false);	/* four units of 8 pages */
+	struct pgdax_alloc_hint h = { .near = 8 };
+	uint64_t off;
+
+	ck_assert_int_eq(pgdax_alloc_add_free(a, 5, 27), 0);	/* unit 0 broken: [5, 8) */
+	pgdax_alloc_set_unit_order(a, 3);
+	ck_assert_int_eq(pgdax_alloc_get(a, 0, &h, &off), 0);
+	ck_assert_uint_lt(off, 8);		/* not the goal slot 8 of a whole unit */
+	ck_assert_int_eq(pgdax_alloc_get(a, 1, &h, &off), 0);
+	ck_assert_uint_lt(off, 8);
+	ck_assert_int_eq(pgdax_alloc_get(a, 3, NULL, &off), 0);
+	ck_assert_uint_eq(off, 8);		/* the units are all there */
+	ck_assert_int_eq(pgdax_alloc_get(a, 3, NULL, &off), 0);
+	ck_assert_uint_eq(off, 16);
+	ck_assert_int_eq(pgdax_alloc_get(a, 3, NULL, &off), 0);
+	ck_assert_uint_eq(off, 24);
+	check_invariants(a);
+	pgdax_alloc_delete(&a);
+	/* without a unit order the goal slot wins, as before */
+	a = new_alloc(32, false);
+	ck_assert_int_eq(pgdax_alloc_add_free(a, 5, 27), 0);
+	ck_assert_int_eq(pgdax_alloc_get(a, 0, &h, &off), 0);
+	ck_assert_uint_eq(off, 8);
+	pgdax_alloc_delete(&a);
+}
+END_TEST
+
 START_TEST(test_near_hint_prefers_lowest_block_at_or_after_near)
 {
 	struct pgdax_alloc *a = new_alloc(64, false);
@@ -1102,6 +1133,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, test_align_hint_takes_result_from_block_carrying_the_alignment);
 	tcase_add_test(tc, test_align_hint_with_near_gives_aligned_slot_after_near);
 	tcase_add_test(tc, test_near_hint_prefers_lowest_block_at_or_after_near);
+	tcase_add_test(tc, test_small_allocation_fills_a_broken_unit_before_breaking_a_whole_one);
 	tcase_add_test(tc, test_near_hint_extends_contiguously_inside_a_big_block);
 	tcase_add_test(tc, test_near_hint_skips_block_without_room_after_near);
 	suite_add_tcase(s, tc);

@@ -42,7 +42,7 @@ static const struct pgdax_pin_caller root_caller = { .uid = 0, .gid = 0, .pid = 
 
 static void setup(void)
 {
-	struct pgdax_mkfs_opts o = { .quiet = true };
+	struct pgdax_mkfs_opts o = { .quiet = true, .align_override = ALIGN };
 	struct pgdax_vol_opts vo = { .break_timeout_ms = 200 };
 	static int n;
 

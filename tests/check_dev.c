@@ -255,9 +255,6 @@ START_TEST(test_open_size_not_multiple_of_alignment_fails_einval)
 	make_file(dev_path, 17 * MiB, 0600);
 	ck_assert_int_eq(open_rc(dev_path, 0, 2 * MiB), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(logbuf, "not a multiple of its alignment"));
-	/* Same through the recorded xattr. */
-	ck_assert_int_eq(setxattr(dev_path, "user.pgdax.align", "2097152", 7, 0), 0);
-	ck_assert_int_eq(open_rc(dev_path, 0, 0), -EINVAL);
 	/* and fine at 4K */
 	ck_assert_int_eq(open_rc(dev_path, 0, 4096), 0);
 }
@@ -271,12 +268,19 @@ START_TEST(test_open_with_invalid_align_override_fails_einval)
 }
 END_TEST
 
-START_TEST(test_open_with_garbage_align_xattr_fails_einval_naming_fix)
+/* Nothing about a volume lives beside the file: the alignment xattr of
+ * earlier versions, valid or not, changes nothing. */
+START_TEST(test_align_xattr_of_earlier_versions_is_ignored)
 {
+	struct pgdax_dev *dev = NULL;
+
 	make_file(dev_path, 64 * MiB, 0600);
 	ck_assert_int_eq(setxattr(dev_path, "user.pgdax.align", "2M!", 3, 0), 0);
-	ck_assert_int_eq(open_rc(dev_path, 0, 0), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(logbuf, "setfattr"));
+	ck_assert_int_eq(open_rc(dev_path, 0, 0), 0);
+	ck_assert_int_eq(setxattr(dev_path, "user.pgdax.align", "2097152", 7, 0), 0);
+	ck_assert_int_eq(pgdax_dev_open(dev_path, 0, 0, &dev), 0);
+	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 4096);
+	pgdax_dev_close(&dev);
 }
 END_TEST
 
@@ -363,7 +367,7 @@ START_TEST(test_emulated_device_on_disk_filesystem_round_trips_through_msync)
 	/* /var/tmp is a disk filesystem here: libpmem2's msync path, not the tmpfs one. */
 	snprintf(path, sizeof(path), "/var/tmp/pgdax-check-dev-%d", getpid());
 	ck_assert_int_eq(pgdax_dev_create_emulated(path, 16 * MiB, 2 * MiB), 0);
-	ck_assert_int_eq(pgdax_dev_open(path, 0, 0, &dev), 0);
+	ck_assert_int_eq(pgdax_dev_open(path, 0, 2 * MiB, &dev), 0);
 	base = pgdax_dev_base(dev);
 	pgdax_dev_memcpy_persist(dev, base + MiB, "on disk", 8);
 	memcpy(base + 2 * MiB, "flushed", 8);
@@ -374,7 +378,6 @@ START_TEST(test_emulated_device_on_disk_filesystem_round_trips_through_msync)
 	base = pgdax_dev_base(dev);
 	ck_assert_str_eq(base + MiB, "on disk");
 	ck_assert_str_eq(base + 2 * MiB, "flushed");
-	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 2 * MiB);
 	pgdax_dev_close(&dev);
 	unlink(path);
 }
@@ -450,35 +453,36 @@ START_TEST(test_emulated_fd_refuses_what_devdax_refuses)
 }
 END_TEST
 
-START_TEST(test_recorded_alignment_is_returned_on_open)
+/* The volume's alignment becomes an emulated device's, whatever the file. */
+START_TEST(test_emulated_device_takes_the_volumes_alignment)
 {
 	struct pgdax_dev *dev;
-	char val[32] = "";
 
 	dev = open_new(DEV_SIZE, 2 * MiB);
+	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 4096);	/* nothing recorded on the file */
+	ck_assert_int_eq(pgdax_dev_use_align(dev, 2 * MiB), 0);
 	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 2 * MiB);
-	pgdax_dev_close(&dev);
-	ck_assert_int_gt(getxattr(dev_path, "user.pgdax.align", val, sizeof(val) - 1), 0);
-	ck_assert_str_eq(val, "2097152");
-
-	dev = open_new(GiB, GiB);
+	ck_assert_int_eq(pgdax_dev_use_align(dev, GiB), 0);
+	ck_assert_uint_eq(pgdax_dev_info(dev)->align, GiB);
+	ck_assert_int_eq(pgdax_dev_use_align(dev, 3 * MiB), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(logbuf, "run fsck.pgdaxfs"));
 	ck_assert_uint_eq(pgdax_dev_info(dev)->align, GiB);
 	pgdax_dev_close(&dev);
 }
 END_TEST
 
-START_TEST(test_align_override_beats_recorded_alignment)
+START_TEST(test_align_override_sets_emulated_alignment_at_open)
 {
 	struct pgdax_dev *dev = NULL;
 
 	ck_assert_int_eq(pgdax_dev_create_emulated(dev_path, DEV_SIZE, 2 * MiB), 0);
-	ck_assert_int_eq(pgdax_dev_open(dev_path, 0, 4096, &dev), 0);
-	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 4096);
+	ck_assert_int_eq(pgdax_dev_open(dev_path, 0, 2 * MiB, &dev), 0);
+	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 2 * MiB);
 	pgdax_dev_close(&dev);
 }
 END_TEST
 
-START_TEST(test_file_without_recorded_alignment_defaults_to_4k)
+START_TEST(test_file_opens_at_4k_until_a_volume_says_otherwise)
 {
 	struct pgdax_dev *dev = NULL;
 
@@ -486,6 +490,69 @@ START_TEST(test_file_without_recorded_alignment_defaults_to_4k)
 	ck_assert_int_eq(pgdax_dev_open(dev_path, 0, 0, &dev), 0);
 	ck_assert_uint_eq(pgdax_dev_info(dev)->align, 4096);
 	pgdax_dev_close(&dev);
+}
+END_TEST
+
+/*
+ * The devdax rule (lib/dev/dev_align.c): a device whose pages divide the
+ * volume's units serves it (smaller pages: a notice); a device whose pages
+ * are larger than a unit is refused, naming both ways out.
+ */
+START_TEST(test_devdax_alignment_equal_to_the_volumes_is_accepted_silently)
+{
+	char why[768] = "x";
+
+	ck_assert_int_eq(pgdax_dev_align_compatible(2 * MiB, 2 * MiB, "/dev/dax0.0", why,
+						    sizeof(why)), 0);
+	ck_assert_str_eq(why, "");
+	ck_assert_int_eq(pgdax_dev_align_compatible(GiB, GiB, "/dev/dax0.0", why, sizeof(why)), 0);
+	ck_assert_int_eq(pgdax_dev_align_compatible(4096, 4096, "/dev/dax0.0", why, sizeof(why)), 0);
+}
+END_TEST
+
+START_TEST(test_devdax_alignment_dividing_the_volumes_is_accepted_with_a_notice)
+{
+	static const uint64_t ok[][2] = { { 4096, 2 * MiB }, { 4096, GiB }, { 2 * MiB, GiB } };
+	char why[768];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		why[0] = '\0';
+		ck_assert_int_eq(pgdax_dev_align_compatible(ok[i][0], ok[i][1], "/dev/dax0.0", why,
+							    sizeof(why)), 0);
+		ck_assert_ptr_nonnull(strstr(why, "divides it"));
+	}
+	ck_assert_ptr_nonnull(strstr(why, "formatted with alignment 1G"));
+	ck_assert_ptr_nonnull(strstr(why, "with 2M pages"));
+}
+END_TEST
+
+START_TEST(test_devdax_alignment_larger_than_the_volumes_is_refused_naming_both_fixes)
+{
+	static const uint64_t bad[][2] = { { 2 * MiB, 4096 }, { GiB, 4096 }, { GiB, 2 * MiB } };
+	char why[768];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(pgdax_dev_align_compatible(bad[i][0], bad[i][1], "/dev/dax0.0",
+							    why, sizeof(why)), -EINVAL);
+	/* the last one: a volume formatted at 2M on a 1G namespace */
+	ck_assert_ptr_nonnull(strstr(why, "/dev/dax0.0 was formatted with alignment 2M"));
+	ck_assert_ptr_nonnull(strstr(why, "whole 1G pages"));
+	ck_assert_ptr_nonnull(strstr(why, "mkfs.pgdaxfs -f /dev/dax0.0 formats at 1G"));
+	ck_assert_ptr_nonnull(strstr(why, "-m devdax -a 2M"));
+}
+END_TEST
+
+START_TEST(test_volume_alignment_that_is_not_4k_2m_or_1g_is_refused)
+{
+	char why[768];
+
+	ck_assert_int_eq(pgdax_dev_align_compatible(2 * MiB, 0, "d", why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(pgdax_dev_align_compatible(2 * MiB, 4 * MiB, "d", why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "not 4K, 2M or 1G"));
+	ck_assert_int_eq(pgdax_dev_align_compatible(3 * MiB, 2 * MiB, "d", why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "not a power of two"));
 }
 END_TEST
 
@@ -972,7 +1039,7 @@ static int crash_child_shadow(void *arg)
 START_TEST(test_shadow_holds_only_persisted_ranges_after_crash)
 {
 	struct pgdax_dev *dev = open_new(DEV_SIZE, 2 * MiB);
-	char buf[16], val[32] = "";
+	char buf[16];
 	struct stat st;
 	int status;
 
@@ -998,9 +1065,6 @@ START_TEST(test_shadow_holds_only_persisted_ranges_after_crash)
 	/* the device itself saw every store (shared memory) */
 	pread_exact(dev_path, buf, 11, 2 * MiB);
 	ck_assert_str_eq(buf, "volatile-B");
-	/* and the shadow opens with the device's alignment */
-	ck_assert_int_gt(getxattr(aux_path, "user.pgdax.align", val, sizeof(val) - 1), 0);
-	ck_assert_str_eq(val, "2097152");
 }
 END_TEST
 
@@ -1295,7 +1359,7 @@ static Suite *dev_suite(void)
 	tcase_add_test(tc, test_open_file_smaller_than_16m_fails_einval);
 	tcase_add_test(tc, test_open_size_not_multiple_of_alignment_fails_einval);
 	tcase_add_test(tc, test_open_with_invalid_align_override_fails_einval);
-	tcase_add_test(tc, test_open_with_garbage_align_xattr_fails_einval_naming_fix);
+	tcase_add_test(tc, test_align_xattr_of_earlier_versions_is_ignored);
 	tcase_add_test(tc, test_open_without_permission_fails_eacces);
 	suite_add_tcase(s, tc);
 
@@ -1305,9 +1369,13 @@ static Suite *dev_suite(void)
 	tcase_add_test(tc, test_persisted_stores_reach_the_file);
 	tcase_add_test(tc, test_emulated_device_on_disk_filesystem_round_trips_through_msync);
 	tcase_add_test(tc, test_info_reports_emulated_kind_size_name_and_flushing);
-	tcase_add_test(tc, test_recorded_alignment_is_returned_on_open);
-	tcase_add_test(tc, test_align_override_beats_recorded_alignment);
-	tcase_add_test(tc, test_file_without_recorded_alignment_defaults_to_4k);
+	tcase_add_test(tc, test_emulated_device_takes_the_volumes_alignment);
+	tcase_add_test(tc, test_align_override_sets_emulated_alignment_at_open);
+	tcase_add_test(tc, test_file_opens_at_4k_until_a_volume_says_otherwise);
+	tcase_add_test(tc, test_devdax_alignment_equal_to_the_volumes_is_accepted_silently);
+	tcase_add_test(tc, test_devdax_alignment_dividing_the_volumes_is_accepted_with_a_notice);
+	tcase_add_test(tc, test_devdax_alignment_larger_than_the_volumes_is_refused_naming_both_fixes);
+	tcase_add_test(tc, test_volume_alignment_that_is_not_4k_2m_or_1g_is_refused);
 	tcase_add_test(tc, test_create_emulated_rejects_bad_alignment_and_size);
 	tcase_add_test(tc, test_create_emulated_is_sparse_and_resizes);
 	tcase_add_test(tc, test_readonly_open_maps_read_only);

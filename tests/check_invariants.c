@@ -134,7 +134,7 @@ static void parent_setup(void)
 static struct pgdax_vol *mount_fresh(const char *tag, uint64_t size, uint64_t align,
 				     int break_timeout_ms)
 {
-	struct pgdax_mkfs_opts o = { .quiet = true };
+	struct pgdax_mkfs_opts o = { .quiet = true, .align_override = align };
 	struct pgdax_vol_opts vo = { .break_timeout_ms = break_timeout_ms };
 	struct pgdax_vol *vol = NULL;
 	char path[128];

@@ -59,6 +59,8 @@ pgdax_new_dir() { # NAME -> path of a fresh directory in the work dir
 }
 
 # SIZE [ALIGN] -> path of a new sparse emulated device under /dev/shm.
+# ALIGN is the alignment pgdax_mkfs formats it with (the volume records
+# it; nothing is kept on the file): noted in DEV.align for pgdax_mkfs.
 # Called as dev=$(pgdax_new_device ...), i.e. in a subshell: the path is
 # registered for cleanup in a file, not in a shell variable (which the
 # subshell would lose).
@@ -68,15 +70,15 @@ pgdax_new_device() {
 	f=$(mktemp /dev/shm/pgdaxfs-test-$$.XXXXXX)
 	echo "$f" >>"$PGDAX_WORK/devices"
 	truncate -s "$size" "$f"
-	if [ -n "$align" ]; then
-		setfattr -n user.pgdax.align -v "$(numfmt --from=iec "$align")" "$f" 2>/dev/null ||
-			fail "cannot record alignment on $f"
-	fi
+	[ -z "$align" ] || echo "$align" >"$f.align"
 	echo "$f"
 }
 
-pgdax_mkfs() { # DEV [mkfs args]
+pgdax_mkfs() { # DEV [mkfs args]: with pgdax_new_device's ALIGN unless --align is given
 	local dev=$1; shift
+	if [ -f "$dev.align" ] && [[ " $* " != *" --align "* ]]; then
+		set -- --align "$(cat "$dev.align")" "$@"
+	fi
 	"$MKFS" "$@" "$dev" >"$PGDAX_WORK/mkfs.log" 2>&1 || {
 		cat "$PGDAX_WORK/mkfs.log" >&2
 		fail "mkfs.pgdaxfs $dev failed"

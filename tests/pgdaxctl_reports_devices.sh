@@ -1,6 +1,6 @@
 #!/bin/bash
 # pgdaxctl lists the devdax devices as JSON ("[]" when there are none) and
-# reports an emulated device's kind, size and recorded alignment; bad input
+# reports an emulated device's kind, size and its volume's alignment; bad input
 # gets exit status 1 or 2 and a message naming the device and the fix.
 set -u
 ctl=${top_builddir:-.}/tools/pgdaxctl
@@ -27,14 +27,14 @@ fi
 ok
 
 truncate -s 64M "$dev"
-setfattr -n user.pgdax.align -v 2097152 "$dev" || fail "setfattr (package attr) failed"
+"${top_builddir:-.}/tools/mkfs.pgdaxfs" -q --align 2M "$dev" || fail "mkfs.pgdaxfs --align 2M failed"
 json=$("$ctl" info --json "$dev") || fail "info --json exited $?"
 want="{\"kind\":\"emulated\",\"path\":\"$dev\",\"name\":\"${dev##*/}\",\"size\":67108864,\"align\":2097152,\"numa_node\":-1,\"granularity\":\"page\",\"needs_flush\":true,\"bad_ranges\":0}"
 [ "$json" = "$want" ] || fail "info --json printed '$json', expected '$want'"
 ok
 human=$("$ctl" info "$dev") || fail "info exited $?"
 grep -q '^kind: *emulated$' <<<"$human" || fail "info: no emulated kind in '$human'"
-grep -q '^align: *2097152 (2M)$' <<<"$human" || fail "info: recorded 2M alignment not shown"
+grep -q '^align: *2097152 (2M)$' <<<"$human" || fail "info: the volume's 2M alignment not shown"
 grep -q '^size: *67108864 (64M)$' <<<"$human" || fail "info: size not shown"
 ok
 "$ctl" info --align 4K "$dev" | grep -q '^align: *4096 (4K)$' || fail "--align 4K not applied"

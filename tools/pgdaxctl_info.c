@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "dev/dev.h"
+#include "vol/format.h"
 #include "pgdaxctl.h"
 #include "pgdaxctl_sb.h"
 #include "util/util.h"
@@ -33,7 +34,7 @@ static void info_usage(FILE *f)
 		   "DEVICE is /dev/daxX.Y, daxX.Y, namespaceX.Y or an emulated device file.\n\n"
 		   "  -j, --json          print one JSON object\n"
 		   "  -a, --align SIZE    alignment to impose on an emulated device (default: the\n"
-		   "                      one recorded in its user.pgdax.align xattr, else 4K)\n"
+		   "                      one its pgdaxfs volume records, else 4K)\n"
 		   "  -h, --help          this help\n");
 }
 
@@ -98,6 +99,19 @@ static void json_fs(const struct pgdaxctl_sb *v)
 	       (uint64_t)le64toh(sb->s_orphan_head), (uint64_t)le64toh(sb->s_journal_start),
 	       (uint64_t)le64toh(sb->s_journal_blocks), v->jseq,
 	       v->jpending ? "true" : "false", v->jhdr_ok ? "true" : "false");
+}
+
+/* An emulated device has the alignment of the volume on it, as at mount. */
+static void volume_align(struct pgdax_dev *dev)
+{
+	const void *base = pgdax_dev_base(dev);
+	uint64_t size = pgdax_dev_size(dev), off;
+	struct pgdax_sb sb;
+
+	memcpy(&sb, base, sizeof(sb));
+	if ((pgdax_sb_validate(&sb, size, NULL, 0) == 0 ||
+	     pgdax_sb_find_backup(base, size, &sb, &off) == 0) && le64toh(sb.s_align))
+		(void)pgdax_dev_use_align(dev, le64toh(sb.s_align));
 }
 
 static void print_json(const struct pgdax_dev_info *in, int nbad, const struct pgdaxctl_sb *v)
@@ -246,6 +260,8 @@ int cmd_info(int argc, char **argv)
 		fprintf(stderr, "pgdaxctl info: cannot open %s: %s\n", argv[optind], strerror(-rc));
 		return PGDAXCTL_EXIT_FAIL;
 	}
+	if (!align && pgdax_dev_info(dev)->kind == PGDAX_DEV_EMULATED)
+		volume_align(dev);
 	nbad = pgdax_dev_badranges(dev, NULL, NULL, 0);
 	rc = pgdaxctl_sb_read(dev, &v);
 	if (rc == -EUCLEAN || rc == -EPROTONOSUPPORT) {

@@ -11,27 +11,6 @@
 #include "dev/dev.h"
 #include "pgdaxctl_sb.h"
 
-/* The backup sits in the last block, for whichever block size was used. */
-static bool find_backup(const char *base, uint64_t size, struct pgdax_sb *out, uint64_t *where)
-{
-	for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE; bs <<= 1) {
-		struct pgdax_sb sb;
-		uint64_t off;
-
-		if (size / bs < 16)
-			break;
-		off = (size / bs - 1) * bs;
-		memcpy(&sb, base + off, sizeof(sb));
-		if (pgdax_sb_validate(&sb, size, NULL, 0) || le32toh(sb.s_block_size) != bs ||
-		    (le64toh(sb.s_blocks) - 1) * bs != off)
-			continue;
-		*out = sb;
-		*where = off;
-		return true;
-	}
-	return false;
-}
-
 /* Set bits of [from, to) in a bitmap of @bytes bytes (bits past it: none). */
 static uint64_t count_bits(const uint8_t *map, uint64_t bytes, uint64_t from, uint64_t to)
 {
@@ -78,14 +57,14 @@ int pgdaxctl_sb_read(struct pgdax_dev *dev, struct pgdaxctl_sb *v)
 	if (rc == -EPROTONOSUPPORT)
 		return rc;
 	if (rc == 0) {
-		v->backup_off = (le64toh(v->sb.s_blocks) - 1) * le32toh(v->sb.s_block_size);
+		v->backup_off = pgdax_sb_backup_blk(&v->sb) * le32toh(v->sb.s_block_size);
 		memcpy(&b, base + v->backup_off, sizeof(b));
 		v->backup_differs = pgdax_sb_validate(&b, size, NULL, 0) ||
 				    memcmp(&b, &v->sb, offsetof(struct pgdax_sb, s_state));
 	} else {
 		bool magic = le64toh(v->sb.s_magic) == PGDAX_SB_MAGIC;
 
-		if (!find_backup(base, size, &v->sb, &v->backup_off))
+		if (pgdax_sb_find_backup(base, size, &v->sb, &v->backup_off))
 			return magic ? -EUCLEAN : -ENODATA;
 		v->from_backup = true;
 	}

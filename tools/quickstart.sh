@@ -49,13 +49,12 @@ if [ -z "$dev" ]; then
 	if [ ! -f "$dev" ]; then
 		say "creating emulated device $dev (1 GiB, sparse)"
 		truncate -s 1G "$dev"
-		setfattr -n user.pgdax.align -v 2097152 "$dev" 2>/dev/null || true
 	fi
 fi
 if ! head -c 8 "$dev" 2>/dev/null | grep -q GDAXKFS1; then
 	if [ "$dev" = "$EMUL" ]; then
-		say "formatting $dev (mkfs.pgdaxfs)"
-		mkfs.pgdaxfs "$dev"
+		say "formatting $dev (mkfs.pgdaxfs --align 2M)"
+		mkfs.pgdaxfs --align 2M "$dev"
 	else
 		die "$dev has no pgdaxfs filesystem: run mkfs.pgdaxfs $dev (this erases it) and re-run"
 	fi

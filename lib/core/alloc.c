@@ -99,6 +99,7 @@ struct pgdax_alloc {
 	/* Everything below is protected by lock. */
 	void (*free_check)(void *arg, uint64_t pgoff, uint64_t npages);
 	void *free_check_arg;
+	unsigned unit_order;		/* pgdax_alloc_set_unit_order; 0 = off */
 	uint64_t *shadow;		/* checking mode: bit set = page free */
 	uint64_t shadow_free;		/* checking mode: bits set in shadow */
 	uint64_t changes;		/* checking mode: changes since the last audit */
@@ -752,7 +753,9 @@ out:
  *   1. goal: if the aligned slot at/after near is free inside a block of
  *      order >= kmin, take exactly that slot (ext4's goal block), so a file
  *      that grows gets the pages right after its last extent even when a
- *      smaller fragment exists elsewhere;
+ *      smaller fragment exists elsewhere; but an allocation smaller than a
+ *      unit does not take it out of a block of a unit or more (that would
+ *      break a whole unit while broken ones have room: unit_order);
  *   2. otherwise the lowest block of the smallest sufficient order that has
  *      room at/after near (first aligned slot in it), else wrap to the
  *      lowest block of that order.
@@ -769,7 +772,8 @@ static struct blk *pick(struct pgdax_alloc *a, unsigned kmin, unsigned order,
 		uint64_t want = (hint->near + amask) & ~amask;
 
 		b = tree_floor(a->by_off, BY_OFF, want);
-		if (b && b->order >= kmin && want + pages(order) <= b->off + pages(b->order)) {
+		if (b && b->order >= kmin && want + pages(order) <= b->off + pages(b->order) &&
+		    (kmin >= a->unit_order || b->order < a->unit_order)) {
 			*target = want;
 			return b;
 		}
@@ -965,6 +969,13 @@ void pgdax_alloc_put_range(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npage
 		shadow_give(a, pgoff, npages, "put_range");
 		audit_locked(a, "put_range");
 	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void pgdax_alloc_set_unit_order(struct pgdax_alloc *a, unsigned order)
+{
+	pthread_mutex_lock(&a->lock);
+	a->unit_order = order > MAX_ORDER ? MAX_ORDER : order;
 	pthread_mutex_unlock(&a->lock);
 }
 

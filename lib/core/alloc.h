@@ -32,6 +32,16 @@ int pgdax_alloc_add_free(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages)
 /* An aligned 2^order extent; 0 and *pgoff, or -ENOSPC. hint may be NULL. */
 int pgdax_alloc_get(struct pgdax_alloc *a, unsigned order,
 		    const struct pgdax_alloc_hint *hint, uint64_t *pgoff);
+/*
+ * The owner's unit: 2^order pages (the volume's mapping alignment; 0, the
+ * default, turns this off). An allocation smaller than a unit never takes
+ * its goal slot (hint->near) out of a free block of a unit or more: it
+ * goes, like an allocation without a hint, to the smallest free block that
+ * holds it, so small allocations fill units already broken and a whole
+ * unit is broken only when no smaller block is left. Whole units stay whole
+ * for the allocations that need one (a DAX-mapped unit).
+ */
+void pgdax_alloc_set_unit_order(struct pgdax_alloc *a, unsigned order);
 /* Take a specific range out of the free pool (bad blocks, quarantine);
  * -EBUSY if any page of it is not free. */
 int pgdax_alloc_reserve(struct pgdax_alloc *a, uint64_t pgoff, uint64_t npages);

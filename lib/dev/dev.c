@@ -126,7 +126,8 @@ static int open_fd(const char *path, unsigned flags, enum pgdax_dev_kind kind)
 	return fd;
 }
 
-/* Alignment of the device: devdax from libpmem2/sysfs, emulated from options/xattr. */
+/* Alignment of the device: devdax from libpmem2/sysfs; emulated from the
+ * option, else 4K until the volume gives its own (pgdax_dev_use_align). */
 static int dev_alignment(struct pgdax_dev *dev, uint64_t align_override)
 {
 	size_t a = 0;
@@ -155,18 +156,8 @@ static int dev_alignment(struct pgdax_dev *dev, uint64_t align_override)
 		dev->info.align = v;
 		return 0;
 	}
-	if (align_override) {
-		dev->info.align = align_override;
-		return 0;
-	}
-	rc = dev_emul_read_align(dev->fd, dev->info.path, &v);
-	if (rc == -ENODATA) {
-		v = 4096;
-		rc = 0;
-	}
-	if (!rc)
-		dev->info.align = v;
-	return rc;
+	dev->info.align = align_override ? align_override : 4096;
+	return 0;
 }
 
 /*

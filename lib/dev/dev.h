@@ -35,7 +35,8 @@ struct pgdax_dev_info {
 	char path[PATH_MAX];	/* resolved path that was opened */
 	char name[64];		/* "dax0.0" for devdax, file basename otherwise */
 	uint64_t size;		/* bytes mapped */
-	uint64_t align;		/* mapping alignment: 4K, 2M or 1G */
+	uint64_t align;		/* mapping alignment: 4K, 2M or 1G (a devdax's own
+				 * until pgdax_dev_use_align gives the volume's) */
 	int numa_node;		/* -1 when unknown */
 	bool needs_flush;	/* false only with byte-granularity persistence */
 	const char *granularity; /* "byte", "cache-line" or "page" */
@@ -47,19 +48,39 @@ struct pgdax_dev_info {
 #define PGDAX_DEV_NOLOCK_WAIT	(1u << 2) /* reserved */
 
 /*
- * Open and map a device by any accepted name. align_override (0 = none)
- * imposes an alignment on an emulated device; a devdax reports its own.
- * Returns 0 or a negative errno with the reason logged.
+ * Open and map a device by any accepted name. An emulated device opens with
+ * align_override, else 4K, until pgdax_dev_use_align() gives it the volume's
+ * alignment; a devdax reports its own (align_override is ignored, with a
+ * warning when it differs). Returns 0 or a negative errno with the reason
+ * logged.
  */
 int pgdax_dev_open(const char *name, unsigned flags, uint64_t align_override,
 		   struct pgdax_dev **out);
+
+/*
+ * The volume's alignment (its superblock's s_align) becomes the device's
+ * mapping alignment (lib/dev/dev_align.c says why and which combinations
+ * work). Emulated: taken as is. Devdax: the device's own alignment must
+ * divide it; otherwise -EINVAL, logged with what to do. Call it before the
+ * device is shared (info.align is read without a lock).
+ */
+int pgdax_dev_use_align(struct pgdax_dev *dev, uint64_t vol_align);
+/*
+ * The devdax rule alone: 0 when a volume of alignment @vol_align can be
+ * served from a devdax aligned to @dev_align (@why: "" or a notice that the
+ * pages are smaller than the volume's units), -EINVAL when not (@why: the
+ * reason and the fix). @devname names the device in @why.
+ */
+int pgdax_dev_align_compatible(uint64_t dev_align, uint64_t vol_align, const char *devname,
+			       char *why, size_t whylen);
 /* Unmap, unlock and close; NULLs *dev. NULL-safe. */
 void pgdax_dev_close(struct pgdax_dev **dev);
 
 /*
- * Create (or resize) an emulated device file of @size bytes, sparse, and
- * record @align (4K, 2M or 1G) with it (xattr user.pgdax.align).
- * size must be a multiple of align. Returns 0 or a negative errno.
+ * Create (or resize) an emulated device file of @size bytes, sparse. size
+ * must be a multiple of @align (4K, 2M or 1G), the alignment it is meant to
+ * be formatted with (nothing is recorded with the file: the volume records
+ * its alignment). Returns 0 or a negative errno.
  */
 int pgdax_dev_create_emulated(const char *path, uint64_t size, uint64_t align);
 

@@ -16,8 +16,8 @@
  *
  * Shadow (PGDAX_CRASH_SHADOW=PATH): at open the shadow becomes a copy of
  * the device (only data segments, and within them only non-zero 4K blocks,
- * so a sparse 1 GiB device copies in microseconds); the alignment xattr is
- * copied too so the shadow opens like the device. After each barrier the
+ * so a sparse 1 GiB device copies in microseconds; its alignment is in the
+ * volume, so the shadow opens like the device). After each barrier the
  * bytes it made durable are written to the shadow: a persist copies its
  * range; a flush only records its range in a per-thread list, and the next
  * drain by that thread copies the recorded ranges of that device. Stores
@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "dev_internal.h"
@@ -150,9 +149,7 @@ static int shadow_fill(struct pgdax_dev *dev, int sfd)
 static int shadow_open(struct pgdax_dev *dev, const char *path)
 {
 	struct stat dst, sst;
-	char align[32];
 	bool reuse;
-	ssize_t an;
 	int sfd, rc;
 
 	if (fstat(dev->fd, &dst) < 0)
@@ -179,9 +176,6 @@ static int shadow_open(struct pgdax_dev *dev, const char *path)
 			sfd = rc;
 			goto out;
 		}
-		an = fgetxattr(dev->fd, PGDAX_ALIGN_XATTR, align, sizeof(align));
-		if (an > 0)
-			fsetxattr(sfd, PGDAX_ALIGN_XATTR, align, (size_t)an, 0);
 		shadow_of_dev = dst.st_dev;
 		shadow_of_ino = dst.st_ino;
 		snprintf(shadow_of_path, sizeof(shadow_of_path), "%s", path);

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Emulated devices: a sparse regular file (usually under /dev/shm) that
- * stands in for a devdax. Its mapping alignment is recorded in the xattr
- * user.pgdax.align as a decimal byte count, so every later open imposes the
- * same alignment rules a real devdax would (tmpfs, ext4, xfs and btrfs all
- * keep user xattrs).
- *
- * Fallback, documented: on a filesystem that refuses user xattrs
- * (ENOTSUP), pgdax_dev_create_emulated() still creates the file, warns,
- * and returns 0; such a device opens with 4K alignment unless every opener
- * passes the alignment explicitly (align_override / --align). We do not keep
- * a sidecar file: it would silently go stale when the image is copied.
+ * stands in for a devdax. It has no alignment of its own: the volume on it
+ * records the one it was formatted with, and the mount imposes it
+ * (lib/dev/dev_align.c). Earlier versions kept the alignment in a
+ * user.pgdax.align xattr on the file; it is neither written nor read any
+ * more (a plain cp, or a filesystem without user xattrs, lost it, and the
+ * volume then mounted at 4K). An image that still has one mounts with its
+ * superblock's alignment, which mkfs wrote from the same value.
  */
 #include "config.h"
 
@@ -21,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "dev_internal.h"
@@ -34,7 +30,6 @@ bool dev_align_valid(uint64_t align)
 
 int pgdax_dev_create_emulated(const char *path, uint64_t size, uint64_t align)
 {
-	char val[32];
 	struct stat st;
 	int fd, rc = 0;
 
@@ -79,45 +74,8 @@ int pgdax_dev_create_emulated(const char *path, uint64_t size, uint64_t align)
 			  strerror(-rc));
 		goto out;
 	}
-	snprintf(val, sizeof(val), "%" PRIu64, align);
-	if (fsetxattr(fd, PGDAX_ALIGN_XATTR, val, strlen(val), 0) < 0) {
-		if (errno == ENOTSUP || errno == EOPNOTSUPP) {
-			pgdax_warn("the filesystem of %s does not keep user xattrs: its alignment "
-				   "(%s) is not recorded; pass it on every open (--align)", path, val);
-		} else {
-			rc = -errno;
-			pgdax_err("cannot record alignment of %s (xattr %s): %s", path,
-				  PGDAX_ALIGN_XATTR, strerror(-rc));
-		}
-	}
 out:
 	close(fd);
 	return rc;
 }
 
-/*
- * Alignment recorded with an emulated device: 0 and *align set, or -ENODATA
- * when none is recorded (caller falls back to 4K), or -EINVAL for garbage.
- */
-int dev_emul_read_align(int fd, const char *path, uint64_t *align)
-{
-	char val[32], *end;
-	unsigned long long v;
-	ssize_t n;
-
-	n = fgetxattr(fd, PGDAX_ALIGN_XATTR, val, sizeof(val) - 1);
-	if (n < 0)
-		return (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) ? -ENODATA
-										       : -errno;
-	val[n] = '\0';
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || end == val || *end || !dev_align_valid(v)) {
-		pgdax_err("%s has an invalid %s xattr '%s': expected 4096, 2097152 or 1073741824 "
-			  "(fix with setfattr -n %s -v 2097152 %s)", path, PGDAX_ALIGN_XATTR, val,
-			  PGDAX_ALIGN_XATTR, path);
-		return -EINVAL;
-	}
-	*align = v;
-	return 0;
-}

@@ -6,7 +6,8 @@
  *   dev.c         open/close, libpmem2 mapping, accessors, persist wrappers
  *   dev_resolve.c name -> path (libndctl/libdaxctl), "is this a devdax?" checks
  *   dev_lock.c    PGDAX_DEV_EXCL flock and naming the holder from /proc/locks
- *   dev_emul.c    emulated device files: create/resize, alignment xattr
+ *   dev_emul.c    emulated device files: create/resize
+ *   dev_align.c   the volume's alignment: imposed (emulated), checked (devdax)
  *   dev_guard.c   per-thread SIGBUS guard, guarded copies, bad ranges
  *   dev_crash.c   crash injection (PGDAX_CRASH_AT/_SHADOW/_COUNT)
  *   dev_watch.c   device loss: fencing on a fault, the removal watcher
@@ -29,7 +30,6 @@
 #include "dev.h"
 
 #define PGDAX_DEV_MIN_SIZE	(16ull << 20)
-#define PGDAX_ALIGN_XATTR	"user.pgdax.align"
 #define PGDAX_BADRANGE_MAX	4096
 
 struct badrange {
@@ -95,7 +95,6 @@ int dev_lock_excl(int fd, const char *path);
 
 /* dev_emul.c */
 bool dev_align_valid(uint64_t align);
-int dev_emul_read_align(int fd, const char *path, uint64_t *align);
 
 /* dev_guard.c */
 int dev_guard_install(void);

@@ -274,25 +274,10 @@ static bool sb_same(const struct pgdax_sb *a, const struct pgdax_sb *b)
 	return !memcmp(a, b, offsetof(struct pgdax_sb, s_crc) + sizeof(a->s_crc));
 }
 
-/* A backup at the end of the device, for any block size. */
+/* A backup where one is looked for (pgdax_sb_find_backup), any block size. */
 static bool find_backup(struct ctx *c, struct pgdax_sb *out, uint64_t *where)
 {
-	for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE; bs <<= 1) {
-		struct pgdax_sb sb;
-		uint64_t off;
-
-		if (c->size / bs < 16)
-			break;
-		off = (c->size / bs - 1) * bs;
-		memcpy(&sb, c->base + off, sizeof(sb));
-		if (pgdax_sb_validate(&sb, c->size, NULL, 0) || le32toh(sb.s_block_size) != bs ||
-		    (le64toh(sb.s_blocks) - 1) * bs != off)
-			continue;
-		*out = sb;
-		*where = off;
-		return true;
-	}
-	return false;
+	return pgdax_sb_find_backup(c->base, c->size, out, where) == 0;
 }
 
 static int check_super(struct ctx *c)
@@ -310,7 +295,7 @@ static int check_super(struct ctx *c)
 		return PGDAX_FSCK_EXIT_OPERROR;
 	}
 	if (rc == 0) {
-		boff = (le64toh(p.s_blocks) - 1) * le32toh(p.s_block_size);
+		boff = pgdax_sb_backup_blk(&p) * le32toh(p.s_block_size);
 		memcpy(&b, c->base + boff, sizeof(b));
 		if (pgdax_sb_validate(&b, c->size, why, sizeof(why)) == 0 && !sb_same(&p, &b))
 			snprintf(why, sizeof(why), "differs from the primary");
@@ -321,8 +306,8 @@ static int check_super(struct ctx *c)
 		c->sb = p;
 	} else {
 		if (!find_backup(c, &b, &boff)) {
-			say(c, "superblock @0: %s; no valid backup superblock at the end of the "
-			    "device either: not a pgdaxfs volume (or too damaged to find)\n", why);
+			say(c, "superblock @0: %s; no valid backup superblock where one is kept "
+			    "either: not a pgdaxfs volume (or too damaged to find)\n", why);
 			c->r->fatal = true;
 			return PGDAX_FSCK_EXIT_OPERROR;
 		}
@@ -354,7 +339,7 @@ static int check_super(struct ctx *c)
 	c->jr_bytes = le64toh(c->sb.s_journal_blocks) * c->bs;
 	/* the accounting df and pgdaxctl status use (lib/vol/vol.h): the data
 	 * area, and every inode slot but 0 */
-	c->r->blocks_total = c->blocks - c->data_start - 1;
+	c->r->blocks_total = pgdax_sb_data_blocks(&c->sb);
 	c->r->inodes_total = c->ninodes - 1;
 	c->r->blocks_used = le64toh(c->sb.s_bad_blocks);
 	if (c->blocks >= OWN_META || c->ninodes >= OWN_META) {
@@ -953,7 +938,7 @@ static int fix_root(struct ctx *c)
 		     "empty root recreated|recreate an empty root",
 		     "root inode: %s", c->root_why) && c->repair)
 		return 0;
-	for (uint64_t k = c->data_start; k < c->blocks - 1 && nb < 2; k++)
+	for (uint64_t k = c->data_start; k < c->blocks && nb < 2; k++)	/* backup: META */
 		if (c->owner[k] == OWN_FREE)
 			b[nb++] = k;
 	if (nb < 2)
@@ -1008,7 +993,7 @@ static int fix_root(struct ctx *c)
 static int pass_blocks(struct ctx *c)
 {
 	for (uint64_t b = 0; b < c->blocks; b++)
-		if (b < c->data_start || b == c->blocks - 1)
+		if (b < c->data_start || b == pgdax_sb_backup_blk(&c->sb))
 			c->owner[b] = OWN_META;
 		else if (c->o->is_bad && bit_get(c, c->bb_off, b) &&
 			 c->o->is_bad(c->o->is_bad_arg, b * c->bs, c->bs))

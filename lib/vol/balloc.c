@@ -59,12 +59,25 @@ static void reserve_bad(struct pgdax_vol *vol, uint64_t lo, uint64_t hi)
 			   (unsigned long long)n);
 }
 
-/* Give the free runs of the block bitmap in [data_start, blocks-1) to the
+/* The backup superblock inside the data area (format.h) is marked used; a
+ * bitmap that says otherwise is damaged, and the block must still never be
+ * handed out. DRAM only, like bad blocks: fsck repairs the bit. */
+static void reserve_backup(struct pgdax_vol *vol)
+{
+	if (vol->backup_blk >= vol->data_end)
+		return;
+	if (pgdax_alloc_reserve(vol->alloc, vol->backup_blk, 1) == 0)
+		pgdax_warn("%s: the block bitmap shows the backup superblock (block %llu) "
+			   "free; kept out of the allocator (run fsck.pgdaxfs)", vol->devname,
+			   (unsigned long long)vol->backup_blk);
+}
+
+/* Give the free runs of the block bitmap in [data_start, data_end) to the
  * allocator; count free inodes. Skips all-zero/all-one words fast. */
 int bitmap_scan(struct pgdax_vol *vol)
 {
 	const size_t chunk = 1 << 20;
-	uint64_t lo = vol->data_start, hi = vol->blocks - 1;
+	uint64_t lo = vol->data_start, hi = vol->data_end;
 	uint64_t *buf = malloc(chunk);
 	uint64_t run = UINT64_MAX;	/* start of the current free run */
 	int rc = 0;
@@ -100,8 +113,10 @@ int bitmap_scan(struct pgdax_vol *vol)
 	}
 	if (!rc && run != UINT64_MAX)
 		rc = pgdax_alloc_add_free(vol->alloc, run, hi - run);
-	if (!rc)
+	if (!rc) {
+		reserve_backup(vol);
 		reserve_bad(vol, lo, hi);
+	}
 
 	/* free inodes: popcount of the inode bitmap */
 	uint64_t used = 0, ioff = dev_off(vol, vol->ibitmap);
@@ -155,7 +170,8 @@ static int bits_change(struct jtx *tx, pgdax_le64 *map, uint64_t blk, uint64_t n
 int blk_mark(struct jtx *tx, uint64_t blk, uint64_t n, bool used)
 {
 	struct pgdax_vol *vol = jtx_vol(tx);
-	if (n == 0 || blk < vol->data_start || blk + n > vol->blocks - 1 || blk + n < blk)
+	if (n == 0 || blk < vol->data_start || blk + n > vol->data_end || blk + n < blk ||
+	    (vol->backup_blk >= blk && vol->backup_blk < blk + n))
 		abort();	/* caller bug */
 	return bits_change(tx, vol->bbitmap, blk, n, used, "block");
 }

@@ -177,12 +177,75 @@ int pgdax_sb_validate(const struct pgdax_sb *sb, uint64_t dev_size,
 	uint64_t al = le64toh(sb->s_align);
 	if (al && (al & (al - 1)))
 		return BAD("bad alignment %llu", (unsigned long long)al);
+	/* the backup: the last block, or (flagged) a block of the data area */
+	uint64_t bk = pgdax_sb_backup_blk(sb);
+	bool flagged = le64toh(sb->s_feat_incompat) & PGDAX_FEAT_INCOMPAT_BACKUP_BLK;
+	if (bk == last ? flagged : (!flagged || bk < ds || bk > last))
+		return BAD("bad backup superblock place %llu%s", (unsigned long long)bk,
+			   flagged ? "" : " (not flagged)");
 	return 0;
+}
+
+uint64_t pgdax_sb_backup_blk(const struct pgdax_sb *sb)
+{
+	uint64_t bk = le64toh(sb->s_backup_blk);
+
+	return bk ? bk : le64toh(sb->s_blocks) - 1;
+}
+
+uint64_t pgdax_sb_data_end(const struct pgdax_sb *sb)
+{
+	uint64_t blocks = le64toh(sb->s_blocks);
+
+	return pgdax_sb_backup_blk(sb) == blocks - 1 ? blocks - 1 : blocks;
+}
+
+uint64_t pgdax_sb_data_blocks(const struct pgdax_sb *sb)
+{
+	uint64_t ds = le64toh(sb->s_data_start), de = pgdax_sb_data_end(sb);
+	uint64_t bk = pgdax_sb_backup_blk(sb);
+
+	return de - ds - (bk >= ds && bk < de ? 1 : 0);
 }
 
 bool pgdax_blk_in_data(const struct pgdax_sb *sb, uint64_t b)
 {
-	return b >= le64toh(sb->s_data_start) && b < le64toh(sb->s_blocks) - 1;
+	return b >= le64toh(sb->s_data_start) && b < pgdax_sb_data_end(sb) &&
+	       b != pgdax_sb_backup_blk(sb);
+}
+
+/* Is @sb, found at byte @off, a valid backup that says it lives there? */
+static bool backup_at(const void *base, uint64_t dev_size, uint32_t bs, uint64_t off,
+		      struct pgdax_sb *sb)
+{
+	if (off + bs > dev_size)
+		return false;
+	memcpy(sb, (const char *)base + off, sizeof(*sb));
+	return le64toh(sb->s_magic) == PGDAX_SB_MAGIC &&
+	       pgdax_sb_validate(sb, dev_size, NULL, 0) == 0 &&
+	       le32toh(sb->s_block_size) == bs && pgdax_sb_backup_blk(sb) * bs == off;
+}
+
+int pgdax_sb_find_backup(const void *base, uint64_t dev_size, struct pgdax_sb *out,
+			 uint64_t *off)
+{
+	static const uint64_t units[] = { 2ULL << 20, 1ULL << 30 };
+
+	for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE; bs <<= 1) {
+		if (dev_size / bs < 16)
+			break;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (bs < units[i] && backup_at(base, dev_size, bs, units[i] - bs, out)) {
+				*off = units[i] - bs;
+				return 0;
+			}
+		}
+		if (backup_at(base, dev_size, bs, (dev_size / bs - 1) * bs, out)) {
+			*off = (dev_size / bs - 1) * bs;
+			return 0;
+		}
+	}
+	return -EUCLEAN;
 }
 
 int pgdax_inode_validate(const struct pgdax_sb *sb, const struct pgdax_inode *in,
@@ -257,7 +320,9 @@ int pgdax_extent_validate(const struct pgdax_sb *sb, const struct pgdax_extent *
 	if ((d & (n - 1)) || (fp & (n - 1)))
 		return BAD("extent: file page %llu / block %llu not aligned to order %u",
 			   (unsigned long long)fp, (unsigned long long)d, order);
-	if (!pgdax_blk_in_data(sb, d) || d + n - 1 < d || !pgdax_blk_in_data(sb, d + n - 1))
+	uint64_t bk = pgdax_sb_backup_blk(sb);
+	if (!pgdax_blk_in_data(sb, d) || d + n - 1 < d || !pgdax_blk_in_data(sb, d + n - 1) ||
+	    (bk >= d && bk < d + n))
 		return BAD("extent: blocks [%llu, +%llu) outside the data area",
 			   (unsigned long long)d, (unsigned long long)n);
 	if (fp > (UINT64_MAX >> 13) - n)

@@ -34,19 +34,41 @@
  *                           itable_start*bs + i*256. Never written by mkfs
  *                           (except the root): a free inode's contents are
  *                           meaningless; only the bitmap says what is used.
- *   [data_start, blocks-1)  data blocks: file data, directory blocks,
+ *   [data_start, data_end)  data blocks: file data, directory blocks,
  *                           extent blocks, xattr blocks (all allocated
- *                           through the bitmap). data_start is rounded up
- *                           to the device alignment.
- *   blocks - 1              backup superblock (a copy of the primary's
- *                           checksummed part; used when the primary fails
- *                           validation). Marked used.
+ *                           through the bitmap). data_start is the first
+ *                           block after the inode table (minor < 3: rounded
+ *                           up to the alignment); data_end is blocks - 1
+ *                           when the backup is the last block, else blocks.
+ *   backup superblock       a copy of the primary's checksummed part, used
+ *                           when the primary fails validation; marked used.
+ *                           Its block is s_backup_blk (pgdax_sb_backup_blk):
+ *                           the last block (blocks - 1) on images of minor
+ *                           < 3 and whenever the rule below does not apply;
+ *                           the last block of the first alignment unit
+ *                           (s_align / bs - 1) when s_align >= 2 MiB and the
+ *                           metadata ends before it. There it lies inside
+ *                           the data area, a hole no extent may cover (like
+ *                           a bad block), and PGDAX_FEAT_INCOMPAT_BACKUP_BLK
+ *                           is set.
+ *
+ * Why the backup moves (minor 3): clients map aligned units of s_align
+ * bytes, and an aligned unit is useful only while it is free as a whole.
+ * The metadata already breaks the first unit; a backup in the last block
+ * broke the last one too, so a 3 GiB volume at 1 GiB alignment had one
+ * unit for pins instead of two. With the backup in the first unit, the
+ * metadata and the backup cost one unit together, and the rest of that
+ * unit holds small allocations. The backup stays 1 GiB (or 2 MiB) away from
+ * the primary, at a place found without it: fsck and mount look at the
+ * last block of the first 2 MiB and 1 GiB and of the device, for every
+ * block size (pgdax_sb_find_backup).
  *
  * Invariants fsck can check (all hold at every transaction boundary):
- *  - block accounting: the used bits of [data_start, blocks-1) equal the sum
+ *  - block accounting: the used bits of [data_start, data_end) equal the sum
  *    of i_blocks over in-use inodes (i_blocks counts data extents, extent
  *    blocks and the xattr block, in filesystem blocks; an inline extent
- *    map, PGDAX_IFL_INLINE_EXT, costs none) plus s_bad_blocks;
+ *    map, PGDAX_IFL_INLINE_EXT, costs none) plus s_bad_blocks,
+ *    plus 1 when the backup superblock lies in that range;
  *    every block is owned by at most one inode.
  *  - an in-use inode has its bit set and i_mode != 0; a free slot's bytes
  *    are meaningless (but i_generation is kept and bumped on reuse).
@@ -108,7 +130,16 @@ typedef uint64_t pgdax_le64;
  *      the inode instead of an extent block. Only a driver mounting a
  *      minor >= 3 image creates such inodes, so an older image stays
  *      readable by older drivers after a mount by this one; mkfs writes 3.
- *      An older driver refuses an inode with the flag (unknown flags). */
+ *      An older driver refuses an inode with the flag (unknown flags).
+ *      Also in 3: s_backup_blk; data_start no longer rounded up to the
+ *      alignment; the backup superblock in the first alignment unit (the layout
+ *      above), flagged PGDAX_FEAT_INCOMPAT_BACKUP_BLK, so that older
+ *      drivers, which would take the last block for the backup and the
+ *      backup's block for a leak, refuse such an image. An image whose
+ *      backup is the last block does not set the flag and mounts with
+ *      older drivers. Images of minor < 3 (s_backup_blk reads 0: it was
+ *      reserved, zero) keep their backup in the last block and mount and
+ *      check unchanged. */
 
 #define PGDAX_MIN_BLOCK_SIZE	4096u
 #define PGDAX_MAX_BLOCK_SIZE	65536u
@@ -130,7 +161,9 @@ typedef uint64_t pgdax_le64;
 /* feature flags: a set bit this code does not know in incompat refuses the
  * mount, in ro_compat forces a read-only mount, in compat is ignored. */
 #define PGDAX_FEAT_COMPAT_SUPP		0ULL
-#define PGDAX_FEAT_INCOMPAT_SUPP	0ULL
+/* The backup superblock is at s_backup_blk, inside the data area (minor 3) */
+#define PGDAX_FEAT_INCOMPAT_BACKUP_BLK	(1ULL << 0)
+#define PGDAX_FEAT_INCOMPAT_SUPP	PGDAX_FEAT_INCOMPAT_BACKUP_BLK
 #define PGDAX_FEAT_RO_COMPAT_SUPP	0ULL
 
 struct pgdax_sb {
@@ -147,7 +180,9 @@ struct pgdax_sb {
 	pgdax_le32 s_block_size;	/* bytes, power of two, 4096..65536 */
 	pgdax_le64 s_dev_size;		/* bytes of the device at mkfs */
 	pgdax_le64 s_blocks;		/* blocks covered by the filesystem */
-	pgdax_le64 s_align;		/* device mapping alignment at mkfs */
+	pgdax_le64 s_align;		/* mapping alignment of the volume: what clients map
+					 * with (4K, 2M or 1G); the mount imposes it on an
+					 * emulated device, a devdax must be compatible */
 	pgdax_le64 s_feat_compat;
 	pgdax_le64 s_feat_incompat;
 	pgdax_le64 s_feat_ro_compat;
@@ -165,7 +200,9 @@ struct pgdax_sb {
 	pgdax_le64 s_data_start;	/* first block the allocator may hand out */
 	pgdax_le64 s_mkfs_time;		/* seconds since the epoch */
 	pgdax_le64 s_bad_blocks;	/* bad blocks found by mkfs (marked used) */
-	uint8_t    s_reserved[128];	/* zero */
+	pgdax_le64 s_backup_blk;	/* minor >= 3: block of the backup superblock;
+					 * 0 (older images) = the last block */
+	uint8_t    s_reserved[120];	/* zero */
 	pgdax_le32 s_pad;
 	pgdax_le32 s_crc;		/* crc32c of every byte above */
 	/* --- hot fields, primary copy only (the backup keeps mkfs values) --- */
@@ -316,8 +353,8 @@ static_assert(sizeof(struct pgdax_inode) == PGDAX_INODE_SIZE, "inode size");
  * eb_next -> ...), or, with PGDAX_IFL_INLINE_EXT, the records in i_inline. Each block: a header and fixed records. A record maps
  * file pages [x_fpage, x_fpage + 2^order) to device blocks
  * [dblk, dblk + 2^order); both x_fpage and dblk are multiples of 2^order,
- * and the device range lies in [data_start, blocks - 1). A record whose
- * x_dblk_order is 0 is free (a zeroed block is all free records). Records
+ * and every block of the device range is in the data area
+ * (pgdax_blk_in_data). A record whose x_dblk_order is 0 is free (a zeroed block is all free records). Records
  * do not overlap. The order of records in the chain is meaningless.
  * Extent blocks carry no crc (records change one at a time under the
  * journal); each record is validated when the map is loaded.
@@ -437,8 +474,26 @@ int pgdax_extent_validate(const struct pgdax_sb *sb, const struct pgdax_extent *
 /* Validate the record at @pos of a directory block @blk (@bs bytes). */
 int pgdax_dirent_validate(const void *blk, uint32_t bs, uint32_t pos,
 			  char *why, size_t whylen);
-/* Is data block @b a valid pointer target (inside the data area)? */
+/* Is data block @b a valid pointer target (inside the data area, not the
+ * backup superblock)? */
 bool pgdax_blk_in_data(const struct pgdax_sb *sb, uint64_t b);
+/* Block of the backup superblock (s_backup_blk, or the last block). */
+uint64_t pgdax_sb_backup_blk(const struct pgdax_sb *sb);
+/* One past the last data block: blocks - 1 when the backup is the last
+ * block, else blocks (the backup is then a hole inside the data area). */
+/* Blocks files may own: [data_start, data_end) but the backup superblock
+ * (what df counts as the volume's size; lib/vol/vol.h accounting). */
+uint64_t pgdax_sb_data_blocks(const struct pgdax_sb *sb);
+uint64_t pgdax_sb_data_end(const struct pgdax_sb *sb);
+/*
+ * Find a valid backup superblock on a device of @dev_size bytes mapped at
+ * @base, without the primary: the last block of the first 2 MiB and of the
+ * first 1 GiB (minor 3) and the last block of the device (older images), for
+ * every block size. A candidate counts only if it validates and names its
+ * own place as the backup's. 0 with *out and *off (byte offset), or -EUCLEAN.
+ */
+int pgdax_sb_find_backup(const void *base, uint64_t dev_size, struct pgdax_sb *out,
+			 uint64_t *off);
 
 /* Bitmap helpers on little-endian u64 words */
 static inline bool pgdax_bit_test(const void *map, uint64_t bit)

@@ -29,6 +29,12 @@
  *     blocks reach the allocator: after commit and after the references).
  * Cost: a small file pinned on a 2 MiB-aligned device takes 2 MiB of device
  * space from then on (its data stays in the aligned extent after unpin).
+ * At 1 GiB alignment the same rule makes every pinned small file take a
+ * whole 1 GiB unit (zero-filled when it is laid out) until it is deleted or
+ * truncated: a 3 GiB volume holds two such files (its first unit carries
+ * the metadata), and a pin fails with -ENOSPC once no whole unit is free.
+ * Small allocations fill units already broken first (lib/core/alloc.c,
+ * unit order), so small files alone do not take the units pins need.
  * Relayout needs a writable volume (-EROFS otherwise).
  *
  * A file with a pending trim (PGDAX_IFL_TRIM, lib/vol/data.c) gets it

@@ -4,9 +4,10 @@
  *
  * Order of writes (each persisted before the next), so that a crash or an
  * interrupted mkfs never leaves something that validates as a filesystem
- * with stale metadata: (1) invalidate the primary superblock, (2) journal
- * header + first record slot cleared, (3) bitmaps, (4) root inode,
- * (5) backup superblock, (6) primary superblock (the volume exists now).
+ * with stale metadata: (1) invalidate the primary superblock and any stale
+ * backup where one is looked for, (2) journal header + first record slot
+ * cleared, (3) bitmaps, (4) root inode, (5) backup superblock, (6) primary
+ * superblock (the volume exists now).
  */
 #include "config.h"
 
@@ -78,6 +79,23 @@ static int random_uuid(uint8_t u[16])
 	return 0;
 }
 
+/*
+ * Where the backup superblock goes (format.h, "Why the backup moves"): the
+ * last block of the first alignment unit when the unit is 2 MiB or 1 GiB,
+ * the metadata ends before that block and the device has more than one
+ * unit; else the last block of the device. Both are places fsck and mount
+ * try without the primary (pgdax_sb_find_backup).
+ */
+static uint64_t backup_block(uint64_t blocks, uint64_t data_start, uint64_t align, uint32_t bs)
+{
+	uint64_t unit = align / bs;
+
+	if ((align == (2u << 20) || align == (1u << 30)) && data_start < unit - 1 &&
+	    unit < blocks)
+		return unit - 1;
+	return blocks - 1;
+}
+
 int pgdax_mkfs_layout(uint64_t dev_size, uint64_t align, const struct pgdax_mkfs_opts *o,
 		      struct pgdax_sb *sb)
 {
@@ -119,9 +137,10 @@ int pgdax_mkfs_layout(uint64_t dev_size, uint64_t align, const struct pgdax_mkfs
 	uint64_t ibb = div_up(ninodes, 8ULL * bs);
 	uint64_t itb = div_up(ninodes * PGDAX_INODE_SIZE, bs);
 	uint64_t js = 1, bbs = js + jblocks, ibs = bbs + bbb, its = ibs + ibb;
+	/* Data starts right after the inode table: the rest of that unit
+	 * holds small allocations (the allocator breaks whole units last). */
 	uint64_t ds = its + itb;
-	uint64_t al = align > bs ? align / bs : 1;
-	ds = div_up(ds, al) * al;
+	uint64_t backup = backup_block(blocks, ds, align, bs);
 	if (ds + 16 >= blocks - 1) {
 		pgdax_err("device of %llu bytes is too small for %llu inodes and a %llu-byte "
 			  "journal (metadata ends at block %llu of %llu)",
@@ -160,6 +179,9 @@ int pgdax_mkfs_layout(uint64_t dev_size, uint64_t align, const struct pgdax_mkfs
 	sb->s_itable_blocks = htole64(itb);
 	sb->s_inodes = htole64(ninodes);
 	sb->s_data_start = htole64(ds);
+	sb->s_backup_blk = htole64(backup);
+	if (backup != blocks - 1)
+		sb->s_feat_incompat = htole64(PGDAX_FEAT_INCOMPAT_BACKUP_BLK);
 	sb->s_mkfs_time = htole64((uint64_t)time(NULL));
 	sb->s_crc = htole32(pgdax_struct_crc(sb, offsetof(struct pgdax_sb, s_crc)));
 	sb->s_state = htole64(PGDAX_STATE_CLEAN);
@@ -185,9 +207,13 @@ void pgdax_mkfs_print_layout(FILE *f, const struct pgdax_sb *sb)
 	REGION("block bitmap", le64toh(sb->s_bbitmap_start), le64toh(sb->s_bbitmap_blocks));
 	REGION("inode bitmap", le64toh(sb->s_ibitmap_start), le64toh(sb->s_ibitmap_blocks));
 	REGION("inode table", le64toh(sb->s_itable_start), le64toh(sb->s_itable_blocks));
-	uint64_t ds = le64toh(sb->s_data_start), last = le64toh(sb->s_blocks) - 1;
-	REGION("data", ds, last - ds);
-	REGION("backup sb", last, 1ULL);
+	uint64_t ds = le64toh(sb->s_data_start), de = pgdax_sb_data_end(sb);
+	uint64_t bk = pgdax_sb_backup_blk(sb);
+	REGION("data", ds, de - ds);
+	REGION("backup sb", bk, 1ULL);
+	if (bk < de)
+		fprintf(f, "  (the backup superblock is a hole in the data area, in the first "
+			"alignment unit with the metadata)\n");
 #undef REGION
 	fprintf(f, "  %llu inodes (%u bytes each)\n",
 		(unsigned long long)le64toh(sb->s_inodes) - 2, PGDAX_INODE_SIZE);
@@ -241,9 +267,10 @@ static void set_bits(uint8_t *map, uint64_t from, uint64_t to)
 		map[from / 8] |= (uint8_t)(1u << (from & 7)), from++;
 }
 
-/* Mark known bad blocks of the data area used; returns how many. */
+/* Mark known bad blocks of the data area used (the backup superblock's
+ * block is not counted: it is used anyway); returns how many. */
 static uint64_t mark_bad(struct pgdax_dev *dev, uint8_t *map, uint64_t lo, uint64_t hi,
-			 uint32_t bs)
+			 uint64_t backup, uint32_t bs)
 {
 	uint64_t n = 0;
 	uint64_t step = (1ULL << 30) / bs;
@@ -252,7 +279,7 @@ static uint64_t mark_bad(struct pgdax_dev *dev, uint8_t *map, uint64_t lo, uint6
 		if (!pgdax_dev_range_is_bad(dev, b * bs, (e - b) * bs))
 			continue;
 		for (uint64_t k = b; k < e; k++) {
-			if (pgdax_dev_range_is_bad(dev, k * bs, bs)) {
+			if (k != backup && pgdax_dev_range_is_bad(dev, k * bs, bs)) {
 				set_bits(map, k, k + 1);
 				n++;
 			}
@@ -288,7 +315,7 @@ static void write_root(struct pgdax_dev *dev, const struct pgdax_sb *sb)
 static int check_existing(struct pgdax_dev *dev, const char *device, bool force)
 {
 	const char *base = pgdax_dev_base(dev);
-	uint64_t size = pgdax_dev_size(dev);
+	uint64_t size = pgdax_dev_size(dev), off;
 	struct pgdax_sb sb;
 	char why[160], u[37];
 
@@ -296,21 +323,38 @@ static int check_existing(struct pgdax_dev *dev, const char *device, bool force)
 	bool found = pgdax_sb_validate(&sb, 0, why, sizeof(why)) == 0;
 	if (!found && le64toh(sb.s_magic) == PGDAX_SB_MAGIC)
 		found = true;	/* damaged, but still a pgdaxfs */
-	if (!found) {
-		for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE && !found;
-		     bs <<= 1) {
-			if (size / bs < MIN_BLOCKS)
-				break;
-			memcpy(&sb, base + (size / bs - 1) * bs, sizeof(sb));
-			found = pgdax_sb_validate(&sb, 0, why, sizeof(why)) == 0;
-		}
-	}
+	if (!found)
+		found = pgdax_sb_find_backup(base, size, &sb, &off) == 0;
 	if (!found || force)
 		return 0;
 	pgdax_uuid_format(sb.s_uuid, u);
 	pgdax_err("found a pgdaxfs filesystem (label \"%.*s\", uuid %s) on %s; use -f to "
 		  "overwrite", PGDAX_LABEL_MAX, sb.s_label, u, device);
 	return -EEXIST;
+}
+
+/*
+ * A backup superblock of an earlier filesystem at any place fsck and mount
+ * look for one (pgdax_sb_find_backup) other than ours would be taken for
+ * this volume's backup if the primary were damaged: clear its magic.
+ * Only blocks that hold the magic are written (sparse files stay sparse).
+ */
+static void erase_stale_backups(struct pgdax_dev *dev, uint64_t ours)
+{
+	char *base = pgdax_dev_base(dev);
+	uint64_t size = pgdax_dev_size(dev);
+
+	for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE; bs <<= 1) {
+		uint64_t at[3] = { (2u << 20) - bs, (1u << 30) - bs, (size / bs - 1) * bs };
+
+		for (int i = 0; i < 3; i++) {
+			pgdax_le64 *m = (void *)(base + at[i]);
+
+			if (at[i] != ours && at[i] + bs <= size &&
+			    le64toh(*m) == PGDAX_SB_MAGIC)
+				pgdax_dev_memset_persist(dev, m, 0, sizeof(*m));
+		}
+	}
 }
 
 int pgdax_mkfs(const char *device, const struct pgdax_mkfs_opts *o)
@@ -346,11 +390,13 @@ int pgdax_mkfs(const char *device, const struct pgdax_mkfs_opts *o)
 
 	char *base = pgdax_dev_base(dev);
 	uint32_t bs = le32toh(sb.s_block_size);
-	uint64_t blocks = le64toh(sb.s_blocks), ninodes = le64toh(sb.s_inodes);
-	uint64_t ds = le64toh(sb.s_data_start);
+	uint64_t ninodes = le64toh(sb.s_inodes);
+	uint64_t ds = le64toh(sb.s_data_start), backup = pgdax_sb_backup_blk(&sb);
+	uint64_t de = pgdax_sb_data_end(&sb);
 
-	/* (1) no valid primary while we work */
+	/* (1) no valid primary (nor a stale backup) while we work */
 	pgdax_dev_memset_persist(dev, base, 0, sizeof(struct pgdax_sb));
+	erase_stale_backups(dev, backup * bs);
 	/* (2) */
 	rc = journal_format(dev, &sb);
 	if (rc)
@@ -365,12 +411,14 @@ int pgdax_mkfs(const char *device, const struct pgdax_mkfs_opts *o)
 		goto out;
 	uint8_t *bmap = (uint8_t *)base + bbs * bs, *imap = (uint8_t *)base + ibs * bs;
 	set_bits(bmap, 0, ds);
-	set_bits(bmap, blocks - 1, bbb * bs * 8);
-	uint64_t bad = mark_bad(dev, bmap, ds, blocks - 1, bs);
+	set_bits(bmap, backup, backup + 1);
+	set_bits(bmap, de, bbb * bs * 8);	/* the backup if last, bits past the end */
+	uint64_t bad = mark_bad(dev, bmap, ds, de, backup, bs);
 	set_bits(imap, 0, 2);
 	set_bits(imap, ninodes, ibb * bs * 8);
 	pgdax_dev_persist(dev, bmap, div_up(ds, 8));
-	pgdax_dev_persist(dev, bmap + (blocks - 1) / 8, bbb * bs - (blocks - 1) / 8);
+	pgdax_dev_persist(dev, bmap + backup / 8, 1);
+	pgdax_dev_persist(dev, bmap + de / 8, bbb * bs - de / 8);
 	if (bad)
 		pgdax_dev_persist(dev, bmap, bbb * bs);
 	pgdax_dev_persist(dev, imap, 1);
@@ -383,7 +431,7 @@ int pgdax_mkfs(const char *device, const struct pgdax_mkfs_opts *o)
 	/* (4) */
 	write_root(dev, &sb);
 	/* (5), (6) */
-	pgdax_dev_memcpy_persist(dev, base + (blocks - 1) * bs, &sb, sizeof(sb));
+	pgdax_dev_memcpy_persist(dev, base + backup * bs, &sb, sizeof(sb));
 	pgdax_dev_memcpy_persist(dev, base, &sb, sizeof(sb));
 	if (!o->quiet) {
 		pgdax_mkfs_print_layout(out, &sb);

@@ -202,8 +202,8 @@ static void reserve_locked_pages(struct quarantine *q, uint64_t a, uint64_t b)
 	struct pgdax_vol *vol = q->vol;
 	uint64_t run = 0, start = 0;
 
-	if (b > vol->blocks)
-		b = vol->blocks;
+	if (b > vol->data_end)
+		b = vol->data_end;
 	for (uint64_t pg = a; pg <= b; pg++) {
 		bool candidate = pg < b && pg >= vol->data_start &&
 				 !pgdax_bit_test(vol->bbitmap, pg) && !reserved_locked(q, pg);

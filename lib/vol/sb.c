@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Superblock: read and validate the primary copy (block 0), fall back to the
- * backup (last block) when the primary is damaged, and repair the primary
- * from it; a read-write mount also rewrites a backup that differs from a
- * valid primary. The checksummed part is written by mkfs and, for label
- * and uuid, by pgdaxctl tune on an unmounted volume (lib/vol/tune.c); the
- * hot fields (state, orphan head, counters) live after s_crc in the primary.
+ * backup (pgdax_sb_find_backup: the last block of the first alignment unit,
+ * or of the device on older layouts) when the primary is damaged, and
+ * repair the primary from it; a read-write mount also rewrites a backup
+ * that differs from a valid primary. The checksummed part is written by
+ * mkfs and, for label and uuid, by pgdaxctl tune on an unmounted volume
+ * (lib/vol/tune.c); the hot fields (state, orphan head, counters) live
+ * after s_crc in the primary.
  */
 #include "config.h"
 
@@ -24,30 +26,7 @@ void sb_seal(struct pgdax_sb *sb)
 
 uint64_t sb_backup_offset(const struct pgdax_sb *sb)
 {
-	return (le64toh(sb->s_blocks) - 1) * le32toh(sb->s_block_size);
-}
-
-/* Look for a valid backup: it sits in the last block of the filesystem,
- * which is the last block of the device for every block size. */
-static int find_backup(const char *base, uint64_t size, struct pgdax_sb *out,
-		       uint64_t *where)
-{
-	for (uint32_t bs = PGDAX_MIN_BLOCK_SIZE; bs <= PGDAX_MAX_BLOCK_SIZE; bs <<= 1) {
-		if (size / bs < 16)
-			break;
-		uint64_t off = (size / bs - 1) * bs;
-		struct pgdax_sb sb;
-		char why[160];
-		memcpy(&sb, base + off, sizeof(sb));
-		if (pgdax_sb_validate(&sb, size, why, sizeof(why)))
-			continue;
-		if (le32toh(sb.s_block_size) != bs || sb_backup_offset(&sb) != off)
-			continue;
-		*out = sb;
-		*where = off;
-		return 0;
-	}
-	return -EUCLEAN;
+	return pgdax_sb_backup_blk(sb) * le32toh(sb->s_block_size);
 }
 
 /*
@@ -97,7 +76,7 @@ int sb_load(struct pgdax_dev *dev, bool rdonly, struct pgdax_sb *out)
 	pgdax_err("%s: primary superblock @0: %s", name, why);
 
 	uint64_t where;
-	if (find_backup(base, size, &sb, &where)) {
+	if (pgdax_sb_find_backup(base, size, &sb, &where)) {
 		pgdax_err("%s: no valid backup superblock either: not a usable pgdaxfs "
 			  "(run mkfs.pgdaxfs, or fsck.pgdaxfs if it was one)", name);
 		return -EUCLEAN;

@@ -89,7 +89,7 @@ static int check_offline(struct pgdax_dev *dev, const char *device, const struct
 {
 	const char *base = pgdax_dev_base(dev);
 	uint64_t size = pgdax_dev_size(dev);
-	uint64_t boff = (le64toh(p->s_blocks) - 1) * le32toh(p->s_block_size);
+	uint64_t boff = pgdax_sb_backup_blk(p) * le32toh(p->s_block_size);
 	struct pgdax_sb b;
 	int rc;
 
@@ -154,7 +154,7 @@ int pgdax_tune(const char *device, const struct pgdax_tune_opts *o)
 		memcpy(n.s_uuid, o->uuid, sizeof(n.s_uuid));
 	n.s_crc = htole32(pgdax_struct_crc(&n, offsetof(struct pgdax_sb, s_crc)));
 
-	uint64_t boff = (le64toh(n.s_blocks) - 1) * le32toh(n.s_block_size);
+	uint64_t boff = pgdax_sb_backup_blk(&n) * le32toh(n.s_block_size);
 	char *jh = base + le64toh(n.s_journal_start) * le32toh(n.s_block_size);
 
 	journal_hdr_make(&n, &h);

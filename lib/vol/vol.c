@@ -99,6 +99,28 @@ static uint64_t count_orphans(struct pgdax_vol *vol)
 	return n;
 }
 
+/*
+ * The volume's alignment (s_align) is the one its clients map with: imposed
+ * on an emulated device, checked against a devdax's own (lib/dev/dev_align.c).
+ * An explicit alignment (the align= mount option of earlier versions, which
+ * named the alignment of an emulated device) must agree with it.
+ */
+static int use_align(struct pgdax_vol *vol, uint64_t want)
+{
+	uint64_t a = le64toh(vol->geo.s_align);
+
+	if (!a)
+		a = 4096;	/* never written so by mkfs; read as the smallest */
+	if (want && want != a) {
+		pgdax_err("%s: the volume was formatted with alignment %llu; align=%llu does not "
+			  "match (the volume records its alignment: drop the option, or reformat "
+			  "with mkfs.pgdaxfs --align)", vol->devname, (unsigned long long)a,
+			  (unsigned long long)want);
+		return -EINVAL;
+	}
+	return pgdax_dev_use_align(vol->dev, a);
+}
+
 int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 		    struct pgdax_vol **out)
 {
@@ -121,13 +143,15 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	snprintf(vol->devname, sizeof(vol->devname), "%s", device);
 
 	rc = pgdax_dev_open(device, PGDAX_DEV_EXCL | (vol->rdonly ? PGDAX_DEV_RDONLY : 0),
-			    opts->align_override, &dev);
+			    0, &dev);
 	if (rc)
 		goto fail;
 	vol->dev = dev;
 	vol->base = pgdax_dev_base(dev);
 	vol->dev_size = pgdax_dev_size(dev);
 	rc = sb_load(dev, vol->rdonly, &vol->geo);
+	if (!rc)
+		rc = use_align(vol, opts->align_override);
 	if (rc)
 		goto fail;
 	vol->sb = (struct pgdax_sb *)vol->base;
@@ -136,6 +160,8 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	vol->blocks = le64toh(vol->geo.s_blocks);
 	vol->ninodes = le64toh(vol->geo.s_inodes);
 	vol->data_start = le64toh(vol->geo.s_data_start);
+	vol->data_end = pgdax_sb_data_end(&vol->geo);
+	vol->backup_blk = pgdax_sb_backup_blk(&vol->geo);
 	vol->bbitmap = blk_addr(vol, le64toh(vol->geo.s_bbitmap_start));
 	vol->ibitmap = blk_addr(vol, le64toh(vol->geo.s_ibitmap_start));
 	vol->itable = blk_addr(vol, le64toh(vol->geo.s_itable_start));
@@ -190,6 +216,9 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	rc = pgdax_alloc_new(vol->blocks, &vol->alloc);
 	if (rc)
 		goto fail;
+	/* whole alignment units stay whole for DAX mappings while they can */
+	pgdax_alloc_set_unit_order(vol->alloc, (unsigned)__builtin_ctzll(
+		pgdax_dev_info(dev)->align > vol->bs ? pgdax_dev_info(dev)->align / vol->bs : 1));
 	rc = bitmap_scan(vol);
 	if (rc)
 		goto fail;

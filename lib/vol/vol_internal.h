@@ -119,6 +119,7 @@ struct pgdax_vol {
 	uint32_t bs;
 	unsigned bshift;
 	uint64_t blocks, ninodes, data_start;
+	uint64_t data_end, backup_blk;	/* pgdax_sb_data_end/_backup_blk of geo */
 	pgdax_le64 *bbitmap, *ibitmap;	/* on the device */
 	char *itable;			/* on the device */
 	struct pgdax_vol_opts opts;
@@ -179,7 +180,7 @@ struct pgdax_vol {
  * struct pgdax_vol_stats): the data area and the inode slots but 0. */
 static inline uint64_t vol_data_blocks(const struct pgdax_vol *vol)
 {
-	return vol->blocks - vol->data_start - 1;
+	return pgdax_sb_data_blocks(&vol->geo);
 }
 static inline uint64_t vol_inode_slots(const struct pgdax_vol *vol)
 {

@@ -28,14 +28,14 @@ int vol_test_count_entries(struct pgdax_vol *vol, uint64_t dir)
 int vol_test_check_blocks(struct pgdax_vol *vol)
 {
 	uint64_t used_bits = 0, iblocks = 0;
-	for (uint64_t b = vol->data_start; b < vol->blocks - 1; b++)
-		used_bits += pgdax_bit_test(vol->bbitmap, b);
+	for (uint64_t b = vol->data_start; b < vol->data_end; b++)
+		used_bits += b != vol->backup_blk && pgdax_bit_test(vol->bbitmap, b);
 	for (uint64_t i = 1; i < vol->ninodes; i++) {
 		if (!ino_is_used(vol, i))
 			continue;
 		iblocks += le64toh(inode_slot(vol, i)->i_blocks);
 	}
-	uint64_t data = vol->blocks - 1 - vol->data_start;
+	uint64_t data = vol->data_end - vol->data_start - (vol->backup_blk < vol->data_end);
 	uint64_t afree = pgdax_alloc_free_pages(vol->alloc);
 	uint64_t bad = le64toh(vol->geo.s_bad_blocks);
 	if (used_bits != iblocks + bad || afree != data - used_bits) {
