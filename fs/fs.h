@@ -76,6 +76,8 @@ struct fs_opts {
 	int readahead_kb;		/* bdi read_ahead_kb to set, -1 kernel's */
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	unsigned spin_us;		/* receivers busy-wait for the next request */
+	int io_uring;			/* -o io_uring 1, no_io_uring 0, default -1:
+					 * where the kernel allows it (fs_init) */
 	int log_level;			/* -1: leave the library default */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
@@ -123,6 +125,9 @@ struct fs {
 	/* the running session loop's pool (fs/loop.c, fs_loop_defer): set
 	 * before its first thread starts, cleared after its last one ended */
 	void *loop;
+	/* INIT negotiated FUSE-over-io_uring (fs_init): requests come over
+	 * libfuse's per-CPU rings (fs/loop.c, "io_uring") */
+	atomic_bool uring;
 
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
 	int ready_fd;
@@ -146,6 +151,15 @@ static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 void fs_cred(fuse_req_t req, struct pgdax_cred *cred);
 
 extern const struct fuse_lowlevel_ops fs_ops;
+
+/* handoff.c: with io_uring, the handlers of requests that may wait hand
+ * themselves to the worker pool (fs/loop.c, "io_uring"); wraps them in
+ * @ops (a copy of fs_ops). */
+void fs_handoff_wrap(struct fuse_lowlevel_ops *ops);
+
+/* Whether the daemon asks libfuse for io_uring (-o io_uring, or by
+ * default when this build can keep truncate waits interruptible over it). */
+bool fs_want_uring(const struct fs_opts *o);
 
 /* options.c: the command line, checked before anything is touched */
 extern const char *fs_prog;		/* program name for messages */

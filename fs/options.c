@@ -59,11 +59,31 @@ static void usage(FILE *out)
 		"                        (default: online CPUs, at least 2, at most 8)\n"
 		"  mt                    libfuse's multi-threaded loop instead of the receiving\n"
 		"                        thread(s) plus workers for requests that may wait\n"
+		"                        (over /dev/fuse only)\n"
+		"  io_uring, no_io_uring serve over FUSE-over-io_uring (default where the kernel\n"
+		"                        allows it: /sys/module/fuse/parameters/enable_uring = 1,\n"
+		"                        and libfuse >= 3.18), or over /dev/fuse\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  default_permissions   always on (the kernel checks permissions)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
 		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
 		fs_prog);
+}
+
+bool fs_want_uring(const struct fs_opts *o)
+{
+#ifdef PGDAX_HAVE_FUSE_URING
+	if (o->mt_loop)
+		return false;	/* libfuse's loop: no handoff, no interrupts */
+#ifdef PGDAX_HAVE_FUSE_REQ_UNIQUE
+	return o->io_uring != 0;
+#else
+	return o->io_uring == 1;	/* waits over io_uring not interruptible */
+#endif
+#else
+	(void)o;
+	return false;	/* libfuse < 3.18 */
+#endif
 }
 
 /* Options passed on to the kernel mount unchanged. */
@@ -155,6 +175,10 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->max_idle_threads = (unsigned)v;
 	} else if (!strcmp(opt, "mt") && !val) {
 		o->mt_loop = true;
+	} else if (!strcmp(opt, "io_uring") && !val) {
+		o->io_uring = 1;
+	} else if (!strcmp(opt, "no_io_uring") && !val) {
+		o->io_uring = 0;
 	} else if (!strcmp(opt, "break_notify") && !val) {
 		o->break_notify = true;
 	} else if (!strcmp(opt, "spin") && val) {
@@ -245,6 +269,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 		.receivers = 0,		/* default: see default_receivers() */
 		.readahead_kb = FS_DEFAULT_READAHEAD_KB,
 		.spin_us = FS_DEFAULT_SPIN_US,
+		.io_uring = -1,		/* where the kernel allows it */
 		.log_level = -1,
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */

@@ -177,6 +177,18 @@ void pgdaxctl_status_print_holders(FILE *f, const char *mnt,
 	}
 }
 
+static const char *transport_str(uint32_t t)
+{
+	switch (t) {
+	case PGDAX_TRANSPORT_DEV_FUSE:
+		return "dev_fuse";
+	case PGDAX_TRANSPORT_IO_URING:
+		return "io_uring";
+	default:
+		return "unknown";	/* an older daemon */
+	}
+}
+
 static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 {
 	const struct pgdax_ioc_status *st = &s->st;
@@ -190,9 +202,10 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	printf(",\n  \"emulated\": %s,\n  \"readonly\": %s,\n",
 	       (st->flags & PGDAX_INFO_EMULATED) ? "true" : "false",
 	       (st->flags & PGDAX_INFO_RDONLY) ? "true" : "false");
-	printf("  \"daemon_pid\": %d,\n  \"state\": \"%s\",\n  \"live_count\": %lld,\n",
-	       st->daemon_pid, pgdaxctl_pgmap_state_str(st->pgmap_state),
-	       (long long)st->live_count);
+	printf("  \"daemon_pid\": %d,\n  \"transport\": \"%s\",\n  \"state\": \"%s\",\n"
+	       "  \"live_count\": %lld,\n",
+	       st->daemon_pid, transport_str(st->transport),
+	       pgdaxctl_pgmap_state_str(st->pgmap_state), (long long)st->live_count);
 	printf("  \"dead\": %s,\n  \"dead_reason\": ",
 	       (st->flags & PGDAX_INFO_DEAD) ? "true" : "false");
 	if (st->flags & PGDAX_INFO_DEAD)
@@ -243,6 +256,7 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	printf("%s: pgdaxfs on %s (%s%s), daemon pid %d\n", mnt, st->dev_path,
 	       (st->flags & PGDAX_INFO_EMULATED) ? "emulated" : "devdax",
 	       (st->flags & PGDAX_INFO_RDONLY) ? ", read-only" : "", st->daemon_pid);
+	printf("  transport:  %s\n", transport_str(st->transport));
 	printf("  device:     %s, alignment %s, block %s\n",
 	       pgdaxctl_size_str(st->dev_size, a, sizeof(a)),
 	       pgdaxctl_size_str(st->dev_align, b, sizeof(b)),
