@@ -128,12 +128,14 @@ static void init_transport(struct fs *fs, struct fuse_conn_info *conn)
 #else
 	(void)conn;
 #endif
+	/* at the level logged by default (err): whoever gets /dev/fuse where
+	 * io_uring is the default must see why */
 	if (want || fs->opts.io_uring == 1) {
 		if (access(ENABLE_URING, F_OK) == 0)
-			pgdax_notice("serving over /dev/fuse: the kernel offers no io_uring while "
+			pgdax_err("serving over /dev/fuse: the kernel offers no io_uring while "
 				     ENABLE_URING " is 0 (root may set it to 1 and remount)");
 		else
-			pgdax_notice("serving over /dev/fuse: this kernel has no FUSE-over-io_uring "
+			pgdax_err("serving over /dev/fuse: this kernel has no FUSE-over-io_uring "
 				     "(no " ENABLE_URING ")");
 	}
 }
