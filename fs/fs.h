@@ -134,9 +134,20 @@ struct fs {
 	bool background;		/* switch logging to syslog when ready */
 };
 
+/* libfuse stops its io_uring threads with pthread_cancel (at the end of the
+ * session, fs/loop.c): a handler cancelled halfway would leave its locks
+ * held. They exit on their own once woken, so each thread that serves a
+ * request turns cancellation off, once (fs_of, which every handler calls
+ * first). */
+extern __thread bool fs_nocancel;
+
 /* The filesystem of a request (fuse_req_userdata). */
 static inline struct fs *fs_of(fuse_req_t req)
 {
+	if (!fs_nocancel) {
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		fs_nocancel = true;
+	}
 	return (struct fs *)fuse_req_userdata(req);
 }
 

@@ -29,6 +29,8 @@
 
 static struct fuse_lowlevel_ops real;	/* the wrapped handlers (fs_ops') */
 
+__thread bool fs_nocancel;		/* fs.h, fs_of */
+
 /* Only a request that came over a ring is handed off here. */
 static bool on_ring(fuse_req_t req)
 {
