@@ -364,7 +364,7 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
  * Interrupts: the kernel still sends FUSE_INTERRUPT through /dev/fuse for
  * a request that arrived over a ring, and libfuse 3.18 does not match the
  * two ("no support for interrupts with io-uring"): fuse_req_interrupted()
- * stays false. A receiver therefore takes each INTERRUPT itself and marks
+ * stays false. A receiver therefore looks at each INTERRUPT itself and marks
  * the handed-off request it names (only those wait: a request served
  * inline ends on its own), found by its unique id (fuse_req_unique(), which
  * the libfuse build of tools/install-libfuse318.sh adds); the wait polls
@@ -732,11 +732,12 @@ static void *receive(void *arg)
 		}
 		uint64_t target;
 
+		/* (and libfuse still gets it: it may name a request that came
+		 * through /dev/fuse, before the rings were up or if libfuse
+		 * could not start them) */
 		if (atomic_load(&p->fs->uring) &&
-		    fs_req_interrupt_target(j->buf.mem, j->buf.size, &target)) {
+		    fs_req_interrupt_target(j->buf.mem, j->buf.size, &target))
 			interrupt(p, target);
-			continue;
-		}
 		/* (no worker at all and none can be started: serve it here,
 		 * as a plain single-threaded loop would) */
 		if (c != FS_REQ_FAST &&
