@@ -50,6 +50,9 @@
 #define FS_DEFAULT_READAHEAD_KB	4096
 #define FS_MAX_READAHEAD_KB	(1 << 20)
 
+/* io_uring: ring entries per CPU queue beyond two full lanes (fs/main.c). */
+#define FS_URING_SPARE_ENTRIES	16
+
 /* -o spin=US (fs/loop.c "Waiting for requests" says why). */
 #define FS_DEFAULT_SPIN_US	50
 

@@ -366,6 +366,15 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
  * them, is served inline by its ring thread, which never waits for another
  * request; so every ring goes on being served while workers wait.
  *
+ * One limit /dev/fuse does not have: a request stays in its ring entry
+ * until it is answered, so requests waiting in the pool hold entries of
+ * the queue of the CPU they were issued on, and a queue whose entries are
+ * all held serves nothing more. fs/main.c asks for 2 * max_threads + 16
+ * entries per queue (both lanes full, and room for the rest): a CPU whose
+ * callers have more requests waiting than that at once stalls its queue
+ * until one ends (break_timeout, or an interrupt: INTERRUPTs come through
+ * /dev/fuse). An entry's buffers are mapped, not touched, until used.
+ *
  * Interrupts: the kernel still sends FUSE_INTERRUPT through /dev/fuse for
  * a request that arrived over a ring, and libfuse 3.18 does not match the
  * two ("no support for interrupts with io-uring"): fuse_req_interrupted()

@@ -146,9 +146,20 @@ int main(int argc, char **argv)
 		goto out_handles;
 	/* libfuse's own option (not the kernel's): start the rings if INIT
 	 * negotiates io_uring (fs_init) */
-	if (fs_want_uring(&fs->opts) &&
-	    (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, "io_uring")))
-		goto out_handles;
+	if (fs_want_uring(&fs->opts)) {
+		/* A request stays in its ring entry until it is answered, so
+		 * requests waiting in the pool hold entries of their CPU's
+		 * queue: with all of them held, that queue serves nothing, the
+		 * UNPIN or RELEASE that would end the waits included. Room for
+		 * both lanes full (fs/loop.c) plus the rest; the entries'
+		 * buffers are mapped, not touched, until used. */
+		char depth[64];
+
+		snprintf(depth, sizeof(depth), "io_uring,io_uring_q_depth=%u",
+			 2 * fs->opts.max_threads + FS_URING_SPARE_ENTRIES);
+		if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, depth))
+			goto out_handles;
+	}
 	if (fs->opts.io_uring == 1 && !fs_want_uring(&fs->opts))
 		fprintf(stderr, "%s: -o io_uring: %s; serving over /dev/fuse\n", fs_prog,
 			fs->opts.mt_loop ? "not with -o mt" :
