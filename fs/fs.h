@@ -50,6 +50,9 @@
 #define FS_DEFAULT_READAHEAD_KB	4096
 #define FS_MAX_READAHEAD_KB	(1 << 20)
 
+/* io_uring: ring entries per CPU queue beyond two full lanes (fs/main.c). */
+#define FS_URING_SPARE_ENTRIES	16
+
 /* -o spin=US (fs/loop.c "Waiting for requests" says why). */
 #define FS_DEFAULT_SPIN_US	50
 
@@ -77,6 +80,8 @@ struct fs_opts {
 	int readahead_kb;		/* bdi read_ahead_kb to set, -1 kernel's */
 	bool break_notify;		/* serve FUSE_POLL (POLLPRI on layout breaks) */
 	unsigned spin_us;		/* receivers busy-wait for the next request */
+	int io_uring;			/* -o io_uring 1, no_io_uring 0, default -1:
+					 * where the kernel allows it (fs_init) */
 	int log_level;			/* -1: leave the library default */
 	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
 	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
@@ -140,6 +145,9 @@ struct fs {
 	/* the running session loop's pool (fs/loop.c, fs_loop_defer): set
 	 * before its first thread starts, cleared after its last one ended */
 	void *loop;
+	/* INIT negotiated FUSE-over-io_uring (fs_init): requests come over
+	 * libfuse's per-CPU rings (fs/loop.c, "io_uring") */
+	atomic_bool uring;
 
 	/* mount -o remount,ro (fs/remount.c): every modifying request fails
 	 * with EROFS while set; the volume underneath stays as mounted */
@@ -150,9 +158,20 @@ struct fs {
 	bool background;		/* switch logging to syslog when ready */
 };
 
+/* libfuse stops its io_uring threads with pthread_cancel (at the end of the
+ * session, fs/loop.c): a handler cancelled halfway would leave its locks
+ * held. They exit on their own once woken, so each thread that serves a
+ * request turns cancellation off, once (fs_of, which every handler calls
+ * first). */
+extern __thread bool fs_nocancel;
+
 /* The filesystem of a request (fuse_req_userdata). */
 static inline struct fs *fs_of(fuse_req_t req)
 {
+	if (!fs_nocancel) {
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		fs_nocancel = true;
+	}
 	return (struct fs *)fuse_req_userdata(req);
 }
 
@@ -167,6 +186,15 @@ static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 void fs_cred(fuse_req_t req, struct pgdax_cred *cred);
 
 extern const struct fuse_lowlevel_ops fs_ops;
+
+/* handoff.c: with io_uring, the handlers of requests that may wait hand
+ * themselves to the worker pool (fs/loop.c, "io_uring"); wraps them in
+ * @ops (a copy of fs_ops). */
+void fs_handoff_wrap(struct fuse_lowlevel_ops *ops);
+
+/* Whether the daemon asks libfuse for io_uring (-o io_uring, or by
+ * default when this build can keep truncate waits interruptible over it). */
+bool fs_want_uring(const struct fs_opts *o);
 
 /* options.c: the command line, checked before anything is touched */
 extern const char *fs_prog;		/* program name for messages */

@@ -152,6 +152,12 @@ static void do_status(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned fl
 		st->daemon_pid = (int32_t)getpid();
 		if (fs_is_ro(fs))
 			st->flags |= PGDAX_INFO_RDONLY;
+		/* this very request's: over a ring once INIT negotiated one */
+		st->transport = PGDAX_TRANSPORT_DEV_FUSE;
+#ifdef PGDAX_HAVE_FUSE_URING
+		if (fuse_req_is_uring(req))
+			st->transport = PGDAX_TRANSPORT_IO_URING;
+#endif
 		/* From teardown phase 1 on the mount is dying for its users
 		 * (new opens and pins fail with ENXIO) although the pgmap is
 		 * killed only in phase 2, once no handle is left: report

@@ -67,6 +67,11 @@
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
+ * With FUSE-over-io_uring (libfuse >= 3.18, -o io_uring, the default where
+ * the kernel offers it) requests arrive on libfuse's per-CPU ring threads
+ * instead of the receivers; the same guarantee holds there, the requests
+ * that may wait handing themselves to the same lanes ("io_uring" below).
+ *
  * Lock order: pool.lock is a leaf (nothing else is taken under it).
  */
 #include <config.h>
@@ -89,10 +94,19 @@
 
 struct job {
 	struct fuse_buf buf;		/* mem is se->bufsize bytes (libfuse allocates) */
-	void (*fn)(void *arg);		/* a deferred call (fs_loop_defer), not a request */
+	void (*fn)(void *arg);		/* a deferred call (fs_loop_defer) or a
+					 * handed-off request, not a raw one */
 	void *arg;
 	struct job *next;
+	/* a request handed off by a ring thread (fs_loop_handoff) */
+	fuse_req_t req;			/* NULL otherwise */
+	uint64_t unique;		/* its id, which an INTERRUPT names */
+	atomic_bool interrupted;	/* an INTERRUPT for it has come */
+	struct job *hnext, *hprev;	/* pool.handed; pool.lock */
 };
+
+/* Recent INTERRUPTs that named no handed-off request (yet): FS_EARLY_INTR. */
+#define FS_EARLY_INTR	16
 
 struct pool;
 
@@ -138,11 +152,15 @@ struct pool {
 	unsigned nspare;		/* lock */
 	unsigned max_threads, max_idle;	/* per lane */
 	bool stop;			/* lock */
+	/* io_uring (see "io_uring" below) */
+	struct job handed;		/* list head: handed-off requests; lock */
+	uint64_t early[FS_EARLY_INTR];	/* unmatched INTERRUPT ids, 0 free; lock */
+	unsigned early_next;		/* lock */
 	pthread_t main_thread;		/* receiver 0 */
 
 	/* Receivers (see "Waiting for requests" below) */
 	int fd;				/* /dev/fuse, O_NONBLOCK */
-	long spin_ns;			/* -o spin: busy-wait this long, 0 never */
+	atomic_long spin_ns;		/* -o spin: busy-wait this long, 0 never */
 	atomic_uint waiting;		/* receivers waiting for a request */
 	atomic_bool spinner;		/* one of them is spinning */
 	pthread_mutex_t park_lock;
@@ -185,6 +203,10 @@ static struct job *job_get(struct pool *p)
 		j->next = NULL;
 		j->fn = NULL;
 		j->arg = NULL;
+		j->req = NULL;
+		j->unique = 0;
+		atomic_init(&j->interrupted, false);
+		j->hnext = j->hprev = NULL;
 	}
 	return j;
 }
@@ -201,6 +223,9 @@ static void job_put_locked(struct pool *p, struct job *j)
 		free(j);
 	}
 }
+
+/* The handed-off request this worker runs (fs_loop_req_interrupted). */
+static __thread struct job *cur_job;
 
 static void *worker(void *arg)
 {
@@ -224,12 +249,19 @@ static void *worker(void *arg)
 		l->nqueued--;
 		pthread_mutex_unlock(&p->lock);
 
-		if (j->fn)
+		if (j->fn) {
+			cur_job = j;
 			j->fn(j->arg);
-		else
+			cur_job = NULL;
+		} else {
 			fuse_session_process_buf(p->se, &j->buf);
+		}
 
 		pthread_mutex_lock(&p->lock);
+		if (j->req) {	/* replied: no INTERRUPT can name it now */
+			j->hprev->hnext = j->hnext;
+			j->hnext->hprev = j->hprev;
+		}
 		job_put_locked(p, j);
 		if (!l->head && l->nidle >= p->max_idle)
 			break;	/* enough idle workers already */
@@ -313,6 +345,139 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
 	job_put_locked(p, j);
 	pthread_mutex_unlock(&p->lock);
 	return -EAGAIN;
+}
+
+/*
+ * io_uring (-o io_uring, where the kernel offers it: fs_init).
+ *
+ * After INIT, the kernel sends requests over per-CPU rings, each served by
+ * a libfuse thread (fuse-ring-N) that calls the handler inline; only
+ * FORGETs and INTERRUPTs still come through /dev/fuse, where the receivers
+ * above still read (without spinning). The guarantee at the top of this
+ * file carries over with one change: a ring thread cannot hand a raw
+ * request to the pool before libfuse parses it, so the handlers of the
+ * requests that may wait (fs/handoff.c: SETATTR with a size, OPEN with
+ * O_TRUNC, FALLOCATE, the PIN and SYNC ioctls: the same classes as
+ * fs/reqclass.c) hand themselves off instead, arguments copied, to the
+ * same lanes: a truncate or punch-hole to LANE_BREAK, a PIN or SYNC to
+ * LANE_BRIEF. The worker runs the handler, which replies from there
+ * (libfuse takes the ring's lock for a reply from another thread). Every
+ * other request, the UNPIN, RELEASE and WRITE that end the waits among
+ * them, is served inline by its ring thread, which never waits for another
+ * request; so every ring goes on being served while workers wait.
+ *
+ * One limit /dev/fuse does not have: a request stays in its ring entry
+ * until it is answered, so requests waiting in the pool hold entries of
+ * the queue of the CPU they were issued on, and a queue whose entries are
+ * all held serves nothing more. fs/main.c asks for 2 * max_threads + 16
+ * entries per queue (both lanes full, and room for the rest): a CPU whose
+ * callers have more requests waiting than that at once stalls its queue
+ * until one ends (break_timeout, or an interrupt: INTERRUPTs come through
+ * /dev/fuse). An entry's buffers are mapped, not touched, until used.
+ *
+ * Interrupts: the kernel still sends FUSE_INTERRUPT through /dev/fuse for
+ * a request that arrived over a ring, and libfuse 3.18 does not match the
+ * two ("no support for interrupts with io-uring"): fuse_req_interrupted()
+ * stays false. A receiver therefore looks at each INTERRUPT itself and marks
+ * the handed-off request it names (only those wait: a request served
+ * inline ends on its own), found by its unique id (fuse_req_unique(), which
+ * the libfuse build of tools/install-libfuse318.sh adds); the wait polls
+ * fs_loop_req_interrupted(). An INTERRUPT can arrive before its request is
+ * handed off (the ring thread has not run the handler yet): its id is kept
+ * among the last FS_EARLY_INTR unmatched ones, which a handoff checks. Ids
+ * only grow, so a stale one never matches.
+ */
+#ifdef PGDAX_HAVE_FUSE_URING
+static bool req_is_uring(fuse_req_t req)
+{
+	return fuse_req_is_uring(req);
+}
+#else
+static bool req_is_uring(fuse_req_t req)
+{
+	(void)req;
+	return false;
+}
+#endif
+
+#ifdef PGDAX_HAVE_FUSE_REQ_UNIQUE
+static uint64_t req_unique(fuse_req_t req)
+{
+	return fuse_req_unique(req);
+}
+#else
+static uint64_t req_unique(fuse_req_t req)
+{
+	(void)req;
+	return 0;	/* never matches: interrupts are lost (fs_init warns) */
+}
+#endif
+
+static void interrupt(struct pool *p, uint64_t unique)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&p->lock);
+	for (j = p->handed.hnext; j != &p->handed; j = j->hnext)
+		if (j->unique == unique)
+			break;
+	if (j != &p->handed) {
+		atomic_store(&j->interrupted, true);
+	} else {
+		p->early[p->early_next] = unique;
+		p->early_next = (p->early_next + 1) % FS_EARLY_INTR;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+int fs_loop_handoff(fuse_req_t req, enum fs_req_class c, void (*fn)(void *arg), void *arg)
+{
+	struct pool *p = fs_of(req)->loop;
+	struct job *j;
+	int r;
+
+	if (!p || cur_job || c == FS_REQ_FAST || !req_is_uring(req))
+		return -EAGAIN;
+	j = job_get(p);
+	if (!j)
+		return -EAGAIN;
+	j->fn = fn;
+	j->arg = arg;
+	j->req = req;
+	j->unique = req_unique(req);
+	pthread_mutex_lock(&p->lock);
+	if (p->stop) {
+		r = -EAGAIN;
+	} else {
+		for (unsigned i = 0; i < FS_EARLY_INTR; i++)
+			if (j->unique && p->early[i] == j->unique) {
+				atomic_store(&j->interrupted, true);
+				p->early[i] = 0;
+			}
+		j->hnext = &p->handed;
+		j->hprev = p->handed.hprev;
+		p->handed.hprev->hnext = j;
+		p->handed.hprev = j;
+		r = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (r == 0)
+		r = submit(p, c == FS_REQ_MAY_WAIT ? LANE_BREAK : LANE_BRIEF, j);
+	if (r < 0) {
+		pthread_mutex_lock(&p->lock);
+		if (j->hnext) {
+			j->hprev->hnext = j->hnext;
+			j->hnext->hprev = j->hprev;
+		}
+		job_put_locked(p, j);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return r;
+}
+
+bool fs_loop_req_interrupted(fuse_req_t req)
+{
+	return cur_job && cur_job->req == req && atomic_load(&cur_job->interrupted);
 }
 
 static int loop_mt(struct fs *fs)
@@ -409,10 +574,12 @@ static int wait_request(struct pool *p, struct fuse_buf *buf)
 	long deadline = 0;
 	int res;
 
-	if (p->spin_ns > 0 && !atomic_load(&p->concurrent) &&
+	long spin_ns = atomic_load(&p->spin_ns);
+
+	if (spin_ns > 0 && !atomic_load(&p->concurrent) &&
 	    !atomic_exchange(&p->spinner, true)) {
 		spin = true;
-		deadline = now_ns() + p->spin_ns;
+		deadline = now_ns() + spin_ns;
 	}
 	for (;;) {
 		/* blocks in concurrent mode, -EAGAIN at once in sequential */
@@ -571,8 +738,20 @@ static void *receive(void *arg)
 			 * when process_buf returns */
 			fuse_session_process_buf(rc->se, &j->buf);
 			fs_initialized(p->fs);
+			/* requests come over the rings now: only FORGETs
+			 * and INTERRUPTs are left here, nothing to spin for */
+			if (atomic_load(&p->fs->uring))
+				atomic_store(&p->spin_ns, 0);
 			continue;
 		}
+		uint64_t target;
+
+		/* (and libfuse still gets it: it may name a request that came
+		 * through /dev/fuse, before the rings were up or if libfuse
+		 * could not start them) */
+		if (atomic_load(&p->fs->uring) &&
+		    fs_req_interrupt_target(j->buf.mem, j->buf.size, &target))
+			interrupt(p, target);
 		/* (no worker at all and none can be started: serve it here,
 		 * as a plain single-threaded loop would) */
 		if (c != FS_REQ_FAST &&
@@ -629,7 +808,8 @@ int fs_loop_run(struct fs *fs)
 	atomic_init(&p.last_backlog, 0);
 	atomic_init(&p.concurrent, false);
 	atomic_init(&p.serving, 0);
-	p.spin_ns = (long)fs->opts.spin_us * 1000;
+	atomic_init(&p.spin_ns, (long)fs->opts.spin_us * 1000);
+	p.handed.hnext = p.handed.hprev = &p.handed;
 	p.fd = fuse_session_fd(fs->se);
 	res = set_nonblock(p.fd, true);
 	if (res < 0) {
@@ -679,6 +859,15 @@ int fs_loop_run(struct fs *fs)
 			res = rc[i].res;
 	}
 	pool_stop(&p);		/* runs what is queued, deferred calls included */
+	/* The rings' threads (libfuse starts them at INIT with -o io_uring)
+	 * after the pool: a handed-off request replies over its ring. From
+	 * pool_stop on, a ring thread serves what would be handed off itself
+	 * (fs_loop_handoff refuses; a wait ends at once, the session having
+	 * exited). Only libfuse's own loops stop the rings, and
+	 * fuse_session_loop() on a session that has exited does just that
+	 * (it reads nothing). */
+	if (atomic_load(&fs->uring))
+		fuse_session_loop(fs->se);
 	fs->loop = NULL;
 	pthread_cond_destroy(&p.park_cond);
 	pthread_mutex_destroy(&p.park_lock);

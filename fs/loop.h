@@ -8,8 +8,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct fs;
+struct fuse_req;	/* fuse_req_t (no libfuse header here: fs/reqclass.c) */
 
 #define FS_MAX_RECEIVERS 16
 
@@ -29,6 +31,26 @@ bool fs_req_is_async(const void *mem, size_t size);
 
 /* Whether the raw request in @mem is FUSE_INIT. */
 bool fs_req_is_init(const void *mem, size_t size);
+
+/* Whether the raw request in @mem is FUSE_INTERRUPT; *unique gets the id of
+ * the request it interrupts. */
+bool fs_req_interrupt_target(const void *mem, size_t size, uint64_t *unique);
+
+/*
+ * io_uring (fs/loop.c "io_uring" says why): called by the handler of a
+ * request of class @c (the classes of fs_req_classify) on a ring thread:
+ * runs @fn(@arg) on the pool's lane for @c, where @fn calls the handler
+ * again (which then serves it: a request runs on one worker, once). 0, or
+ * -EAGAIN and nothing was done: the request did not arrive over a ring, is
+ * on a worker already, is FS_REQ_FAST, or no worker can take it (the
+ * caller serves it itself).
+ */
+int fs_loop_handoff(struct fuse_req *req, enum fs_req_class c, void (*fn)(void *arg), void *arg);
+
+/* Whether an INTERRUPT has come for @req, handed off by fs_loop_handoff and
+ * running on this worker (libfuse's fuse_req_interrupted() does not see
+ * those). */
+bool fs_loop_req_interrupted(struct fuse_req *req);
 
 /*
  * Run @fn(@arg) on a worker of the pool (the lane of brief waits), after

@@ -182,6 +182,26 @@ int main(int argc, char **argv)
 	    fuse_opt_add_arg(&args, fs->opts.fuse_opts) ||
 	    (fs->opts.debug && fuse_opt_add_arg(&args, "-d")))
 		goto out_handles;
+	/* libfuse's own option (not the kernel's): start the rings if INIT
+	 * negotiates io_uring (fs_init) */
+	if (fs_want_uring(&fs->opts)) {
+		/* A request stays in its ring entry until it is answered, so
+		 * requests waiting in the pool hold entries of their CPU's
+		 * queue: with all of them held, that queue serves nothing, the
+		 * UNPIN or RELEASE that would end the waits included. Room for
+		 * both lanes full (fs/loop.c) plus the rest; the entries'
+		 * buffers are mapped, not touched, until used. */
+		char depth[64];
+
+		snprintf(depth, sizeof(depth), "io_uring,io_uring_q_depth=%u",
+			 2 * fs->opts.max_threads + FS_URING_SPARE_ENTRIES);
+		if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, depth))
+			goto out_handles;
+	}
+	if (fs->opts.io_uring == 1 && !fs_want_uring(&fs->opts))
+		fprintf(stderr, "%s: -o io_uring: %s; serving over /dev/fuse\n", fs_prog,
+			fs->opts.mt_loop ? "not with -o mt" :
+			"this pgdaxfs was built against libfuse < 3.18 (tools/install-libfuse318.sh)");
 	/* Without a poll handler libfuse answers FUSE_POLL with ENOSYS and
 	 * the kernel stops asking for the whole mount (fs/ioctl.c fs_poll
 	 * says why that is the default). */
@@ -190,6 +210,8 @@ int main(int argc, char **argv)
 	if (!fs->opts.break_notify)
 		ops.poll = NULL;
 	fs_remount_wrap(&ops);
+	if (fs_want_uring(&fs->opts))
+		fs_handoff_wrap(&ops);
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
 	if (!fs->se) {
 		fprintf(stderr, "%s: cannot create the FUSE session (options: %s)\n", fs_prog,

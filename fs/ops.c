@@ -34,6 +34,7 @@
 
 #include "fs.h"
 #include "ioctl.h"
+#include "loop.h"
 #include "util/log.h"
 
 /* A wait in lib/ ends with EINTR when the request is interrupted, or when
@@ -42,7 +43,8 @@ static bool req_interrupted(void *arg)
 {
 	fuse_req_t req = arg;
 
-	return fuse_req_interrupted(req) || fuse_session_exited(fs_of(req)->se);
+	return fuse_req_interrupted(req) || fs_loop_req_interrupted(req) ||
+	       fuse_session_exited(fs_of(req)->se);
 }
 
 void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
@@ -103,6 +105,47 @@ static void reply_entry_ref(fuse_req_t req, struct fs *fs, const struct stat *st
 	}
 }
 
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+/*
+ * The transport (fs/loop.c, "io_uring"): libfuse starts its rings after
+ * this handler when it was asked to (-o io_uring to fuse_session_new, see
+ * fs_want_uring) and the kernel offers io_uring in INIT, which it does only
+ * while the fuse module's enable_uring is 1 (root may set it at run time:
+ * the daemon does not flip a system-wide switch by itself). One log line
+ * says which; pgdaxctl status shows it per request (fs/ioctl.c).
+ */
+static void init_transport(struct fs *fs, struct fuse_conn_info *conn)
+{
+	bool want = fs_want_uring(&fs->opts);
+
+#ifdef PGDAX_HAVE_FUSE_URING
+	if (!want) {
+		fuse_unset_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
+	} else if (fuse_set_feature_flag(conn, FUSE_CAP_OVER_IO_URING)) {
+		atomic_store(&fs->uring, true);
+		pgdax_info("serving over FUSE-over-io_uring (a queue per CPU)");
+#ifndef PGDAX_HAVE_FUSE_REQ_UNIQUE
+		pgdax_warn("this libfuse has no fuse_req_unique(): a truncate waiting for "
+			   "pins cannot be interrupted over io_uring");
+#endif
+		return;
+	}
+#else
+	(void)conn;
+#endif
+	/* at the level logged by default (err): whoever gets /dev/fuse where
+	 * io_uring is the default must see why */
+	if (want || fs->opts.io_uring == 1) {
+		if (access(ENABLE_URING, F_OK) == 0)
+			pgdax_err("serving over /dev/fuse: the kernel offers no io_uring while "
+				     ENABLE_URING " is 0 (root may set it to 1 and remount)");
+		else
+			pgdax_err("serving over /dev/fuse: this kernel has no FUSE-over-io_uring "
+				     "(no " ENABLE_URING ")");
+	}
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
@@ -130,6 +173,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	init_transport(fs, conn);
 
 	/* Mounted and serving: release the waiting parent. */
 	fs_ready(fs);

@@ -66,11 +66,15 @@ static void usage(FILE *out)
 		"                        (default: online CPUs, at least 2, at most 8)\n"
 		"  mt                    libfuse's multi-threaded loop instead of the receiving\n"
 		"                        thread(s) plus workers for requests that may wait\n"
+		"                        (over /dev/fuse only)\n"
 		"  dax_group=GROUP       emulated device: set the image file's group (name or\n"
 		"                        gid), so members may DAX-map (pgdax_map) its files\n"
 		"  dax_mode=MODE         emulated device: the image file's mode, octal, 06x0\n"
 		"                        (0640: members map read-only, 0660: read-write);\n"
 		"                        for /dev/daxX.Y use a udev rule (70-pgdax-dax-access.rules)\n"
+		"  io_uring, no_io_uring serve over FUSE-over-io_uring (needs libfuse >= 3.18 and\n"
+		"                        /sys/module/fuse/parameters/enable_uring = 1), or over\n"
+		"                        /dev/fuse (the default)\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
 		"                        instead of syslog (default: syslog when /dev/log\n"
@@ -79,6 +83,24 @@ static void usage(FILE *out)
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
 		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
 		fs_prog, fs_prog);
+}
+
+bool fs_want_uring(const struct fs_opts *o)
+{
+#ifdef PGDAX_HAVE_FUSE_URING
+	if (o->mt_loop)
+		return false;	/* libfuse's loop: no handoff, no interrupts */
+	/* Opt-in for now: a SIGTERM drain with many truncates waiting for a
+	 * pin does not finish over io_uring (see
+	 * tests/sigterm_drains_while_many_truncates_wait_for_a_pin_over_io_uring.sh,
+	 * an expected failure), and an unmount that never finishes is worse
+	 * than the transport's gain. Without fuse_req_unique (a stock 3.18)
+	 * waits over io_uring cannot be interrupted; -o io_uring warns. */
+	return o->io_uring == 1;
+#else
+	(void)o;
+	return false;	/* libfuse < 3.18 */
+#endif
 }
 
 /* Options passed on to the kernel mount unchanged. */
@@ -192,6 +214,10 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 		o->max_idle_threads = (unsigned)v;
 	} else if (!strcmp(opt, "mt") && !val) {
 		o->mt_loop = true;
+	} else if (!strcmp(opt, "io_uring") && !val) {
+		o->io_uring = 1;
+	} else if (!strcmp(opt, "no_io_uring") && !val) {
+		o->io_uring = 0;
 	} else if (!strcmp(opt, "break_notify") && !val) {
 		o->break_notify = true;
 	} else if (!strcmp(opt, "spin") && val) {
@@ -307,6 +333,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 		.dax_gid = -1,
 		.dax_mode = -1,
 		.spin_us = FS_DEFAULT_SPIN_US,
+		.io_uring = -1,		/* where the kernel allows it */
 		.log_level = -1,
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */

@@ -60,6 +60,16 @@ bool fs_req_is_async(const void *mem, size_t size)
 	}
 }
 
+bool fs_req_interrupt_target(const void *mem, size_t size, uint64_t *unique)
+{
+	const struct fuse_in_header *h = mem;
+
+	if (!mem || !has(size, sizeof(struct fuse_interrupt_in)) || h->opcode != FUSE_INTERRUPT)
+		return false;
+	*unique = ((const struct fuse_interrupt_in *)(h + 1))->unique;
+	return true;
+}
+
 bool fs_req_is_init(const void *mem, size_t size)
 {
 	const struct fuse_in_header *h = mem;

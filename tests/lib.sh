@@ -10,6 +10,11 @@
 #   ... test ...
 #   pgdax_umount "$mnt"              # unmount, wait for the daemon to exit, check its status
 #
+# Transport: with PGDAX_TRANSPORT=io_uring (or dev_fuse) in the environment,
+# pgdax_mount passes -o io_uring (-o no_io_uring) and fails unless
+# `pgdaxctl status` says the mount is served that way; a test over io_uring
+# calls pgdax_need_uring first (skips where the build or kernel cannot).
+#
 # Everything a script creates (device files, mounts, daemons, temp dirs) is
 # registered and undone by the EXIT trap even when the script fails: mounts
 # are detached (fusermount3 -u, then umount -l), only daemons this script
@@ -32,6 +37,11 @@ _pgdax_pids=()
 _pgdax_cleanups=()
 PGDAX_WORK=
 PGDAX_LAST_PID=
+PGDAX_TRANSPORT=${PGDAX_TRANSPORT:-}
+PGDAX_ENABLE_URING=/sys/module/fuse/parameters/enable_uring
+# Mounts that need io_uring hold it shared while they mount; a test that sets
+# enable_uring to 0 holds it exclusively meanwhile (pgdax_uring_off).
+PGDAX_URING_LOCK=/tmp/pgdaxfs-enable_uring.lock
 
 log() { echo "[$(date +%T)] $*" >&2; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -47,6 +57,54 @@ pgdax_init() {
 	PGDAX_WORK=$(mktemp -d /tmp/pgdaxfs-test.XXXXXX)
 	trap _pgdax_cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+# Skip (77) unless this build serves over io_uring (libfuse 3.18 with
+# fuse_req_unique: tools/install-libfuse318.sh) and the kernel has it; then
+# pgdax_mount mounts over io_uring.
+pgdax_need_uring() {
+	grep -q '^#define PGDAX_HAVE_FUSE_REQ_UNIQUE 1' "$top_builddir/config.h" ||
+		{ echo "SKIP: built against libfuse < 3.18 (no io_uring)"; exit 77; }
+	[ -e "$PGDAX_ENABLE_URING" ] ||
+		{ echo "SKIP: this kernel has no FUSE-over-io_uring ($PGDAX_ENABLE_URING)"; exit 77; }
+	PGDAX_TRANSPORT=io_uring
+}
+
+# The kernel offers io_uring only while enable_uring is 1: a system-wide
+# switch of the fuse module, which the tests set (and leave set: it changes
+# nothing for daemons that do not ask for io_uring). Sets it under the shared
+# lock held in fd $1 (see PGDAX_URING_LOCK).
+_pgdax_uring_on() {
+	flock -s -w 120 "$1" || fail "no shared lock on $PGDAX_URING_LOCK in 120 s"
+	if [ "$(cat "$PGDAX_ENABLE_URING")" != Y ]; then
+		log "tests: setting $PGDAX_ENABLE_URING to 1 (system-wide; left on)"
+		echo 1 >"$PGDAX_ENABLE_URING"
+	fi
+}
+
+# Set enable_uring to 0 until pgdax_uring_restore (and at the latest at exit),
+# holding PGDAX_URING_LOCK exclusively meanwhile, so that no other test's
+# io_uring mount comes up over /dev/fuse because of it. (A mount already
+# serving over io_uring goes on doing so: the switch is read at INIT.)
+pgdax_uring_off() {
+	exec {_pgdax_uring_fd}>>"$PGDAX_URING_LOCK"
+	flock -x -w 120 "$_pgdax_uring_fd" || fail "no exclusive lock on $PGDAX_URING_LOCK in 120 s"
+	_pgdax_uring_saved=$(cat "$PGDAX_ENABLE_URING")
+	pgdax_on_exit pgdax_uring_restore
+	log "tests: setting $PGDAX_ENABLE_URING to 0 for a moment (was $_pgdax_uring_saved)"
+	echo 0 >"$PGDAX_ENABLE_URING"
+}
+pgdax_uring_restore() {
+	[ -n "${_pgdax_uring_saved:-}" ] || return 0
+	case $_pgdax_uring_saved in Y|1) echo 1 ;; *) echo 0 ;; esac >"$PGDAX_ENABLE_URING"
+	log "tests: $PGDAX_ENABLE_URING restored to $_pgdax_uring_saved"
+	_pgdax_uring_saved=
+	exec {_pgdax_uring_fd}>&-
+}
+
+# The transport `pgdaxctl status` reports for MNT (io_uring, dev_fuse).
+pgdax_transport() {
+	"$PGDAXCTL" status "$1" --json | sed -n 's/^ *"transport": "\(.*\)",$/\1/p'
 }
 
 # Extra cleanup command (run first, last registered first).
@@ -113,8 +171,21 @@ _pgdax_wait_mounted() {
 # $PGDAX_WORK/daemon.<pid>.log.
 pgdax_mount() {
 	local dev=$1 mnt=$2; shift 2
-	local logf="$PGDAX_WORK/daemon.$RANDOM.log"
-	"$PGDAXFS" "$dev" "$mnt" -f "$@" >"$logf" 2>&1 &
+	local logf="$PGDAX_WORK/daemon.$RANDOM.log" lockfd=
+	case $PGDAX_TRANSPORT in
+	io_uring)
+		set -- "$@" -o io_uring
+		exec {lockfd}>>"$PGDAX_URING_LOCK"
+		_pgdax_uring_on "$lockfd" ;;
+	dev_fuse)
+		set -- "$@" -o no_io_uring ;;
+	esac
+	# (the daemon must not inherit the lock)
+	if [ -n "$lockfd" ]; then
+		"$PGDAXFS" "$dev" "$mnt" -f "$@" >"$logf" 2>&1 {lockfd}>&- &
+	else
+		"$PGDAXFS" "$dev" "$mnt" -f "$@" >"$logf" 2>&1 &
+	fi
 	local pid=$!
 	_pgdax_pids+=("$pid")
 	_pgdax_mounts+=("$mnt")
@@ -123,6 +194,13 @@ pgdax_mount() {
 	if ! _pgdax_wait_mounted "$mnt" "$pid"; then
 		cat "$logf" >&2
 		fail "pgdaxfs $dev $mnt $* did not come up"
+	fi
+	[ -z "$lockfd" ] || exec {lockfd}>&-
+	if [ -n "$PGDAX_TRANSPORT" ]; then
+		local t
+		t=$(pgdax_transport "$mnt")
+		[ "$t" = "$PGDAX_TRANSPORT" ] ||
+			fail "pgdaxfs $dev $mnt $*: serves over '$t', not $PGDAX_TRANSPORT: $(cat "$logf")"
 	fi
 }
 

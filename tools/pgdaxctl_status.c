@@ -259,6 +259,18 @@ static bool volume_id(const char *dev_path, char label[PGDAX_LABEL_MAX + 1], cha
 	return true;
 }
 
+static const char *transport_str(uint32_t t)
+{
+	switch (t) {
+	case PGDAX_TRANSPORT_DEV_FUSE:
+		return "dev_fuse";
+	case PGDAX_TRANSPORT_IO_URING:
+		return "io_uring";
+	default:
+		return "unknown";	/* an older daemon */
+	}
+}
+
 static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 {
 	const struct pgdax_ioc_status *st = &s->st;
@@ -279,9 +291,10 @@ static void print_json(const char *mnt, const struct pgdaxctl_status *s)
 	printf(",\n  \"emulated\": %s,\n  \"readonly\": %s,\n",
 	       (st->flags & PGDAX_INFO_EMULATED) ? "true" : "false",
 	       (st->flags & PGDAX_INFO_RDONLY) ? "true" : "false");
-	printf("  \"daemon_pid\": %d,\n  \"state\": \"%s\",\n  \"live_count\": %lld,\n",
-	       st->daemon_pid, pgdaxctl_pgmap_state_str(st->pgmap_state),
-	       (long long)st->live_count);
+	printf("  \"daemon_pid\": %d,\n  \"transport\": \"%s\",\n  \"state\": \"%s\",\n"
+	       "  \"live_count\": %lld,\n",
+	       st->daemon_pid, transport_str(st->transport),
+	       pgdaxctl_pgmap_state_str(st->pgmap_state), (long long)st->live_count);
 	printf("  \"dead\": %s,\n  \"dead_reason\": ",
 	       (st->flags & PGDAX_INFO_DEAD) ? "true" : "false");
 	if (st->flags & PGDAX_INFO_DEAD)
@@ -351,6 +364,9 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	       (st->flags & PGDAX_INFO_RDONLY) ? ", read-only" : "", st->daemon_pid);
 	if (volume_id(st->dev_path, label, uuid))
 		printf("  volume:     label \"%s\", uuid %s\n", label, uuid);
+}
+
+	printf("  transport:  %s\n", transport_str(st->transport));
 	printf("  device:     %s, alignment %s, block %s\n",
 	       pgdaxctl_size_str(st->dev_size, a, sizeof(a)),
 	       pgdaxctl_size_str(st->dev_align, b, sizeof(b)),

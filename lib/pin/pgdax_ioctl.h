@@ -119,6 +119,10 @@ struct pgdax_ioc_holder {
 
 #define PGDAX_IOC_HOLDERS_BATCH	64
 
+/* How the daemon gets its requests (pgdax_ioc_status.transport). */
+#define PGDAX_TRANSPORT_DEV_FUSE	1	/* read(2) from /dev/fuse */
+#define PGDAX_TRANSPORT_IO_URING	2	/* FUSE-over-io_uring */
+
 struct pgdax_ioc_status {
 	uint32_t cursor;		/* in: index of the first holder wanted */
 	uint32_t reserved0;		/* in: 0 */
@@ -143,7 +147,9 @@ struct pgdax_ioc_status {
 	uint64_t stalled_reclaims;	/* unlinked inodes whose freeing waits long
 					 * for extents still referenced (daemon log
 					 * names them) */
-	uint64_t reserved_out[1];
+	uint32_t transport;		/* out: PGDAX_TRANSPORT_* of this request
+					 * (0: a daemon that does not say) */
+	uint32_t reserved_out1;
 	char dev_path[PGDAX_DEV_PATH_MAX];
 	char dead_reason[320];		/* out: why, with PGDAX_INFO_DEAD */
 
