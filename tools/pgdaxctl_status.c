@@ -364,8 +364,6 @@ static void print_text(const char *mnt, const struct pgdaxctl_status *s)
 	       (st->flags & PGDAX_INFO_RDONLY) ? ", read-only" : "", st->daemon_pid);
 	if (volume_id(st->dev_path, label, uuid))
 		printf("  volume:     label \"%s\", uuid %s\n", label, uuid);
-}
-
 	printf("  transport:  %s\n", transport_str(st->transport));
 	printf("  device:     %s, alignment %s, block %s\n",
 	       pgdaxctl_size_str(st->dev_size, a, sizeof(a)),
