@@ -2,7 +2,8 @@
 # The README's test command: install what is missing, build, and run the
 # whole suite: make check (Check unit tests + integration scripts), the unit
 # tests again under ASan+UBSan, the refcount stress under TSan, and the Spin
-# models of the protocol (make check-model).
+# models of the protocol (make check-model), and the devdax suite on a real
+# /dev/dax0.0 in a QEMU guest at 2M and 1G alignment (make check-devdax).
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,7 @@ run() { # name, make target
 }
 passed=0; failed=0
 run check check
+run devdax check-devdax
 run asan check-asan
 run tsan check-tsan
 run model check-model
