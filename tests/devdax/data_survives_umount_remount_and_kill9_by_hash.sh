@@ -18,9 +18,9 @@ check_sums() { # WHEN
 pgdax_mount "$DAX" "$mnt"
 mkdir -p "$mnt/d/e"
 for i in $(seq 1 40); do head -c $((i * 1237)) /dev/urandom >"$mnt/d/small$i"; done
-head -c 24M /dev/urandom >"$mnt/big"
-head -c 3M /dev/urandom >"$mnt/d/e/mid"
-truncate -s 10M "$mnt/sparse" && head -c 5000 /dev/urandom | dd of="$mnt/sparse" bs=1 seek=7000000 conv=notrunc status=none
+head -c 6M /dev/urandom >"$mnt/big"
+head -c 1M /dev/urandom >"$mnt/d/e/mid"
+truncate -s 10M "$mnt/sparse" && head -c 5000 /dev/urandom | dd of="$mnt/sparse" bs=5000 count=1 seek=7000000 oflag=seek_bytes conv=notrunc status=none
 mv "$mnt/d/small40" "$mnt/d/e/renamed"
 (cd "$mnt" && find . -type f -print0 | xargs -0 sha256sum) >"$sums"
 pgdax_umount "$mnt"
@@ -29,7 +29,7 @@ pgdax_mount "$DAX" "$mnt"
 check_sums "after umount and remount"
 pid=$PGDAX_LAST_PID
 # written and acknowledged, then kill -9 at once
-head -c 5M /dev/urandom >"$mnt/after"
+head -c 2M /dev/urandom >"$mnt/after"
 echo appended >>"$mnt/d/small1"
 (cd "$mnt" && find . -type f -print0 | xargs -0 sha256sum) >"$sums"
 pgdax_kill9 "$pid" "$mnt"

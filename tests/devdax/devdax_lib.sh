@@ -35,33 +35,40 @@ dax_ns() { # MODE
 	fi
 }
 
-# python3 on the mapping: devdax maps only whole aligned units, so the
-# whole device is mapped
+# python3 on shared mappings of the device, one aligned unit at a time
+# (devdax maps only whole units, at aligned offsets)
 _dax_py() {
 	python3 - "$DAX" "$@" <<'PY'
 import mmap, os, sys
 dev, op = sys.argv[1], sys.argv[2]
 name = os.path.basename(dev)
 size = int(open("/sys/bus/dax/devices/%s/size" % name).read())
+unit = int(open("/sys/bus/dax/devices/%s/align" % name).read())
 fd = os.open(dev, os.O_RDWR)
-m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+def window(off):
+    base = off - off % unit
+    return base, mmap.mmap(fd, unit, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=base)
 if op == "copyout":
     chunk = 2 << 20
     zero = bytes(chunk)
     with open(sys.argv[3], "wb") as f:
         f.truncate(size)
-        for off in range(0, size, chunk):
-            b = m[off:off + chunk]
-            if b != zero:
-                f.seek(off); f.write(b)
+        for base in range(0, size, unit):
+            _, m = window(base)
+            for off in range(0, unit, chunk):
+                b = m[off:off + chunk]
+                if b != zero:
+                    f.seek(base + off); f.write(b)
+            m.close()
 elif op == "poke":
     off = int(sys.argv[3], 0); data = bytes.fromhex(sys.argv[4])
-    m[off:off + len(data)] = data
-    m.flush()
+    base, m = window(off)
+    m[off - base:off - base + len(data)] = data
+    m.flush(); m.close()
 elif op == "peek":
     off = int(sys.argv[3], 0); n = int(sys.argv[4], 0)
-    print(m[off:off + n].hex())
-m.close()
+    base, m = window(off)
+    print(m[off - base:off - base + n].hex()); m.close()
 PY
 }
 dax_copy_out() { _dax_py copyout "$1"; }

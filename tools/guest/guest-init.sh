@@ -65,6 +65,8 @@ step "/dev/dax0.0: size $(cat /sys/bus/dax/devices/dax0.0/size) align $(cat /sys
 export top_srcdir=$HOST_SRCDIR top_builddir=$HOST_BUILDDIR
 export PGDAX_GUEST=1 PGDAX_GUEST_ALIGN PGDAX_INVARIANTS=1
 export PGDAX_DAX=/dev/dax0.0
+# the guest runs under TCG: the reused host tests' loads, made smaller
+export PGDAX_UNMOUNT_SIZE=4M
 export PGDAXFS=/usr/local/sbin/pgdaxfs MKFS=/usr/local/sbin/mkfs.pgdaxfs
 export FSCK=/usr/local/sbin/fsck.pgdaxfs PGDAXCTL=/usr/local/bin/pgdaxctl
 for v in PGDAXFS MKFS FSCK PGDAXCTL; do
@@ -78,8 +80,10 @@ for t in $PGDAX_GUEST_TESTS; do
 	esac
 	echo "PGDAX-BEGIN $name"
 	start=$(date +%s)
-	(cd /tmp && timeout -k 10 "$PGDAX_GUEST_TEST_TIMEOUT" bash "$HOST_SRCDIR/$t") </dev/null 2>&1
-	rc=$?
+	# through a pipe: the tests' stdout is not the console's tty (no
+	# progress meters), as under make check
+	(cd /tmp && timeout -k 10 "$PGDAX_GUEST_TEST_TIMEOUT" bash "$HOST_SRCDIR/$t") </dev/null 2>&1 | cat
+	rc=${PIPESTATUS[0]}
 	case $rc in 0) r=PASS ;; 77) r=SKIP ;; *) r=FAIL ;; esac
 	# a test leaves the device as it found it: a devdax namespace
 	if [ ! -c /dev/dax0.0 ]; then
