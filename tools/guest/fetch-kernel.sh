@@ -8,8 +8,16 @@
 . "$(dirname "$0")/common.sh"
 
 pkg=$(guest_kernel_pkg)
-[ -n "$pkg" ] || gdie "cannot resolve the kernel package (apt-get update?)"
-ver=$(guest_kernel_version "$pkg")
+ver=
+[ -n "$pkg" ] && ver=$(guest_kernel_version "$pkg")
+if [ -z "$ver" ]; then
+	# a fresh machine may have no package lists yet
+	glog "kernel: apt knows no linux-image-6.1.0-*-amd64: apt-get update"
+	apt-get update -qq >&2 || gdie "apt-get update failed"
+	pkg=$(guest_kernel_pkg)
+	[ -n "$pkg" ] || gdie "cannot resolve the kernel package (linux-image-amd64's dependency)"
+	ver=$(guest_kernel_version "$pkg")
+fi
 [ -n "$ver" ] || gdie "apt knows no version of $pkg (apt-get update?)"
 key=$(guest_key "$0" "$GUEST_DIR/common.sh" -- "$pkg" "$ver")
 out=$GUEST_CACHE/kernel-$key
