@@ -16,12 +16,17 @@ for t in qemu-system-x86_64 qemu-img debootstrap busybox cpio mke2fs depmod; do
 done
 passed=0 failed=0
 t0=$(date +%s)
+log=$(mktemp /tmp/pgdaxfs-check-devdax.XXXXXX)
+trap 'rm -f "$log"' EXIT
 # one guest build at a time: a second run waits for the first's cache
 exec 8>"${PGDAX_GUEST_CACHE:-/var/cache/pgdaxfs-guest}.lock"
 flock 8
 for align in ${PGDAX_GUEST_ALIGNS:-2M 1G}; do
 	echo "== devdax guest at $align alignment"
-	out=$("$here/run-guest.sh" "$align" "$src" "$build" "$@" 2>&1 | tee /dev/stderr | tail -n1)
+	# (not tee /dev/stderr: reopening a log file that stderr points to
+	# would truncate it)
+	"$here/run-guest.sh" "$align" "$src" "$build" "$@" 2>&1 | tee "$log"
+	out=$(tail -n1 "$log")
 	if [[ "$out" =~ ^$align:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 		passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
 	else
