@@ -28,7 +28,8 @@ problems=()
 n=0
 for i in $(seq 1 "$units"); do
 	truncate -s 1G "$mnt/u$i"
-	out=$(timeout 120 "$CLIENT" map "$mnt/u$i" 0 "$G" ro 2>&1) || { log "unit $i: $out"; break; }
+	# rw: a read-only mapping of a hole allocates nothing
+	out=$(timeout 120 "$CLIENT" map "$mnt/u$i" 0 "$G" rw 2>&1) || { log "unit $i: $out"; break; }
 	n=$i
 done
 log "pgdax_map got $n aligned 1 GiB unit(s) of $units"
