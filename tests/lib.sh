@@ -122,9 +122,16 @@ pgdax_new_dir() { # NAME -> path of a fresh directory in the work dir
 # Called as dev=$(pgdax_new_device ...), i.e. in a subshell: the path is
 # registered for cleanup in a file, not in a shell variable (which the
 # subshell would lose).
+# With PGDAX_DAX set (the devdax guest, tools/guest/guest-init.sh) it is
+# that real device instead, whatever the size: host tests reused there run
+# on /dev/daxX.Y (mkfs overwrites it; it is never removed).
 pgdax_new_device() {
 	local size=$1 align=${2:-}
 	local f
+	if [ -n "${PGDAX_DAX:-}" ]; then
+		echo "$PGDAX_DAX"
+		return 0
+	fi
 	f=$(mktemp /dev/shm/pgdaxfs-test-$$.XXXXXX)
 	echo "$f" >>"$PGDAX_WORK/devices"
 	truncate -s "$size" "$f"
@@ -137,6 +144,8 @@ pgdax_mkfs() { # DEV [mkfs args]: with pgdax_new_device's ALIGN unless --align i
 	if [ -f "$dev.align" ] && [[ " $* " != *" --align "* ]]; then
 		set -- --align "$(cat "$dev.align")" "$@"
 	fi
+	# the guest's real device holds the previous test's volume
+	[ -n "${PGDAX_DAX:-}" ] && [ "$dev" = "$PGDAX_DAX" ] && set -- -f "$@"
 	"$MKFS" "$@" "$dev" >"$PGDAX_WORK/mkfs.log" 2>&1 || {
 		cat "$PGDAX_WORK/mkfs.log" >&2
 		fail "mkfs.pgdaxfs $dev failed"

@@ -17,6 +17,8 @@ pgdax_init
 command -v fio >/dev/null || fail "fio is required (tools/install-deps.sh)"
 
 cycles=${PGDAX_UNMOUNT_CYCLES:-1}
+# PGDAX_UNMOUNT_SIZE: bytes per fio job (24M; the devdax guest, emulated
+# by TCG, uses less)
 dev=$(pgdax_new_device 256M 2M)
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
@@ -29,7 +31,7 @@ mnt=$(pgdax_new_dir mnt)
 # after the remount --verify_only checks all the blocks.
 fio_args() { # NAME ENGINE FILE
 	echo --name="$1" --filename="$3" --ioengine="$2" --rw=randwrite --bs=4k \
-	     --size=24M --verify=crc32c --verify_fatal=1 --randrepeat=1 \
+	     --size=${PGDAX_UNMOUNT_SIZE:-24M} --verify=crc32c --verify_fatal=1 --randrepeat=1 \
 	     --random_generator=tausworthe64
 }
 fio_layout() { (cd "$PGDAX_WORK" && fio $(fio_args "$@") --create_only=1 >/dev/null 2>&1); }

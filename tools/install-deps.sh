@@ -12,7 +12,10 @@ libfuse318() {
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libpmem2-dev libndctl-dev libdaxctl-dev check fio
       clang libclang-rt-14-dev attr acl sqlite3 rsync git spin
-      mandoc man-db)
+      mandoc man-db
+      # make check-devdax: the QEMU guest (tools/guest/) and what builds it
+      qemu-system-x86 qemu-utils debootstrap busybox-static cpio kmod
+      e2fsprogs file)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,13 +2,14 @@
 # The README's test command: install what is missing, build, and run the
 # whole suite: make check (Check unit tests + integration scripts), the unit
 # tests again under ASan+UBSan, the refcount stress under TSan, and the Spin
-# models of the protocol (make check-model).
+# models of the protocol (make check-model), and the devdax suite on a real
+# /dev/dax0.0 in a QEMU guest at 2M and 1G alignment (make check-devdax).
 # Transports: the main build uses libfuse 3.18 when install-deps could
 # install it; its io_uring tests (-o io_uring; the default transport is
 # /dev/fuse) need the fuse module's enable_uring at 1: this script sets it
-# (system-wide; it says so). A
-# second build against the system's libfuse 3.14 (build-fuse314/, /dev/fuse
-# only) is built and runs a subset (FUSE314_TESTS) so that it keeps working.
+# (system-wide; it says so). A second build against the system's libfuse
+# 3.14 (build-fuse314/, /dev/fuse only) is built and runs a subset
+# (FUSE314_TESTS) so that it keeps working.
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,7 @@ else
 		echo "no $uring" || echo "built against libfuse < 3.18"))"
 fi
 run check check
+run devdax check-devdax
 run asan check-asan
 run tsan check-tsan
 run model check-model

@@ -238,6 +238,8 @@ static int dev_map(struct pgdax_dev *dev)
 		dev->drain = shm_drain;
 		dev->memcpy = shm_memcpy;
 		dev->memset = shm_memset;
+	} else {
+		dev->count_pmem2 = true;
 	}
 	dev->info.granularity = gran_name(pmem2_map_get_store_granularity(dev->map));
 	dev->info.needs_flush =
@@ -384,6 +386,12 @@ void pgdax_dev_close(struct pgdax_dev **devp)
 	if (!devp || !*devp)
 		return;
 	dev = *devp;
+	if (dev->count_pmem2)
+		pgdax_notice("closing %s: %" PRIu64 " persists and %" PRIu64
+			     " flushes went through libpmem2 (%s granularity)", dev->info.path,
+			     (uint64_t)atomic_load_explicit(&dev->pmem2_persists, memory_order_relaxed),
+			     (uint64_t)atomic_load_explicit(&dev->pmem2_flushes, memory_order_relaxed),
+			     dev->info.granularity);
 	dev_watch_stop(dev);
 	dev_crash_close(dev);
 	dev_watch_unregister(dev);	/* before the range can be reused */
@@ -451,10 +459,18 @@ uint64_t pgdax_dev_barriers(const struct pgdax_dev *dev)
 	return dev && dev->crash ? dev_crash_count() : 0;
 }
 
-/* ---- hot path: one branch on dev->crash, one call into libpmem2 ---- */
+/* ---- hot path: one branch on dev->crash, one call into libpmem2 ----
+ * (plus, off tmpfs, a relaxed count of the libpmem2 calls: dev_count) */
+
+static inline void dev_count(struct pgdax_dev *dev, atomic_uint_fast64_t *c)
+{
+	if (dev->count_pmem2)
+		atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
 
 void pgdax_dev_persist(struct pgdax_dev *dev, const void *addr, size_t len)
 {
+	dev_count(dev, &dev->pmem2_persists);
 	if (__builtin_expect(dev->crash, 0)) {
 		dev_crash_barrier(dev);
 		dev->persist(addr, len);
@@ -466,6 +482,7 @@ void pgdax_dev_persist(struct pgdax_dev *dev, const void *addr, size_t len)
 
 void pgdax_dev_flush(struct pgdax_dev *dev, const void *addr, size_t len)
 {
+	dev_count(dev, &dev->pmem2_flushes);
 	dev->flush(addr, len);
 	if (__builtin_expect(dev->crash, 0))
 		dev_crash_flushed(dev, addr, len);
@@ -484,6 +501,7 @@ void pgdax_dev_drain(struct pgdax_dev *dev)
 
 void pgdax_dev_memcpy_persist(struct pgdax_dev *dev, void *dst, const void *src, size_t len)
 {
+	dev_count(dev, &dev->pmem2_persists);
 	if (__builtin_expect(dev->crash, 0)) {
 		dev_crash_barrier(dev);
 		dev->memcpy(dst, src, len, 0);
@@ -495,6 +513,7 @@ void pgdax_dev_memcpy_persist(struct pgdax_dev *dev, void *dst, const void *src,
 
 void pgdax_dev_memset_persist(struct pgdax_dev *dev, void *dst, int c, size_t len)
 {
+	dev_count(dev, &dev->pmem2_persists);
 	if (__builtin_expect(dev->crash, 0)) {
 		dev_crash_barrier(dev);
 		dev->memset(dst, c, len, 0);
@@ -506,6 +525,7 @@ void pgdax_dev_memset_persist(struct pgdax_dev *dev, void *dst, int c, size_t le
 
 void pgdax_dev_memcpy_nodrain(struct pgdax_dev *dev, void *dst, const void *src, size_t len)
 {
+	dev_count(dev, &dev->pmem2_flushes);
 	dev->memcpy(dst, src, len, PMEM2_F_MEM_NODRAIN);
 	if (__builtin_expect(dev->crash, 0))
 		dev_crash_flushed(dev, dst, len);

@@ -53,6 +53,14 @@ struct pgdax_dev {
 	pmem2_memcpy_fn memcpy;
 	pmem2_memset_fn memset;
 
+	/* Counted only when the libpmem2 functions are the ones called (not
+	 * the tmpfs shortcuts): how many persists/flushes went through
+	 * libpmem2's cache-flush path, logged at close. The guest suite reads
+	 * the log line to prove devdax persistence takes that path. */
+	bool count_pmem2;
+	atomic_uint_fast64_t pmem2_persists;
+	atomic_uint_fast64_t pmem2_flushes;
+
 	/* Crash harness (dev_crash.c); crash is false on the fast path. */
 	bool crash;
 	int shadow_fd;			/* -1 when no PGDAX_CRASH_SHADOW */
