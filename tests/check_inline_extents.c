@@ -361,7 +361,10 @@ START_TEST(test_older_minor_image_keeps_the_extent_block_form)
 	int fd = open(devpath, O_RDWR);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pread(fd, &sb, sizeof(sb), 0), (ssize_t)sizeof(sb));
+	ck_assert_msg(le64toh(sb.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_INLINE_EXT,
+		      "mkfs did not mark inline maps incompatible: an older fsck would clear them");
 	sb.s_minor = htole16(1);
+	sb.s_feat_incompat &= ~htole64(PGDAX_FEAT_INCOMPAT_INLINE_EXT);	/* as older mkfs wrote it */
 	sb.s_crc = htole32(pgdax_struct_crc(&sb, offsetof(struct pgdax_sb, s_crc)));
 	ck_assert_int_eq(pwrite(fd, &sb, sizeof(sb), 0), (ssize_t)sizeof(sb));
 	/* the backup keeps the checksummed part (its hot fields are mkfs's) */

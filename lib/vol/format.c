@@ -288,10 +288,11 @@ int pgdax_inode_validate(const struct pgdax_sb *sb, const struct pgdax_inode *in
 		return BAD("inode %llu: bad parent %llu", (unsigned long long)ino,
 			   (unsigned long long)le64toh(in->i_parent));
 	if ((le32toh(in->i_flags) & PGDAX_IFL_INLINE_EXT) &&
-	    ((le32toh(in->i_flags) & PGDAX_IFL_INLINE) || eh || le16toh(sb->s_minor) < 3))
+	    ((le32toh(in->i_flags) & PGDAX_IFL_INLINE) || eh ||
+	     !(le64toh(sb->s_feat_incompat) & PGDAX_FEAT_INCOMPAT_INLINE_EXT)))
 		return BAD("inode %llu: inline extent map with %s", (unsigned long long)ino,
 			   (le32toh(in->i_flags) & PGDAX_IFL_INLINE) ? "an inline symlink target" :
-			   eh ? "an extent block" : "a format older than 1.3");
+			   eh ? "an extent block" : "a volume without the inline-map feature");
 	if ((le32toh(in->i_flags) & PGDAX_IFL_INLINE) &&
 	    (!S_ISLNK(mode) || le64toh(in->i_size) > PGDAX_INLINE_MAX))
 		return BAD("inode %llu: bad inline data (size %llu)", (unsigned long long)ino,

@@ -129,8 +129,9 @@ typedef uint64_t pgdax_le64;
  *   3  PGDAX_IFL_INLINE_EXT: up to PGDAX_INLINE_EXTENTS extent records in
  *      the inode instead of an extent block. Only a driver mounting a
  *      minor >= 3 image creates such inodes, so an older image stays
- *      readable by older drivers after a mount by this one; mkfs writes 3.
- *      An older driver refuses an inode with the flag (unknown flags).
+ *      readable by older drivers after a mount by this one; mkfs writes 3
+ *      and sets PGDAX_FEAT_INCOMPAT_INLINE_EXT, so older drivers and fscks
+ *      refuse the volume instead of clearing inodes they cannot read.
  *      Also in 3: s_backup_blk; data_start no longer rounded up to the
  *      alignment; the backup superblock in the first alignment unit (the layout
  *      above), flagged PGDAX_FEAT_INCOMPAT_BACKUP_BLK, so that older
@@ -163,7 +164,13 @@ typedef uint64_t pgdax_le64;
 #define PGDAX_FEAT_COMPAT_SUPP		0ULL
 /* The backup superblock is at s_backup_blk, inside the data area (minor 3) */
 #define PGDAX_FEAT_INCOMPAT_BACKUP_BLK	(1ULL << 0)
-#define PGDAX_FEAT_INCOMPAT_SUPP	PGDAX_FEAT_INCOMPAT_BACKUP_BLK
+/* Inodes may keep their extent list in i_inline (PGDAX_IFL_INLINE_EXT,
+ * minor 3). Incompatible, not just a new minor: a driver or fsck that does
+ * not know inline maps would take those inodes for damaged ones and clear
+ * them (and an older fsck -p would then free their blocks). mkfs sets it;
+ * only a volume with it gets inline maps. */
+#define PGDAX_FEAT_INCOMPAT_INLINE_EXT	(1ULL << 1)
+#define PGDAX_FEAT_INCOMPAT_SUPP	(PGDAX_FEAT_INCOMPAT_BACKUP_BLK | PGDAX_FEAT_INCOMPAT_INLINE_EXT)
 #define PGDAX_FEAT_RO_COMPAT_SUPP	0ULL
 
 struct pgdax_sb {

@@ -170,9 +170,9 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 			   device, (unsigned long long)le64toh(vol->geo.s_feat_ro_compat));
 		vol->rdonly = true;
 	}
-	/* inline extent maps only where every driver that accepts the image's
-	 * minor reads them (lib/vol/format.h, minor 3) */
-	vol->inline_ext = le16toh(vol->geo.s_minor) >= 3;
+	/* inline extent maps only where every driver that accepts the volume
+	 * reads them: the incompat feature (lib/vol/format.h, minor 3) */
+	vol->inline_ext = le64toh(vol->geo.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_INLINE_EXT;
 	if (le16toh(vol->geo.s_minor) > PGDAX_FMT_MINOR)
 		pgdax_notice("%s: format %u.%u is newer than this build (%u.%u)", device,
 			     le16toh(vol->geo.s_major), le16toh(vol->geo.s_minor),
