@@ -51,7 +51,15 @@ daemon_pid() {
 	head -n1 "/run/pgdaxfs/$dn.pid"
 }
 
-mount -t pgdaxfs "$dev" "$mnt" || fail "mount -t pgdaxfs failed"
+# nosuid,nodev,noexec must survive both remounts (a remount sets every
+# per-mount flag to what it is given)
+mount -t pgdaxfs -o nosuid,nodev,noexec "$dev" "$mnt" || fail "mount -t pgdaxfs failed"
+keeps_flags() {
+	local o=",$(mount_opts),"
+	for f in nosuid nodev noexec; do
+		[[ "$o" == *",$f,"* ]] || fail "$1: $f lost: $(mount_opts)"
+	done
+}
 _pgdax_pids+=("$(daemon_pid)")
 expect_mode rw
 echo "written before remount" >"$mnt/f"	# buffered, no sync
@@ -75,12 +83,14 @@ grep -q "Read-only file system" <<<"$out" || fail "touch: expected EROFS, got: $
 	fail "contents after remount,ro: $(cat "$mnt/f")"
 "$PGDAXCTL" status "$mnt" | head -n1 | grep -q "read-only" ||
 	fail "pgdaxctl status does not say read-only: $("$PGDAXCTL" status "$mnt" | head -n1)"
+keeps_flags remount,ro
 log "remount,ro: $(mount_opts); writes refused; pgdaxctl status: read-only"
 
 mount -o remount,rw "$mnt" || fail "mount -o remount,rw failed"
 expect_mode rw
 echo "written after remount,rw" >"$mnt/g" || fail "write after remount,rw failed"
 "$PGDAXCTL" status "$mnt" | head -n1 | grep -q "read-only" && fail "pgdaxctl status still says read-only"
+keeps_flags remount,rw
 log "remount,rw: $(mount_opts); writes work"
 
 # the helper directly, as mount(8) calls it

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "pgdaxctl.h"
@@ -49,9 +50,35 @@ static int daemon_remount(int fd, bool ro)
 	return ioctl(fd, PGDAX_IOC_REMOUNT, &rm) < 0 ? -errno : 0;
 }
 
+/*
+ * A remount sets every per-mount flag to what it is given: pass on the ones
+ * the mount has (nosuid, nodev, noexec, the atime mode), or `remount,ro`
+ * would quietly turn a nosuid,nodev mount into a suid,dev one.
+ */
+static unsigned long kept_flags(const char *mnt)
+{
+	static const struct { unsigned long st, ms; } map[] = {
+		{ ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC },
+		{ ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+		{ ST_RELATIME, MS_RELATIME }, { ST_SYNCHRONOUS, MS_SYNCHRONOUS },
+	};
+	struct statvfs sv;
+	unsigned long ms = 0;
+
+	if (statvfs(mnt, &sv) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (sv.f_flag & map[i].st)
+			ms |= map[i].ms;
+	return ms;
+}
+
+static unsigned long keep;	/* kept_flags() of the mount, read once */
+
 static int kernel_remount(const char *mnt, bool ro)
 {
-	return mount(NULL, mnt, NULL, MS_REMOUNT | (ro ? MS_RDONLY : 0), NULL) < 0 ? -errno : 0;
+	return mount(NULL, mnt, NULL, MS_REMOUNT | keep | (ro ? MS_RDONLY : 0), NULL) < 0 ?
+		       -errno : 0;
 }
 
 static int fail(const char *mnt, const char *what, int err)
@@ -96,6 +123,7 @@ int cmd_remount(int argc, char **argv)
 			fprintf(stderr, "pgdaxctl remount: %s: %s\n", mnt, strerror(-r));
 		return PGDAXCTL_EXIT_FAIL;
 	}
+	keep = kept_flags(mnt);
 	if (ro) {
 		r = kernel_remount(mnt, true);
 		if (r < 0) {
