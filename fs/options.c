@@ -246,8 +246,10 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 
 		errno = 0;
 		v = strtol(val, &end, 8);
-		/* permission bits only; the owner (root) keeps read-write */
-		if (errno || end == val || *end || v < 0 || v > 0777 || (v & 0600) != 0600)
+		/* 06x0: the owner (root) keeps read-write, the group gets what is
+		 * asked, others and execute nothing: whoever may write the image
+		 * may forge any inode on it */
+		if (errno || end == val || *end || v < 0 || (v & ~0660) || (v & 0600) != 0600)
 			goto bad_value;
 		o->dax_mode = (int)v;
 	} else if (!strcmp(opt, "logfile") && val && *val) {

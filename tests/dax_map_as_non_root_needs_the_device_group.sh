@@ -59,6 +59,8 @@ out=$("$PGDAXFS" /dev/null "$mnt" -f -o dax_group=$GID 2>&1) && fail "dax_group 
 echo "$out" | grep -q "udev" || fail "dax_group on a device node: no word about udev: $out"
 must_fail "$PGDAXFS" "$dev" "$mnt" -f -o dax_mode=0066
 must_fail "$PGDAXFS" "$dev" "$mnt" -f -o dax_mode=9
+must_fail "$PGDAXFS" "$dev" "$mnt" -f -o dax_mode=0666	# world-writable: anyone could forge inodes
+must_fail "$PGDAXFS" "$dev" "$mnt" -f -o dax_mode=0670
 pgdax_is_mounted "$mnt" && fail "a refused option left a mount"
 
 # after: granted to the group
