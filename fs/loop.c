@@ -67,8 +67,8 @@
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
- * With FUSE-over-io_uring (libfuse >= 3.18, -o io_uring, the default where
- * the kernel offers it) requests arrive on libfuse's per-CPU ring threads
+ * With FUSE-over-io_uring (libfuse >= 3.18, -o io_uring where the kernel
+ * offers it; opt-in, see fs_want_uring) requests arrive on libfuse's per-CPU ring threads
  * instead of the receivers; the same guarantee holds there, the requests
  * that may wait handing themselves to the same lanes ("io_uring" below).
  *
