@@ -425,10 +425,16 @@ int data_trim_prealloc(struct pgdax_vol *vol, struct inode *ip)
 	uint64_t end = ip->map.v[i].fpage + ext_pages(&ip->map.v[i]);
 	if (end <= first)
 		return 0;
-	rc = wait_range(vol, ip, first, end, NULL, false);
-	/* (the lock may have been dropped: the size may have moved) */
-	if (!rc && first == (inode_size(ip) + vol->bs - 1) >> vol->bshift && !trim_pending(ip))
-		rc = free_range(vol, ip, first, end);
+	/* This runs in RELEASE, which must never wait (fs/loop.c): no pin can
+	 * hold these extents (pins live on open files, and this is the last
+	 * close), so a busy one is an I/O copy in flight; then keep the tail
+	 * for the next close rather than wait. ip->lock is held for writing
+	 * from the check to the free, so no new reference appears between. */
+	if (busy_extent(vol, ip, first, end)) {
+		ip->prealloc_tail = true;
+		return 0;
+	}
+	rc = free_range(vol, ip, first, end);
 	if (!rc)
 		rc = drop_empty_chain(vol, ip);
 	return rc;

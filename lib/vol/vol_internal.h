@@ -327,7 +327,7 @@ int data_zero_past_eof(struct pgdax_vol *vol, struct inode *ip, uint64_t new_siz
 /* The last close of a file written through: free the pages past EOF of
  * the extent holding the last page, if a write allocated them ahead
  * (ip->prealloc_tail; not fallocate's, which were asked for). ip->lock
- * held for writing (dropped while waiting, like truncate, bounded). */
+ * held for writing; never waits (a busy extent keeps its tail). */
 int data_trim_prealloc(struct pgdax_vol *vol, struct inode *ip);
 
 /* ---- dir.c (dir->lock held; writers also ns_lock) ---- */
