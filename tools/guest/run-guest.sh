@@ -52,6 +52,22 @@ d=$run/disk
 mkdir -p "$d/install" "$d/src" "$d/build"
 make -s -C "$builddir" install DESTDIR="$d/install" >"$run/install.log" 2>&1 ||
 	{ tail -20 "$run/install.log" >&2; gdie "make install DESTDIR failed"; }
+# A daemon built against a libfuse outside the system's (libfuse 3.18 under
+# /opt, tools/install-libfuse318.sh) finds it through its rpath: bring that
+# library to the same path in the guest, with what it needs (liburing,
+# libnuma) and the guest rootfs does not carry.
+fuselib=$(ldd "$builddir/fs/pgdaxfs" 2>/dev/null | awk '$1 ~ /^libfuse3/ {print $3}')
+case $fuselib in
+/lib/*|/usr/lib/*|'') ;;
+*)
+	mkdir -p "$d/install$(dirname "$fuselib")"
+	cp -a "$(dirname "$fuselib")"/libfuse3.so* "$d/install$(dirname "$fuselib")/"
+	for dep in $(ldd "$fuselib" | awk '$1 ~ /^(liburing|libnuma)/ {print $3}'); do
+		mkdir -p "$d/install$(dirname "$dep")"
+		cp -L "$dep" "$d/install$dep"
+	done
+	glog "the daemon's libfuse ($fuselib) and its liburing/libnuma go along" ;;
+esac
 tar -C "$srcdir" --exclude=.git --exclude='autom4te.cache' -cf - . | tar -C "$d/src" -xf -
 tar -C "$builddir" --exclude='*.o' --exclude='*.lo' --exclude=.deps --exclude='*.log' \
 	--exclude='*.trs' --exclude=build-asan --exclude=build-tsan -cf - . | tar -C "$d/build" -xf -
