@@ -266,6 +266,7 @@ START_TEST(test_extent_map_outgrowing_the_inode_moves_to_a_block_and_back)
 	ck_assert_uint_eq(st_blocks(ino), PGDAX_INLINE_EXTENTS * (BS / 512));
 	ck_assert_uint_eq(free_blocks(), base - PGDAX_INLINE_EXTENTS);
 	check_pages(vol, ino, PGDAX_INLINE_EXTENTS, "inline");
+	pgdax_vol_release(vol, &f);
 	unmount();
 	fsck_clean(devpath, "four inline extents");
 
