@@ -13,6 +13,7 @@
 # stream of writers (nothing to bring back: only the behaviour is checked).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/pin_lib.sh"
+. "$top_srcdir/tests/busy_mount_lib.sh"
 pgdax_init
 CTL=${PGDAXCTL:-$top_builddir/tools/pgdaxctl}
 
@@ -50,36 +51,8 @@ pgdax_mount "$dev" "$mnt" -o break_notify
 pid=$PGDAX_LAST_PID
 pgdax_on_exit "truncate -s $size '$dev'"
 
-acked=$PGDAX_WORK/acked
-: >"$acked"
-for i in $(seq 1 20); do
-	head -c $((i * 7777)) /dev/urandom >"$mnt/f$i"
-	echo "f$i $(md5sum <"$mnt/f$i" | cut -d' ' -f1)" >>"$acked"
-done
-mkdir "$mnt/dir" && echo "dir" >>"$PGDAX_WORK/acked_dirs"
-# a DAX client holding a pin, waiting for POLLPRI
-pin_start holder map "$mnt/f20" 0 4096 ro poll
-pin_wait_line holder '^READY'
+busy_load "$mnt"
 [ "$(pin_status "$mnt" pins)" = 1 ] || fail "the pin is not held"
-# a writer that logs each acknowledged write (write(2) returned: durable)
-python3 - "$mnt/stream" "$PGDAX_WORK/stream.acks" <<'PY' &
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-log = open(sys.argv[2], "w")
-i = 0
-while True:
-    try:
-        os.pwrite(fd, bytes([i % 251]) * 4096, i * 4096)
-    except OSError as e:
-        print("stream stopped:", e, file=sys.stderr)
-        break
-    log.write("%d\n" % i); log.flush()
-    i += 1
-PY
-writer=$!
-_pgdax_pids+=("$writer")
-for i in $(seq 1 200); do [ -s "$PGDAX_WORK/stream.acks" ] && break; sleep 0.05; done
-[ -s "$PGDAX_WORK/stream.acks" ] || fail "the writer never wrote"
 
 # the device goes away: its last block (the backup superblock) is cut
 dd if="$dev" of="$PGDAX_WORK/tail" bs=4096 skip=$((size / 4096 - 1)) count=1 status=none
@@ -92,17 +65,9 @@ status_json "$mnt" | grep -q '"dead_reason": ".*was cut to' || fail "status does
 pin_wait_line holder '^BREAK' 10
 pin_wait_status "$mnt" pinned_extents 0 10
 # every request fails with EIO, promptly
-for cmd in "cat $mnt/f1" "touch $mnt/new" "mkdir $mnt/d2" "ls $mnt/dir" "stat $mnt/f2" \
-	"truncate -s 0 $mnt/f3" "rm $mnt/f4"; do
-	t0=$(date +%s%N)
-	if out=$(timeout 10 $cmd 2>&1); then
-		fail "'$cmd' succeeded on a dead volume"
-	fi
-	t1=$(date +%s%N)
-	grep -q "Input/output error" <<<"$out" || fail "'$cmd' failed with '$out', expected EIO"
-	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || fail "'$cmd' took $(((t1 - t0) / 1000000)) ms"
-done
-pgdax_wait_pid "$writer" 10 || fail "the writer did not stop with an error"
+busy_requests_fail_with_eio "$mnt" 5000 "cat $mnt/f1" "touch $mnt/new" "mkdir $mnt/d2" \
+	"ls $mnt/dir" "stat $mnt/f2" "truncate -s 0 $mnt/f3" "rm $mnt/f4"
+pgdax_wait_pid "$BUSY_WRITER" 10 || fail "the writer did not stop with an error"
 pgdax_wait_pid "${PIN_PID[holder]}" 10 || kill "${PIN_PID[holder]}" 2>/dev/null
 pgdax_wait_pid "${PIN_PID[holder]}" 10
 umount_dead "$mnt" "$pid"
@@ -112,21 +77,7 @@ pgdax_daemon_log "$pid" | grep -q "pin(s) revoked" || fail "the log does not rep
 truncate -s "$size" "$dev"
 dd if="$PGDAX_WORK/tail" of="$dev" bs=4096 seek=$((size / 4096 - 1)) conv=notrunc status=none
 pgdax_mount "$dev" "$mnt"
-while read -r name sum; do
-	[ "$(md5sum <"$mnt/$name" | cut -d' ' -f1)" = "$sum" ] || fail "$name lost or changed"
-done <"$acked"
-[ -d "$mnt/dir" ] || fail "acknowledged mkdir lost"
-last=$(tail -n1 "$PGDAX_WORK/stream.acks")
-python3 - "$mnt/stream" "$last" <<'PY' || fail "acknowledged stream writes lost"
-import sys
-data = open(sys.argv[1], "rb").read()
-last = int(sys.argv[2])
-for i in range(last + 1):
-    blk = data[i * 4096:(i + 1) * 4096]
-    if blk != bytes([i % 251]) * 4096:
-        print("block %d of the stream is wrong" % i); sys.exit(1)
-print("stream: %d acknowledged blocks intact" % (last + 1))
-PY
+busy_check_acknowledged "$mnt"
 pgdax_umount "$mnt"
 "$FSCK" -n "$dev" >"$PGDAX_WORK/fsck.out" 2>&1 || { cat "$PGDAX_WORK/fsck.out" >&2; fail "fsck after the device came back"; }
 
