@@ -46,6 +46,7 @@
 #include "vol/vol.h"
 #include "vol/vol_internal.h"
 #include "vol/vol_test.h"
+#include "stress_run.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define INV_TSAN 1
@@ -707,26 +708,8 @@ static Suite *invariants_suite(void)
 
 int main(void)
 {
-	const char *e;
-	SRunner *sr;
-	int failed;
-
-	e = getenv("PGDAX_STRESS_SEED");
-	seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (!seed)
-		seed = 1;
-	e = getenv("PGDAX_STRESS_MS");
-	run_ms = e ? atoi(e) : DEFAULT_MS;
-	if (run_ms <= 0)
-		run_ms = DEFAULT_MS;
-	printf("invariants: seed=%llu ms=%d workers=%d (replay: PGDAX_STRESS_SEED=%llu)\n",
-	       (unsigned long long)seed, run_ms, NWORKERS, (unsigned long long)seed);
-	fflush(stdout);
+	stress_config("invariants", "workers", NWORKERS, DEFAULT_MS, &seed, &run_ms);
 	/* expected refusals (a break, a busy extent) are logged as errors */
 	pgdax_log_set_level(LOG_CRIT);
-	sr = srunner_create(invariants_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stress_run_suite(invariants_suite());
 }

@@ -29,6 +29,7 @@
 #include "util/log.h"
 #include "core/pgmap.h"
 #include "core/pgmap_internal.h"
+#include "stress_run.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define STRESS_TSAN 1
@@ -612,26 +613,8 @@ static Suite *stress_suite(void)
 
 int main(void)
 {
-	const char *e;
-	SRunner *sr;
-	int failed;
-
-	e = getenv("PGDAX_STRESS_SEED");
-	seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (!seed)
-		seed = 1;
-	e = getenv("PGDAX_STRESS_MS");
-	run_ms = e ? atoi(e) : DEFAULT_MS;
-	if (run_ms <= 0)
-		run_ms = DEFAULT_MS;
-	printf("refcount stress: seed=%llu ms=%d threads=%d (replay: PGDAX_STRESS_SEED=%llu)\n",
-	       (unsigned long long)seed, run_ms, NTHREADS, (unsigned long long)seed);
-	fflush(stdout);
+	stress_config("refcount stress", "threads", NTHREADS, DEFAULT_MS, &seed, &run_ms);
 	/* overlapping requests are logged as caller bugs: expected here */
 	pgdax_log_set_level(LOG_CRIT);
-	sr = srunner_create(stress_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stress_run_suite(stress_suite());
 }
