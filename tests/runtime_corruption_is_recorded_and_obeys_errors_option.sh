@@ -3,7 +3,8 @@
 # first read) is recorded in the superblock (s_errors PGDAX_ERR_RUNTIME,
 # s_error_count, s_last_error_ino), the call fails with EUCLEAN, and
 # errors= decides what follows: remount-ro (the default) turns every later
-# change into EROFS, continue keeps serving. The next read-write mount is
+# change into EROFS, continue keeps serving, panic records the error and
+# aborts the daemon (the kernel's panic: nothing more is written). The next read-write mount is
 # refused naming fsck.pgdaxfs; fsck -y repairs and clears the state.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 pgdax_init
@@ -65,4 +66,27 @@ rc=0; "$FSCK" -y "$dev" >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "second fsck -y exited $rc"
 rc=0; "$FSCK" -n -f "$dev" >"$PGDAX_WORK/n.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || { cat "$PGDAX_WORK/n.out" >&2; fail "fsck -n after -y exited $rc"; }
-echo "runtime corruption recorded; errors= obeyed; mount refuses until fsck"
+
+# errors=panic: recorded first, then the daemon aborts; the mount is gone
+# (ENOTCONN) and the next read-write mount is refused like the others
+pgdax_mount "$dev" "$mnt"
+ni=$(stat -c %i "$mnt/new")
+pgdax_umount "$mnt"
+break_inode "$ni"
+ulimit -c 0	# (the abort is expected: no core file)
+pgdax_mount "$dev" "$mnt" -o errors=panic
+pid=$PGDAX_LAST_PID
+cat "$mnt/new" >/dev/null 2>&1 && fail "a corrupt inode was read (panic)"
+pgdax_wait_pid "$pid" 30 || fail "errors=panic: the daemon did not stop"
+[ "$PGDAX_STATUS" -eq 134 ] || fail "errors=panic: the daemon exited $PGDAX_STATUS, expected SIGABRT (134)"
+pgdax_daemon_log "$pid" | grep -q "aborting (errors=panic)" || fail "the log does not say it aborts"
+umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
+for f in /run/pgdaxfs/*.pid; do
+	[ -f "$f" ] && [ "$(head -n1 "$f")" = "$pid" ] && rm -f "$f"
+done
+[ $(( $(le64 416) & 2 )) -eq 2 ] || fail "errors=panic aborted without recording the error"
+[ "$(le64 448)" -eq "$ni" ] || fail "s_last_error_ino $(le64 448), expected $ni (panic)"
+out=$("$PGDAXFS" "$dev" "$mnt" -f 2>&1) && fail "a volume with errors mounted read-write (panic)"
+rc=0; "$FSCK" -y "$dev" >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "third fsck -y exited $rc"
+echo "runtime corruption recorded; errors= obeyed (remount-ro, continue, panic); mount refuses until fsck"
