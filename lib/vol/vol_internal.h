@@ -127,6 +127,7 @@ struct pgdax_vol {
 	 * corruption was met (then the device stays mapped writable) */
 	atomic_bool rdonly;
 	bool inline_ext;		/* minor >= 3: new extent maps start in the inode */
+	bool xattr_multi;		/* minor >= 4: xattr chains and value extents */
 	char devname[256];
 
 	struct journal *j;
