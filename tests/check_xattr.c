@@ -75,7 +75,7 @@ static void teardown(void)
 
 static int fsck(const char *dev, unsigned flags, struct pgdax_fsck_result *res)
 {
-	FILE *out = fopen("/dev/null", "w");
+	FILE *out = fopen(getenv("CHECK_XATTR_FSCK_OUT") ? "/dev/stderr" : "/dev/null", "w");
 	struct pgdax_fsck_opts fo = { .flags = PGDAX_FSCK_FORCE | flags, .out = out };
 	int ec = pgdax_fsck_device(dev, 0, &fo, res);
 	fclose(out);
