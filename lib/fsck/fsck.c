@@ -13,8 +13,8 @@
  *      a devdax refuses), else reported.
  *   3. inodes: every slot the inode bitmap marks used is validated (crc,
  *      number, mode, flags, pointers); a bad one is cleared.
- *   4. blocks: every used inode's extent chain, extent records and xattr
- *      block claim their blocks in an owner map (one owner per block:
+ *   4. blocks: every used inode's extent chain, extent records, xattr
+ *      chain and xattr value extents claim their blocks in an owner map (one owner per block:
  *      a second claim is a double allocation and the later record is
  *      dropped; a chain that loops meets its own block again); extents are
  *      checked for alignment, bounds and overlap inside the file.

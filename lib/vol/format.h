@@ -66,7 +66,7 @@
  * Invariants fsck can check (all hold at every transaction boundary):
  *  - block accounting: the used bits of [data_start, data_end) equal the sum
  *    of i_blocks over in-use inodes (i_blocks counts data extents, extent
- *    blocks and the xattr block, in filesystem blocks; an inline extent
+ *    blocks, xattr blocks and xattr value extents, in filesystem blocks; an inline extent
  *    map, PGDAX_IFL_INLINE_EXT, costs none) plus s_bad_blocks,
  *    plus 1 when the backup superblock lies in that range;
  *    every block is owned by at most one inode.
@@ -346,7 +346,7 @@ struct pgdax_inode {
 	pgdax_le64 i_blocks;		/* data + extent + xattr blocks owned */
 	pgdax_le64 i_rdev;
 	pgdax_le64 i_extent_head;	/* first extent block, 0 = none */
-	pgdax_le64 i_xattr_block;	/* 0 = none */
+	pgdax_le64 i_xattr_block;	/* first xattr block, 0 = none */
 	pgdax_le64 i_orphan_next;	/* next orphan inode, 0 = end */
 	pgdax_le64 i_parent;		/* directories: parent inode (for "..") */
 	struct pgdax_timespec i_btime;	/* creation */

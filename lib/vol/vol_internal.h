@@ -348,6 +348,7 @@ int check_name(const char *name, size_t *len);
 
 /* ---- xattr.c ---- */
 int xattr_free(struct jtx *tx, struct inode *ip);
+int xattr_free_chunked(struct pgdax_vol *vol, struct inode *ip);
 
 static inline unsigned mode_to_dt(uint32_t mode) { return (mode & S_IFMT) >> 12; }
 

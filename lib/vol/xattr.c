@@ -316,6 +316,45 @@ int xattr_free(struct jtx *tx, struct inode *ip)
 	return rc;
 }
 
+/*
+ * Free the chain of an inode being reclaimed one block at a time, each
+ * block with its value extents in its own transaction (the head is
+ * unlinked: every step leaves a consistent, smaller set), so that a file
+ * with thousands of 64 KiB values does not need one transaction larger
+ * than the journal. The caller holds the inode exclusively.
+ */
+int xattr_free_chunked(struct pgdax_vol *vol, struct inode *ip)
+{
+	while (ip->d->i_xattr_block) {
+		uint64_t b = le64toh(ip->d->i_xattr_block);
+		if (!pgdax_blk_in_data(&vol->geo, b))
+			return vol_corrupt(vol, ip->ino);
+		const char *p = blk_addr(vol, b);
+		int rc = xblock_check(vol, ip, b, p);
+		if (rc)
+			return rc;
+		const struct pgdax_xattr_hdr *h = (const void *)p;
+		struct xchain one = { 0 };
+		struct xblk x = { .b = b, .p = (char *)p, .old_used = le32toh(h->xh_used) };
+		one.v = &x;
+		one.n = 1;
+		struct jtx *tx = jtx_begin(vol);
+		rc = jtx_inode(tx, ip->d);
+		if (!rc)
+			rc = chain_release(tx, ip, &one);
+		if (!rc)
+			ip->d->i_xattr_block = h->xh_next;
+		if (rc) {
+			jtx_abort(tx);
+			return rc;
+		}
+		rc = jtx_commit(tx);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Write the value extent of a new external entry; fills @ref. */
 static int value_write(struct jtx *tx, struct inode *ip, const void *value, size_t size,
 		       struct pgdax_xattr_value *ref)
