@@ -532,6 +532,149 @@ START_TEST(test_xattr_block_corruption_dropped)
 }
 END_TEST
 
+/* The @k-th block (0 = head) of the xattr chain of @ino */
+static struct pgdax_xattr_hdr *xattr_blk(uint8_t *img, uint64_t ino, unsigned k)
+{
+	const struct pgdax_inode *in = (const void *)(img + fimg_inode_off(&F, img, ino));
+	uint64_t b = le64toh(in->i_xattr_block);
+
+	for (unsigned i = 0; i < k && b; i++)
+		b = le64toh(((struct pgdax_xattr_hdr *)(img + b * F.bs))->xh_next);
+	ck_assert_uint_ne(b, 0);
+	return (void *)(img + b * F.bs);
+}
+
+static void xattr_reseal(struct pgdax_xattr_hdr *h)
+{
+	struct pgdax_xattr_hdr tmp = *h;
+
+	tmp.xh_crc = 0;
+	h->xh_crc = htole32(pgdax_crc32c(pgdax_crc32c(0, &tmp, sizeof(tmp)), h + 1,
+					 le32toh(h->xh_used) - sizeof(tmp)));
+}
+
+/* The first external entry of @h (a 64 KiB value's reference), or NULL */
+static struct pgdax_xattr_entry *xattr_external(struct pgdax_xattr_hdr *h)
+{
+	for (uint32_t pos = sizeof(*h); pos < le32toh(h->xh_used);) {
+		struct pgdax_xattr_entry *e = (void *)((uint8_t *)h + pos);
+
+		if (e->xe_flags & PGDAX_XE_EXTERNAL)
+			return e;
+		pos += (uint32_t)((sizeof(*e) + e->xe_name_len + le16toh(e->xe_value_len) + 7) & ~7u);
+	}
+	return NULL;
+}
+
+/* A block in the middle of the chain fails its crc: the chain is cut there */
+START_TEST(test_xattr_chain_block_with_bad_checksum_cut)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_hdr *h = xattr_blk(img, F.ino_xattr, 1);
+
+	snprintf(current_case, sizeof(current_case), "xattr chain block crc");
+	((uint8_t *)h)[sizeof(*h) + 9] ^= 0x01;
+	cycle(img, "bad checksum; would drop the extended attributes");
+	free(img);
+}
+END_TEST
+
+START_TEST(test_xattr_chain_loop_cut)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_hdr *head = xattr_blk(img, F.ino_xattr, 0);
+	struct pgdax_xattr_hdr *h = xattr_blk(img, F.ino_xattr, 1);
+
+	snprintf(current_case, sizeof(current_case), "xattr chain loop");
+	h->xh_next = htole64((uint64_t)((uint8_t *)head - img) / F.bs);
+	xattr_reseal(h);
+	cycle(img, "(loop); would cut the xattr chain");
+	free(img);
+}
+END_TEST
+
+/* A block unlinked from the chain (head -> third): its blocks are leaks */
+START_TEST(test_xattr_block_left_out_of_the_chain_is_a_leak)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_hdr *head = xattr_blk(img, F.ino_xattr, 0);
+	struct pgdax_xattr_hdr *h = xattr_blk(img, F.ino_xattr, 1);
+
+	snprintf(current_case, sizeof(current_case), "xattr block out of the chain");
+	head->xh_next = h->xh_next;
+	xattr_reseal(head);
+	cycle(img, "owned by nothing (leak)");
+	free(img);
+}
+END_TEST
+
+/* Two entries naming the same value extent: the second is dropped */
+START_TEST(test_xattr_value_extent_shared_by_two_entries_dropped)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_entry *e[2] = { NULL, NULL };
+	struct pgdax_xattr_hdr *hs[2] = { NULL, NULL };
+	unsigned n = 0;
+
+	snprintf(current_case, sizeof(current_case), "xattr value extent shared");
+	for (unsigned k = 0; n < 2 && k < 8; k++) {
+		struct pgdax_xattr_hdr *h = xattr_blk(img, F.ino_xattr, k);
+
+		for (uint32_t pos = sizeof(*h); n < 2 && pos < le32toh(h->xh_used);) {
+			struct pgdax_xattr_entry *x = (void *)((uint8_t *)h + pos);
+
+			if (x->xe_flags & PGDAX_XE_EXTERNAL) {
+				hs[n] = h;
+				e[n++] = x;
+			}
+			pos += (uint32_t)((sizeof(*x) + x->xe_name_len +
+					   le16toh(x->xe_value_len) + 7) & ~7u);
+		}
+		if (!h->xh_next)
+			break;
+	}
+	ck_assert_uint_eq(n, 2);
+	/* the same bytes: the crc matches, only the ownership is wrong */
+	memcpy(e[1]->xe_name + e[1]->xe_name_len, e[0]->xe_name + e[0]->xe_name_len,
+	       sizeof(struct pgdax_xattr_value));
+	xattr_reseal(hs[1]);
+	cycle(img, "external value blocks");
+	free(img);
+}
+END_TEST
+
+/* A flipped byte in a 64 KiB value: its entry is dropped */
+START_TEST(test_xattr_value_with_bad_checksum_dropped)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_entry *e = NULL;
+	struct pgdax_xattr_value v;
+
+	snprintf(current_case, sizeof(current_case), "xattr value crc");
+	for (unsigned k = 0; !e && k < 8; k++)
+		e = xattr_external(xattr_blk(img, F.ino_xattr, k));
+	ck_assert_ptr_nonnull(e);
+	memcpy(&v, e->xe_name + e->xe_name_len, sizeof(v));
+	img[le64toh(v.xv_blk) * F.bs + 40000] ^= 0x08;
+	cycle(img, "external value: bad checksum");
+	free(img);
+}
+END_TEST
+
+/* A count that disagrees with the entries, resealed: the block is dropped */
+START_TEST(test_xattr_block_count_mismatch_dropped)
+{
+	uint8_t *img = work();
+	struct pgdax_xattr_hdr *h = xattr_blk(img, F.ino_xattr, 1);
+
+	snprintf(current_case, sizeof(current_case), "xattr count");
+	h->xh_count = htole32(le32toh(h->xh_count) + 1);
+	xattr_reseal(h);
+	cycle(img, "inode");
+	free(img);
+}
+END_TEST
+
 START_TEST(test_orphan_list_to_free_inode_cut)
 {
 	uint8_t *img = work();
@@ -806,6 +949,12 @@ static Suite *fsck_corrupt_suite(void)
 	tcase_add_test(t, test_double_allocation_dropped);
 	tcase_add_test(t, test_extent_chain_loop_cut);
 	tcase_add_test(t, test_xattr_block_corruption_dropped);
+	tcase_add_test(t, test_xattr_chain_block_with_bad_checksum_cut);
+	tcase_add_test(t, test_xattr_chain_loop_cut);
+	tcase_add_test(t, test_xattr_block_left_out_of_the_chain_is_a_leak);
+	tcase_add_test(t, test_xattr_value_extent_shared_by_two_entries_dropped);
+	tcase_add_test(t, test_xattr_value_with_bad_checksum_dropped);
+	tcase_add_test(t, test_xattr_block_count_mismatch_dropped);
 	tcase_add_test(t, test_orphan_list_to_free_inode_cut);
 	tcase_add_test(t, test_orphan_list_to_named_inode_unmarked);
 	tcase_set_timeout(t, 300);

@@ -129,6 +129,22 @@ static int populate(struct fimg *f)
 	TRY(pgdax_vol_setxattr(vol, f->ino_file, "user.small", val, 10, 0));
 	TRY(pgdax_vol_setxattr(vol, f->ino_file, "user.large", val, sizeof(val), 0));
 	TRY(pgdax_vol_setxattr(vol, f->ino_dir, "user.d", val, 100, 0));
+	/* a chain of xattr blocks and two values in their own extents */
+	TRY(put_file(vol, PGDAX_ROOT_INO, "xattrs", 10, &f->ino_xattr));
+	{
+		static char bigv[65536];
+
+		memset(bigv, 'B', sizeof(bigv));
+		TRY(pgdax_vol_setxattr(vol, f->ino_xattr, "user.big1", bigv, sizeof(bigv), 0));
+		memset(bigv, 'C', sizeof(bigv));
+		TRY(pgdax_vol_setxattr(vol, f->ino_xattr, "user.big2", bigv, sizeof(bigv), 0));
+		for (int i = 0; i < 250; i++) {
+			char name[40];
+
+			snprintf(name, sizeof(name), "user.chain-%03d", i);
+			TRY(pgdax_vol_setxattr(vol, f->ino_xattr, name, val, 24, 0));
+		}
+	}
 	TRY(put_file(vol, f->ino_dir, "gone", 100, &ino));
 	TRY(pgdax_vol_unlink(vol, f->ino_dir, "gone"));
 	for (int i = 0; i < 12; i++) {
@@ -250,9 +266,13 @@ static void list_ranges(struct fimg *f)
 		if (!pgdax_bit_test(f->img + le64toh(sb->s_ibitmap_start) * f->bs, i))
 			continue;
 		add_range(f, it + i * PGDAX_INODE_SIZE, PGDAX_INODE_SIZE, "inode");
-		xb = le64toh(in->i_xattr_block);
-		if (xb && xb < f->blocks)
+		for (xb = le64toh(in->i_xattr_block); xb && xb < f->blocks && steps < 100; steps++) {
+			const struct pgdax_xattr_hdr *xh = (const void *)(f->img + xb * f->bs);
+
 			add_range(f, xb * f->bs, 512, "xattr block");
+			xb = le64toh(xh->xh_next);
+		}
+		steps = 0;
 		for (b = le64toh(in->i_extent_head); b && b < f->blocks && steps < 100; steps++) {
 			const struct pgdax_extent_blk *eb = (const void *)(f->img + b * f->bs);
 
@@ -401,10 +421,19 @@ static int walk(struct pgdax_vol *vol, uint64_t dir, int depth, int *budget)
 				pgdax_vol_release(vol, &fh);
 		}
 		if (!rc) {
-			ssize_t n = pgdax_vol_listxattr(vol, st.st_ino, buf, sizeof(buf));
+			static char list[8192], val[65536];
+			ssize_t n = pgdax_vol_listxattr(vol, st.st_ino, list, sizeof(list));
 
 			if (n < 0 && n != -ERANGE)
 				rc = (int)n;
+			/* every value reads (an external one matches its crc) */
+			for (ssize_t p = 0; !rc && p < n; p += (ssize_t)strlen(list + p) + 1) {
+				ssize_t v = pgdax_vol_getxattr(vol, st.st_ino, list + p, val,
+							       sizeof(val));
+
+				if (v < 0)
+					rc = (int)v;
+			}
 		}
 		pgdax_vol_iput(vol, st.st_ino, 1);
 	}

@@ -30,6 +30,7 @@ struct fimg {
 	/* inodes of the population, for targeted corruption */
 	uint64_t ino_file, ino_big, ino_dir, ino_sub, ino_link, ino_symlink_long;
 	uint64_t ino_frag;		/* more extents than the inode holds: an extent block */
+	uint64_t ino_xattr;		/* a chain of xattr blocks and 64 KiB values (format 1.4) */
 };
 
 /*

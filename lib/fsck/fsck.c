@@ -13,8 +13,8 @@
  *      a devdax refuses), else reported.
  *   3. inodes: every slot the inode bitmap marks used is validated (crc,
  *      number, mode, flags, pointers); a bad one is cleared.
- *   4. blocks: every used inode's extent chain, extent records and xattr
- *      block claim their blocks in an owner map (one owner per block:
+ *   4. blocks: every used inode's extent chain, extent records, xattr
+ *      chain and xattr value extents claim their blocks in an owner map (one owner per block:
  *      a second claim is a double allocation and the later record is
  *      dropped; a chain that loops meets its own block again); extents are
  *      checked for alignment, bounds and overlap inside the file.
@@ -784,86 +784,226 @@ static int check_extents(struct ctx *c, uint64_t ino)
 	return 0;
 }
 
-static void clear_xattr_ptr(struct ctx *c, uint64_t ino)
+static uint32_t xattr_crc(const uint8_t *p, uint32_t used)
 {
-	struct pgdax_inode n = *slot(c, ino);
+	struct pgdax_xattr_hdr tmp;
 
-	n.i_xattr_block = 0;
-	inode_put(c, ino, &n);
+	memcpy(&tmp, p, sizeof(tmp));
+	tmp.xh_crc = 0;
+	return pgdax_crc32c(pgdax_crc32c(0, &tmp, sizeof(tmp)), p + sizeof(tmp),
+			    used - sizeof(tmp));
 }
 
+/* Point the link to an xattr block (i_xattr_block of @ino when @prev is
+ * NULL, else xh_next of the block @prev, whose crc is resealed) at @next. */
+static void xattr_relink(struct ctx *c, uint64_t ino, uint8_t *prev, uint64_t next)
+{
+	if (!prev) {
+		struct pgdax_inode n = *slot(c, ino);
+
+		n.i_xattr_block = htole64(next);
+		inode_put(c, ino, &n);
+		return;
+	}
+	struct pgdax_xattr_hdr h;
+
+	memcpy(&h, prev, sizeof(h));
+	h.xh_next = htole64(next);
+	wr(c, prev, &h, sizeof(h));
+	h.xh_crc = htole32(xattr_crc(prev, le32toh(h.xh_used)));
+	wr(c, prev, &h, sizeof(h));
+}
+
+static uint32_t xent_size(const struct pgdax_xattr_entry *e)
+{
+	return (uint32_t)align_up(sizeof(*e) + e->xe_name_len + le16toh(e->xe_value_len), 8);
+}
+
+/* Why the header and entries of xattr block @p of @ino are bad, or NULL */
+static const char *xattr_block_why(struct ctx *c, uint64_t ino, const uint8_t *p)
+{
+	const struct pgdax_xattr_hdr *h = (const void *)p;
+	uint32_t used = le32toh(h->xh_used), count = le32toh(h->xh_count), pos, k;
+	bool multi = le64toh(c->sb.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_XATTR_MULTI;
+
+	if (le32toh(h->xh_magic) != PGDAX_XH_MAGIC)
+		return "bad magic";
+	if (le64toh(h->xh_ino) != ino)
+		return "belongs to another inode";
+	if (used < sizeof(*h) || used > c->bs)
+		return "bad used size";
+	if (xattr_crc(p, used) != le32toh(h->xh_crc))
+		return "bad checksum";
+	/* entries tile [32, used) */
+	for (pos = sizeof(*h), k = 0; pos < used; k++) {
+		const struct pgdax_xattr_entry *e = (const void *)(p + pos);
+		uint32_t len;
+
+		if (pos + sizeof(*e) > used || k >= count)
+			return "entries overrun";
+		len = xent_size(e);
+		if (e->xe_name_len == 0 || len > used - pos ||
+		    memchr(e->xe_name, 0, e->xe_name_len))
+			return "bad entry";
+		if ((e->xe_flags & ~PGDAX_XE_EXTERNAL) ||
+		    ((e->xe_flags & PGDAX_XE_EXTERNAL) && !multi))
+			return "entry with unknown flags";
+		pos += len;
+	}
+	if (k != count)
+		return "entry count mismatch";
+	if (count == 0)
+		return "empty block in the chain";
+	return NULL;
+}
+
+/* Check and claim the value extent of external entry @e; why not, or NULL */
+static const char *xattr_value_why(struct ctx *c, uint64_t ino,
+				   const struct pgdax_xattr_entry *e, char *buf, size_t len)
+{
+	struct pgdax_xattr_value v;
+	char ob[64];
+	uint32_t other;
+
+	if (le16toh(e->xe_value_len) != sizeof(v))
+		return "external value reference of the wrong size";
+	memcpy(&v, e->xe_name + e->xe_name_len, sizeof(v));
+	uint32_t vlen = le32toh(v.xv_len);
+	uint64_t b = le64toh(v.xv_blk);
+	if (vlen == 0 || vlen > PGDAX_XATTR_VALUE_MAX)
+		return "external value of a bad length";
+	uint64_t n = 1ull << pgdax_xattr_value_order(c->bs, vlen);
+	if (b % n)
+		return "external value extent misaligned";
+	for (uint64_t k = 0; k < n; k++)
+		if (!pgdax_blk_in_data(&c->sb, b + k))
+			return "external value outside the data area";
+	if (pgdax_crc32c(0, blk(c, b), vlen) != le32toh(v.xv_crc))
+		return "external value: bad checksum";
+	if (!claim(c, b, n, ino, &other)) {
+		snprintf(buf, len, "external value blocks [%llu, +%llu) also owned by %s",
+			 (unsigned long long)b, (unsigned long long)n,
+			 owner_name(other, ob, sizeof(ob)));
+		return buf;
+	}
+	return NULL;
+}
+
+/* Rewrite xattr block @p without the entries at the offsets @drop[0..@nd) */
+static void xattr_drop_entries(struct ctx *c, uint8_t *p, const uint32_t *drop, size_t nd)
+{
+	struct pgdax_xattr_hdr *h;
+	uint32_t used = le32toh(((struct pgdax_xattr_hdr *)p)->xh_used), pos, out, k = 0;
+	uint8_t *img = calloc(1, c->bs);
+
+	if (!img)
+		return;	/* left for a later run */
+	memcpy(img, p, sizeof(*h));
+	h = (void *)img;
+	for (pos = out = sizeof(*h); pos < used;) {
+		const struct pgdax_xattr_entry *e = (const void *)(p + pos);
+		uint32_t len = xent_size(e);
+
+		if (k < nd && drop[k] == pos)
+			k++;
+		else {
+			memcpy(img + out, e, len);
+			out += len;
+		}
+		pos += len;
+	}
+	h->xh_used = htole32(out);
+	h->xh_count = htole32(le32toh(h->xh_count) - (uint32_t)nd);
+	h->xh_crc = htole32(xattr_crc(img, out));
+	wr(c, p, img, used);
+	free(img);
+}
+
+/*
+ * The chain of xattr blocks of @ino (lib/vol/format.h): each block valid
+ * and owned once (a bad, shared or looping block cuts the chain there: the
+ * attributes from it on are dropped and its blocks left to pass 8 as
+ * leaks), and each external value in the data area, aligned, matching its
+ * crc and owned once (a bad one drops its entry; an emptied block is
+ * unlinked). A chain, or an external value, on a volume without
+ * PGDAX_FEAT_INCOMPAT_XATTR_MULTI is bad too: an older driver reads neither.
+ */
 static void check_xattr(struct ctx *c, uint64_t ino)
 {
 	struct pgdax_inode *in = slot(c, ino);
-	uint64_t b = le64toh(in->i_xattr_block);
-	struct pgdax_xattr_hdr *h;
-	uint32_t used, count, crc, pos, k;
-	char ob[64];
+	bool multi = le64toh(c->sb.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_XATTR_MULTI;
+	uint64_t b = le64toh(in->i_xattr_block), steps = 0;
+	uint8_t *prev = NULL;
+	char ob[64], vwhy[128];
 	uint32_t other;
-	const char *why = NULL;
 
-	if (!b)
-		return;
-	if (!pgdax_blk_in_data(&c->sb, b)) {
-		if (problem(c, false, "inode", off_of(c, in),
-			    "xattr block dropped|drop the xattr block",
-			    "inode %llu: xattr block %llu outside the data area",
-			    (unsigned long long)ino, (unsigned long long)b))
-			clear_xattr_ptr(c, ino);
-		return;
-	}
-	h = (void *)blk(c, b);
-	used = le32toh(h->xh_used);
-	count = le32toh(h->xh_count);
-	if (le32toh(h->xh_magic) != PGDAX_XH_MAGIC)
-		why = "bad magic";
-	else if (le64toh(h->xh_ino) != ino)
-		why = "belongs to another inode";
-	else if (used < sizeof(*h) || used > c->bs)
-		why = "bad used size";
-	if (!why) {
-		uint8_t *p = (uint8_t *)h;
-		struct pgdax_xattr_hdr tmp = *h;
+	while (b) {
+		uint64_t link_off = prev ? off_of(c, prev) : off_of(c, in);
+		const char *why;
 
-		tmp.xh_crc = 0;
-		crc = pgdax_crc32c(0, &tmp, sizeof(tmp));
-		crc = pgdax_crc32c(crc, p + sizeof(tmp), used - sizeof(tmp));
-		if (crc != le32toh(h->xh_crc))
-			why = "bad checksum";
-		/* entries tile [32, used) */
-		for (pos = sizeof(*h), k = 0; !why && pos < used; k++) {
-			const struct pgdax_xattr_entry *e = (const void *)(p + pos);
-			uint32_t len;
-
-			if (pos + sizeof(*e) > used || k >= count) {
-				why = "entries overrun";
-				break;
-			}
-			len = (uint32_t)align_up(sizeof(*e) + e->xe_name_len +
-						 le16toh(e->xe_value_len), 8);
-			if (e->xe_name_len == 0 || len > used - pos ||
-			    memchr(e->xe_name, 0, e->xe_name_len))
-				why = "bad entry";
-			pos += len;
+		if (++steps > c->blocks || !pgdax_blk_in_data(&c->sb, b)) {
+			if (problem(c, false, prev ? "xattr block" : "inode", link_off,
+				    "xattr chain cut|cut the xattr chain",
+				    "inode %llu: xattr block %llu outside the data area",
+				    (unsigned long long)ino, (unsigned long long)b))
+				xattr_relink(c, ino, prev, 0);
+			return;
 		}
-		if (!why && k != count)
-			why = "entry count mismatch";
-	}
-	if (why) {
-		if (problem(c, false, "xattr block", b * c->bs,
-			    "extended attributes dropped|drop the extended attributes",
-			    "inode %llu: %s",
-			    (unsigned long long)ino, why))
-			clear_xattr_ptr(c, ino);
-		return;
-	}
-	if (!claim(c, b, 1, ino, &other)) {
-		if (problem(c, false, "inode", off_of(c, in),
-			    "xattr block dropped|drop the xattr block",
-			    "inode %llu: xattr block %llu also owned by %s",
-			    (unsigned long long)ino, (unsigned long long)b,
-			    owner_name(other, ob, sizeof(ob))))
-			clear_xattr_ptr(c, ino);
+		if (prev && !multi) {
+			if (problem(c, false, "xattr block", link_off,
+				    "xattr chain cut|cut the xattr chain",
+				    "inode %llu: xattr chain on a volume without the "
+				    "xattr_multi feature", (unsigned long long)ino))
+				xattr_relink(c, ino, prev, 0);
+			return;
+		}
+		uint8_t *p = blk(c, b);
+		struct pgdax_xattr_hdr *h = (void *)p;
+
+		why = xattr_block_why(c, ino, p);
+		if (why) {
+			if (problem(c, false, "xattr block", b * c->bs,
+				    "extended attributes dropped|drop the extended attributes",
+				    "inode %llu: %s", (unsigned long long)ino, why))
+				xattr_relink(c, ino, prev, 0);
+			return;
+		}
+		if (!claim(c, b, 1, ino, &other)) {
+			if (problem(c, false, prev ? "xattr block" : "inode", link_off,
+				    "xattr chain cut|cut the xattr chain",
+				    "inode %llu: xattr block %llu also owned by %s%s",
+				    (unsigned long long)ino, (unsigned long long)b,
+				    owner_name(other, ob, sizeof(ob)),
+				    other == ino ? " (loop)" : ""))
+				xattr_relink(c, ino, prev, 0);
+			return;
+		}
+		/* the external values */
+		uint32_t used = le32toh(h->xh_used), drop[64];
+		size_t nd = 0;
+		for (uint32_t pos = sizeof(*h); pos < used; pos += xent_size((const void *)(p + pos))) {
+			const struct pgdax_xattr_entry *e = (const void *)(p + pos);
+
+			if (!(e->xe_flags & PGDAX_XE_EXTERNAL))
+				continue;
+			why = xattr_value_why(c, ino, e, vwhy, sizeof(vwhy));
+			if (why && problem(c, false, "xattr block", b * c->bs + pos,
+					   "entry dropped|drop the entry", "inode %llu: %s",
+					   (unsigned long long)ino, why) &&
+			    nd < sizeof(drop) / sizeof(drop[0]))
+				drop[nd++] = pos;
+		}
+		uint64_t next = le64toh(h->xh_next);
+		if (nd && nd == le32toh(h->xh_count)) {
+			/* emptied: unlinked; its block is a leak for pass 8 */
+			unclaim(c, b, 1, ino);
+			xattr_relink(c, ino, prev, next);
+		} else {
+			if (nd)
+				xattr_drop_entries(c, p, drop, nd);
+			prev = p;
+		}
+		b = next;
 	}
 }
 

@@ -66,7 +66,7 @@
  * Invariants fsck can check (all hold at every transaction boundary):
  *  - block accounting: the used bits of [data_start, data_end) equal the sum
  *    of i_blocks over in-use inodes (i_blocks counts data extents, extent
- *    blocks and the xattr block, in filesystem blocks; an inline extent
+ *    blocks, xattr blocks and xattr value extents, in filesystem blocks; an inline extent
  *    map, PGDAX_IFL_INLINE_EXT, costs none) plus s_bad_blocks,
  *    plus 1 when the backup superblock lies in that range;
  *    every block is owned by at most one inode.
@@ -116,7 +116,7 @@ typedef uint64_t pgdax_le64;
 
 #define PGDAX_SB_MAGIC		0x3153464b58414447ULL	/* "GDAXKFS1" read as LE bytes */
 #define PGDAX_FMT_MAJOR		1	/* an unknown major is refused */
-#define PGDAX_FMT_MINOR		3	/* a newer minor is accepted */
+#define PGDAX_FMT_MINOR		4	/* a newer minor is accepted */
 /* Minor versions:
  *   0  first format.
  *   1  PGDAX_IFL_TRIM and inodes with nlink > 0 on the orphan list (a
@@ -140,7 +140,15 @@ typedef uint64_t pgdax_le64;
  *      backup is the last block does not set the flag and mounts with
  *      older drivers. Images of minor < 3 (s_backup_blk reads 0: it was
  *      reserved, zero) keep their backup in the last block and mount and
- *      check unchanged. */
+ *      check unchanged.
+ *   4  Extended attributes beyond one block (PGDAX_FEAT_INCOMPAT_XATTR_MULTI):
+ *      a chain of xattr blocks (xh_next, reserved and zero before) and
+ *      values in their own extent (PGDAX_XE_EXTERNAL). mkfs writes 4 and
+ *      sets the flag; only a volume with the flag gets either shape, so an
+ *      image of minor <= 3 keeps its single blocks (and their 4 KiB cap)
+ *      and stays readable by older drivers. An older driver or fsck would
+ *      see only the first block of a chain and take the rest, and every
+ *      value extent, for leaks (fsck -p would free them): hence incompat. */
 
 #define PGDAX_MIN_BLOCK_SIZE	4096u
 #define PGDAX_MAX_BLOCK_SIZE	65536u
@@ -170,7 +178,11 @@ typedef uint64_t pgdax_le64;
  * them (and an older fsck -p would then free their blocks). mkfs sets it;
  * only a volume with it gets inline maps. */
 #define PGDAX_FEAT_INCOMPAT_INLINE_EXT	(1ULL << 1)
-#define PGDAX_FEAT_INCOMPAT_SUPP	(PGDAX_FEAT_INCOMPAT_BACKUP_BLK | PGDAX_FEAT_INCOMPAT_INLINE_EXT)
+/* Extended attributes in a chain of blocks and values in their own extents
+ * (minor 4; the extended attributes section below). */
+#define PGDAX_FEAT_INCOMPAT_XATTR_MULTI	(1ULL << 2)
+#define PGDAX_FEAT_INCOMPAT_SUPP	(PGDAX_FEAT_INCOMPAT_BACKUP_BLK | PGDAX_FEAT_INCOMPAT_INLINE_EXT | \
+					 PGDAX_FEAT_INCOMPAT_XATTR_MULTI)
 #define PGDAX_FEAT_RO_COMPAT_SUPP	0ULL
 
 struct pgdax_sb {
@@ -334,7 +346,7 @@ struct pgdax_inode {
 	pgdax_le64 i_blocks;		/* data + extent + xattr blocks owned */
 	pgdax_le64 i_rdev;
 	pgdax_le64 i_extent_head;	/* first extent block, 0 = none */
-	pgdax_le64 i_xattr_block;	/* 0 = none */
+	pgdax_le64 i_xattr_block;	/* first xattr block, 0 = none */
 	pgdax_le64 i_orphan_next;	/* next orphan inode, 0 = end */
 	pgdax_le64 i_parent;		/* directories: parent inode (for "..") */
 	struct pgdax_timespec i_btime;	/* creation */
@@ -427,13 +439,31 @@ static inline uint32_t pgdax_dirent_size(unsigned name_len)
 /* Extended attributes                                                 */
 /* ------------------------------------------------------------------ */
 /*
- * One block per inode (i_xattr_block): header, then packed entries, each
+ * A chain of blocks per inode (i_xattr_block -> xh_next -> ...; before
+ * minor 4 always one block). Each block: header, then packed entries, each
  * aligned to 8 bytes: struct pgdax_xattr_entry, name (no NUL), value.
- * xh_used = bytes used from the start of the block. The whole block is
- * rewritten inside one journal transaction, so it carries a crc over
- * [0, xh_used) computed with xh_crc = 0.
+ * xh_used = bytes used from the start of the block; a block of the chain
+ * holds at least one entry (an emptied block is unlinked and freed). A
+ * change builds the new images of the blocks it touches in DRAM and writes
+ * them in place inside one journal transaction, so each block carries a
+ * crc over [0, xh_used) computed with xh_crc = 0. A name appears once in
+ * the whole chain; the order of entries and of blocks is meaningless.
+ *
+ * Values longer than PGDAX_XATTR_INLINE_MAX(bs) (minor 4) are stored in
+ * their own extent: the entry has PGDAX_XE_EXTERNAL and its value is a
+ * struct pgdax_xattr_value naming 2^order blocks (the least order holding
+ * xv_len bytes) at xv_blk, aligned to their size, in the data area, owned
+ * by the inode (i_blocks counts them). The extent is written and persisted
+ * before the entry that names it, and freed in the transaction that drops
+ * the entry. Why a chain with values out of line: a small set (nearly every
+ * file: ACLs, SELinux labels) stays one block, read as before; big values
+ * do not crowd the names out of the blocks a lookup walks, so thousands of
+ * names take a few tens of blocks.
  */
 #define PGDAX_XH_MAGIC		0x52544158u	/* "XATR" */
+#define PGDAX_XATTR_VALUE_MAX	65536u		/* XATTR_SIZE_MAX */
+#define PGDAX_XE_EXTERNAL	0x01u		/* xe_flags: value in its own extent */
+#define PGDAX_XATTR_INLINE_MAX(bs)	((bs) / 4)	/* longer values go external */
 
 struct pgdax_xattr_hdr {
 	pgdax_le32 xh_magic;
@@ -441,18 +471,35 @@ struct pgdax_xattr_hdr {
 	pgdax_le32 xh_used;
 	pgdax_le32 xh_crc;
 	pgdax_le64 xh_ino;
-	pgdax_le64 xh_reserved;
+	pgdax_le64 xh_next;		/* minor 4: next block of the chain, 0 = end */
 };
 static_assert(sizeof(struct pgdax_xattr_hdr) == 32, "xattr header size");
 
 struct pgdax_xattr_entry {
 	uint8_t    xe_name_len;		/* 1..255 */
-	uint8_t    xe_pad;
-	pgdax_le16 xe_value_len;	/* <= block size */
+	uint8_t    xe_flags;		/* PGDAX_XE_* (minor 4; zero before) */
+	pgdax_le16 xe_value_len;	/* bytes of value stored here */
 	pgdax_le32 xe_pad2;
 	char       xe_name[];		/* then the value */
 };
 static_assert(sizeof(struct pgdax_xattr_entry) == 8, "xattr entry size");
+
+/* The value of a PGDAX_XE_EXTERNAL entry (xe_value_len = its size) */
+struct pgdax_xattr_value {
+	pgdax_le64 xv_blk;		/* first block of the extent */
+	pgdax_le32 xv_len;		/* value bytes, 1..PGDAX_XATTR_VALUE_MAX */
+	pgdax_le32 xv_crc;		/* crc32c of the value bytes */
+};
+static_assert(sizeof(struct pgdax_xattr_value) == 16, "xattr value ref size");
+
+/* Order of the extent holding an external value of @len bytes */
+static inline unsigned pgdax_xattr_value_order(uint32_t bs, uint32_t len)
+{
+	unsigned o = 0;
+	while (((uint64_t)bs << o) < len)
+		o++;
+	return o;
+}
 
 /* ------------------------------------------------------------------ */
 /* Read-only helpers (lib/vol/format.c): fsck and the fuzzer reuse these.  */

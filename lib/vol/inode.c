@@ -505,8 +505,9 @@ static void reclaim_wait_idle(struct pgdax_vol *vol, struct inode *ip)
 }
 
 /*
- * Free an inode whose link count is 0: its blocks (chunked transactions,
- * each leaving a consistent, smaller file), then in one last transaction
+ * Free an inode whose link count is 0: its blocks and then its xattr
+ * blocks (chunked transactions, each leaving a consistent, smaller file),
+ * then in one last transaction
  * xattrs, extent blocks, the orphan-list entry and the slot. A crash in
  * between leaves it on the orphan list for the next mount.
  *
@@ -538,6 +539,8 @@ int inode_reclaim(struct pgdax_vol *vol, uint64_t ino)
 
 	reclaim_wait_idle(vol, ip);
 	rc = data_truncate_blocks(vol, ip, 0, NULL, true);
+	if (!rc)
+		rc = xattr_free_chunked(vol, ip);	/* bounded transactions, as the data */
 	if (rc)
 		goto out;
 	struct jtx *tx = jtx_begin(vol);

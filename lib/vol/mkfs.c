@@ -180,7 +180,7 @@ int pgdax_mkfs_layout(uint64_t dev_size, uint64_t align, const struct pgdax_mkfs
 	sb->s_inodes = htole64(ninodes);
 	sb->s_data_start = htole64(ds);
 	sb->s_backup_blk = htole64(backup);
-	sb->s_feat_incompat = htole64(PGDAX_FEAT_INCOMPAT_INLINE_EXT |
+	sb->s_feat_incompat = htole64(PGDAX_FEAT_INCOMPAT_INLINE_EXT | PGDAX_FEAT_INCOMPAT_XATTR_MULTI |
 				      (backup != blocks - 1 ? PGDAX_FEAT_INCOMPAT_BACKUP_BLK : 0));
 	sb->s_mkfs_time = htole64((uint64_t)time(NULL));
 	sb->s_crc = htole32(pgdax_struct_crc(sb, offsetof(struct pgdax_sb, s_crc)));

@@ -173,6 +173,8 @@ int pgdax_vol_mount(const char *device, const struct pgdax_vol_opts *opts,
 	/* inline extent maps only where every driver that accepts the volume
 	 * reads them: the incompat feature (lib/vol/format.h, minor 3) */
 	vol->inline_ext = le64toh(vol->geo.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_INLINE_EXT;
+	/* the same for xattrs beyond one block (minor 4) */
+	vol->xattr_multi = le64toh(vol->geo.s_feat_incompat) & PGDAX_FEAT_INCOMPAT_XATTR_MULTI;
 	if (le16toh(vol->geo.s_minor) > PGDAX_FMT_MINOR)
 		pgdax_notice("%s: format %u.%u is newer than this build (%u.%u)", device,
 			     le16toh(vol->geo.s_major), le16toh(vol->geo.s_minor),

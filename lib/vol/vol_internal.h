@@ -127,6 +127,7 @@ struct pgdax_vol {
 	 * corruption was met (then the device stays mapped writable) */
 	atomic_bool rdonly;
 	bool inline_ext;		/* minor >= 3: new extent maps start in the inode */
+	bool xattr_multi;		/* minor >= 4: xattr chains and value extents */
 	char devname[256];
 
 	struct journal *j;
@@ -347,6 +348,7 @@ int check_name(const char *name, size_t *len);
 
 /* ---- xattr.c ---- */
 int xattr_free(struct jtx *tx, struct inode *ip);
+int xattr_free_chunked(struct pgdax_vol *vol, struct inode *ip);
 
 static inline unsigned mode_to_dt(uint32_t mode) { return (mode & S_IFMT) >> 12; }
 
