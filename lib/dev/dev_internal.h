@@ -52,6 +52,7 @@ struct pgdax_dev {
 	pmem2_drain_fn drain;
 	pmem2_memcpy_fn memcpy;
 	pmem2_memset_fn memset;
+	bool shm;			/* emulated on tmpfs: the shm_* shortcuts */
 
 	/* Counted only when the libpmem2 functions are the ones called (not
 	 * the tmpfs shortcuts): how many persists/flushes went through
