@@ -173,6 +173,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* chattr/lsattr on directories (fs/ioctl.c do_flags) */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	init_transport(fs, conn);
 
 	/* Mounted and serving: release the waiting parent. */

@@ -877,6 +877,9 @@ static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		return 0;
 	if (off >= MAX_FILE_BYTES || size > MAX_FILE_BYTES - off)
 		return -EFBIG;
+	rc = iflags_check(ip, IFL_WRITE, f->flags);
+	if (rc)
+		return rc;
 
 	/* fast path: overwrite of allocated blocks inside EOF, shared lock */
 	if (!(f->flags & O_APPEND) && !must_kill_suid(ip, cred)) {
@@ -991,8 +994,8 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 	rc = inode_get(vol, ino, &ip);
 	if (rc)
 		return rc;
-	if (!S_ISREG(inode_mode(ip))) {
-		rc = S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
+	if (!S_ISREG(inode_mode(ip)) || (rc = iflags_check(ip, IFL_FALLOCATE, mode))) {
+		rc = rc ? rc : S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
 		inode_put(vol, ip);	/* (may free ip: read the mode first) */
 		return rc;
 	}
@@ -1149,6 +1152,9 @@ static ssize_t copy_range_impl(struct pgdax_vol *vol, uint64_t ino_in, uint64_t 
 		rc = (S_ISDIR(inode_mode(in)) || S_ISDIR(inode_mode(out))) ? -EISDIR : -EINVAL;
 		goto done;
 	}
+	rc = iflags_check(out, IFL_WRITE, 0);
+	if (rc)
+		goto done;
 	buf = malloc(chunk);
 	if (!buf) {
 		rc = -ENOMEM;

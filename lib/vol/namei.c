@@ -266,6 +266,9 @@ static int do_create(struct pgdax_vol *vol, uint64_t dir, const char *name, mode
 		rc = -EMLINK;
 		goto unlock;
 	}
+	rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (rc)
+		goto unlock;
 	uid_t uid = cred ? cred->uid : 0;
 	gid_t gid = cred ? cred->gid : 0;
 	if (inode_mode(dp) & S_ISGID) {	/* BSD group semantics */
@@ -460,6 +463,10 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 		rc = dir_lookup(vol, dp, newname, len, &x, NULL);
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
+	if (!rc)
+		rc = iflags_check(ip, IFL_LINK, 0);
+	if (!rc)
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		rc = dir_add(tx, dp, newname, len, ino, mode_to_dt(inode_mode(ip)));
@@ -548,6 +555,10 @@ static int do_remove(struct pgdax_vol *vol, uint64_t dir, const char *name, bool
 		if (!rc && count)
 			rc = -ENOTEMPTY;
 	}
+	if (!rc)
+		rc = iflags_check(dp, IFL_DIR_REMOVE, 0);
+	if (!rc)
+		rc = iflags_check(ip, IFL_DELETE, 0);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		rc = dir_remove(tx, dp, pos);
@@ -615,6 +626,23 @@ static int set_parent(struct jtx *tx, struct inode *ip, uint64_t parent)
 	int rc = jtx_inode(tx, ip->d);
 	if (!rc)
 		ip->d->i_parent = htole64(parent);
+	return rc;
+}
+
+/* chattr flags: both names leave or change their directories */
+static int rename_iflags_check(struct inode *dp, struct inode *ndp, struct inode *sip,
+			       struct inode *dip, unsigned flags)
+{
+	int rc = iflags_check(dp, IFL_DIR_REMOVE, 0);
+
+	if (!rc)
+		rc = iflags_check(ndp, dip ? IFL_DIR_REMOVE : IFL_DIR_ADD, 0);
+	if (!rc && (flags & RENAME_EXCHANGE))
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (!rc)
+		rc = iflags_check(sip, IFL_DELETE, 0);
+	if (!rc && dip)
+		rc = iflags_check(dip, IFL_DELETE, 0);
 	return rc;
 }
 
@@ -709,6 +737,8 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	}
 	if (!rc && sdir && ndp != dp && !dip && inode_nlink(ndp) >= LINK_MAX_PGDAX)
 		rc = -EMLINK;
+	if (!rc)
+		rc = rename_iflags_check(dp, ndp, sip, dip, flags);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		unsigned st = mode_to_dt(inode_mode(sip));
@@ -884,6 +914,8 @@ static int open_impl(struct pgdax_vol *vol, uint64_t ino, int flags,
 		rc = -EROFS;
 	else if (S_ISLNK(inode_mode(ip)))
 		rc = -ELOOP;
+	if (!rc)
+		rc = iflags_check(ip, IFL_OPEN, flags);
 	if (!rc && (flags & O_TRUNC) && wr && S_ISREG(inode_mode(ip)) && inode_size(ip)) {
 		pthread_rwlock_wrlock(&ip->lock);
 		rc = data_setsize(vol, ip, 0, cred);

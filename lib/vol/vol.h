@@ -129,6 +129,18 @@ void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n);
 int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
 		      int valid, const struct pgdax_cred *cred, struct stat *out);
 
+/* Inode attribute flags (chattr/lsattr), equal to the kernel's FS_*_FL so
+ * the daemon passes FS_IOC_GETFLAGS/SETFLAGS values on; enforced by every
+ * operation as ext4 does (lib/vol/iflags.c). Setting a flag not in
+ * PGDAX_IATTR_KNOWN fails -EOPNOTSUPP; changing a or i needs uid 0. */
+#define PGDAX_IATTR_IMMUTABLE	0x00000010	/* FS_IMMUTABLE_FL, chattr +i */
+#define PGDAX_IATTR_APPEND	0x00000020	/* FS_APPEND_FL, chattr +a */
+#define PGDAX_IATTR_NOATIME	0x00000080	/* FS_NOATIME_FL, chattr +A */
+#define PGDAX_IATTR_KNOWN	(PGDAX_IATTR_IMMUTABLE | PGDAX_IATTR_APPEND | PGDAX_IATTR_NOATIME)
+int pgdax_vol_get_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t *flags);
+int pgdax_vol_set_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t flags,
+			 const struct pgdax_cred *cred);
+
 /* Namespace: each returns the new entry's attributes with a reference. */
 int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st);

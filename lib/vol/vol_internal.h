@@ -253,6 +253,14 @@ int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent
 	      dev_t rdev, struct inode **out);
 void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st);
 void inode_now(struct pgdax_timespec *t);
+
+/* iflags.c: the chattr flags' rules, one call per operation */
+enum iflags_op {
+	IFL_OPEN, IFL_WRITE, IFL_SETATTR, IFL_FALLOCATE, IFL_DELETE, IFL_LINK,
+	IFL_XATTR, IFL_DIR_REMOVE, IFL_DIR_ADD,
+};
+uint32_t iflags_of(const struct inode *ip);
+int iflags_check(const struct inode *ip, enum iflags_op op, int arg);
 void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts);
 /* Hot-field updates outside a transaction: store + persist. */
 void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip);	/* mtime+ctime = now */
