@@ -398,8 +398,11 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, -pgdax_vol_rename(fs_of(req)->vol, parent, name, newparent,
-					      newname, flags));
+	struct pgdax_cred cred;
+
+	fs_cred(req, &cred);
+	fuse_reply_err(req, -pgdax_vol_rename2(fs_of(req)->vol, parent, name, newparent,
+					       newname, flags, &cred));
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)

@@ -25,6 +25,10 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
 #define LINK_MAX_PGDAX 65000u
 
 /* Take dp->lock for reading with its directory index built. */
@@ -647,9 +651,10 @@ static int rename_iflags_check(struct inode *dp, struct inode *ndp, struct inode
 }
 
 static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
-		     uint64_t newdir, const char *newname, unsigned flags)
+		     uint64_t newdir, const char *newname, unsigned flags,
+		     const struct pgdax_cred *cred)
 {
-	struct inode *dp = NULL, *ndp = NULL, *sip = NULL, *dip = NULL;
+	struct inode *dp = NULL, *ndp = NULL, *sip = NULL, *dip = NULL, *wip = NULL;
 	uint64_t sino, spos, dino = 0, dpos = 0, count;
 	size_t slen, dlen;
 	bool have_dst, locked_n = false;
@@ -657,8 +662,9 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 
 	if (vol->rdonly)
 		return -EROFS;
-	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
-	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
+	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) ||
+	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) ||
+	    ((flags & RENAME_WHITEOUT) && (flags & RENAME_EXCHANGE)))
 		return -EINVAL;
 	rc = check_name(name, &slen);
 	if (!rc)
@@ -769,8 +775,16 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 			} else {
 				rc = dir_add(tx, ndp, newname, dlen, sino, st);
 			}
-			if (!rc)
+			if (!rc && (flags & RENAME_WHITEOUT)) {
+				/* the old name now names a whiteout (mode and
+				 * rdev as the kernel's vfs_whiteout) */
+				rc = inode_new(tx, S_IFCHR, cred ? cred->uid : 0,
+					       cred ? cred->gid : 0, dp->ino, 0, &wip);
+				if (!rc)
+					rc = dir_set_ino(tx, dp, spos, wip->ino, mode_to_dt(S_IFCHR));
+			} else if (!rc) {
 				rc = dir_remove(tx, dp, spos);
+			}
 			if (!rc && sdir && dp != ndp) {
 				rc = add_nlink(tx, dp, -1);
 				if (!rc)
@@ -789,6 +803,10 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 			jtx_abort(tx);
 		else
 			rc = jtx_commit(tx);
+		if (wip && rc)
+			inode_forget_new(vol, wip);	/* its slot is free again */
+		else if (wip)
+			inode_put(vol, wip);	/* no lookup of it for the kernel */
 	}
 	if (dip)
 		pthread_rwlock_unlock(&dip->lock);
@@ -811,7 +829,15 @@ int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     uint64_t newdir, const char *newname, unsigned flags)
 {
 	VOL_LIVE_OR_EIO(vol);
-	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags));
+	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags, NULL));
+}
+
+int pgdax_vol_rename2(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      uint64_t newdir, const char *newname, unsigned flags,
+		      const struct pgdax_cred *cred)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags, cred));
 }
 
 /* ---- readdir ---- */

@@ -155,6 +155,12 @@ int pgdax_vol_rmdir(struct pgdax_vol *vol, uint64_t dir, const char *name);
 /* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (others -EINVAL) */
 int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     uint64_t newdir, const char *newname, unsigned flags);
+/* The same with the caller's credentials, which own the whiteout that
+ * RENAME_WHITEOUT leaves at the old name (a character device 0/0, what
+ * overlayfs takes for a deleted lower file), in the same transaction. */
+int pgdax_vol_rename2(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      uint64_t newdir, const char *newname, unsigned flags,
+		      const struct pgdax_cred *cred);
 int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size);
 
 /*
