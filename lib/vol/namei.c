@@ -457,7 +457,8 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 	pthread_mutex_lock(&vol->ns_lock);
 	pthread_rwlock_wrlock(&dp->lock);
 	pthread_rwlock_wrlock(&ip->lock);
-	if (inode_nlink(dp) == 0 || inode_nlink(ip) == 0)
+	bool from_tmp = inode_nlink(ip) == 0 && ip->linkable;
+	if (inode_nlink(dp) == 0 || (inode_nlink(ip) == 0 && !from_tmp))
 		rc = -ENOENT;
 	else if (inode_nlink(ip) >= LINK_MAX_PGDAX)
 		rc = -EMLINK;
@@ -474,6 +475,11 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		rc = dir_add(tx, dp, newname, len, ino, mode_to_dt(inode_mode(ip)));
+		/* an O_TMPFILE gets its first name: off the orphan list, unless
+		 * a trim pending keeps it there (PGDAX_IFL_TRIM; the trim's end
+		 * takes it off) */
+		if (!rc && from_tmp && !(le32toh(ip->d->i_flags) & PGDAX_IFL_TRIM))
+			rc = orphan_remove(tx, ino);
 		if (!rc)
 			rc = add_nlink(tx, ip, 1);
 		if (!rc)
@@ -484,6 +490,8 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 			jtx_abort(tx);
 		else
 			rc = jtx_commit(tx);
+		if (!rc)
+			ip->linkable = false;
 	}
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_rwlock_unlock(&dp->lock);
@@ -989,6 +997,77 @@ static int create_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	rc = file_new(ip, flags, f);
 	if (rc)
 		inode_put(vol, ip);
+	return rc;
+}
+
+/*
+ * O_TMPFILE: a regular file with no name, created with nlink 0 and on the
+ * orphan list in one transaction, so a crash before linkat or the last
+ * close leaves an orphan the next mount frees (vol.c orphans_reclaim_all),
+ * as it does for an unlinked file still open.
+ */
+static int tmpfile_impl(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+			const struct pgdax_cred *cred, struct stat *st,
+			struct pgdax_vol_file **f)
+{
+	struct inode *dp, *ip = NULL;
+	int rc;
+
+	*f = NULL;
+	if (vol->rdonly)
+		return -EROFS;
+	if ((mode & S_IFMT) && !S_ISREG(mode))
+		return -EINVAL;
+	rc = get_dir(vol, dir, &dp);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&vol->ns_lock);
+	pthread_rwlock_wrlock(&dp->lock);
+	if (inode_nlink(dp) == 0)
+		rc = -ENOENT;
+	else
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (rc)
+		goto unlock;
+	uid_t uid = cred ? cred->uid : 0;
+	gid_t gid = (inode_mode(dp) & S_ISGID) ? le32toh(dp->d->i_gid) : cred ? cred->gid : 0;
+	struct jtx *tx = jtx_begin(vol);
+	rc = inode_new(tx, (mode & 07777) | S_IFREG, uid, gid, dir, 0, &ip);
+	if (!rc)
+		rc = orphan_add(tx, ip);	/* journals the inode too */
+	if (!rc)
+		ip->d->i_nlink = htole32(0);
+	if (rc)
+		jtx_abort(tx);
+	else
+		rc = jtx_commit(tx);
+	if (rc && ip) {
+		inode_forget_new(vol, ip);
+		ip = NULL;
+	}
+unlock:
+	pthread_rwlock_unlock(&dp->lock);
+	pthread_mutex_unlock(&vol->ns_lock);
+	inode_put(vol, dp);
+	if (rc)
+		return rc;
+	ip->linkable = true;
+	inode_stat(vol, ip, st);
+	inode_hold(vol, ip);	/* as create: the lookup count and the open file */
+	rc = file_new(ip, flags, f);
+	if (rc)
+		inode_put(vol, ip);
+	return rc;
+}
+
+int pgdax_vol_tmpfile(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+		      const struct pgdax_cred *cred, struct stat *st,
+		      struct pgdax_vol_file **f)
+{
+	VOL_LIVE_OR_EIO(vol);
+	int rc = vol_ack(vol, tmpfile_impl(vol, dir, mode, flags, cred, st, f));
+	if (rc && *f)
+		pgdax_vol_release(vol, f);
 	return rc;
 }
 

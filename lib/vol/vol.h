@@ -187,6 +187,12 @@ int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
 int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     mode_t mode, int flags, const struct pgdax_cred *cred,
 		     struct stat *st, struct pgdax_vol_file **f);
+/* O_TMPFILE in @dir: a file with no name (nlink 0, on the orphan list,
+ * freed at its last close or, after a crash, at mount) that linkat may
+ * name; returns its attributes with a reference, and the open file. */
+int pgdax_vol_tmpfile(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+		      const struct pgdax_cred *cred, struct stat *st,
+		      struct pgdax_vol_file **f);
 /* Last close of an open file (FUSE RELEASE): drops its pins and its inode ref. */
 void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **f);
 uint64_t pgdax_vol_file_ino(const struct pgdax_vol_file *f);

@@ -99,6 +99,11 @@ struct inode {
 	 * wrote; the last close gives back its pages past EOF (data.c
 	 * data_trim_prealloc). DRAM only: an evicted inode keeps its tail. */
 	bool prealloc_tail;
+	/* lock: an O_TMPFILE inode (nlink 0, on the orphan list) that linkat
+	 * may still give a name (namei.c tmpfile_impl, link_impl); an inode
+	 * that lost its last name is not. DRAM only: after a crash the orphan
+	 * list frees it at mount like any unlinked open file. */
+	bool linkable;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
