@@ -25,6 +25,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <linux/fs.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,108 @@ static void do_sync(fuse_req_t req, struct fs *fs, struct fs_file *f,
 	fuse_reply_ioctl(req, 0, NULL, 0);
 }
 
+/*
+ * chattr/lsattr: the kernel's fileattr_get/set send FS_IOC_GETFLAGS and
+ * FS_IOC_SETFLAGS with an int (not the long the numbers name), or
+ * FS_IOC_FSGETXATTR/FSSETXATTR with a struct fsxattr (xfs_io, and the
+ * kernel itself: before a SETFLAGS it reads the old flags that way), on
+ * files and directories (FUSE_CAP_IOCTL_DIR, fs_init). The kernel has
+ * checked ownership and CAP_LINUX_IMMUTABLE; lib/vol/iflags.c checks
+ * again and keeps and enforces the flags.
+ */
+static const struct {
+	uint32_t fl, xfl;
+} xflag_map[] = {
+	{ PGDAX_IATTR_IMMUTABLE, FS_XFLAG_IMMUTABLE },
+	{ PGDAX_IATTR_APPEND, FS_XFLAG_APPEND },
+	{ PGDAX_IATTR_NOATIME, FS_XFLAG_NOATIME },
+};
+
+static void do_fsxattr(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned int cmd,
+		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pgdax_cred cred;
+	struct fsxattr fa;
+	uint32_t fl = 0;
+	size_t i;
+	int rc;
+
+	if (cmd == FS_IOC_FSGETXATTR) {
+		if (out_bufsz < sizeof(fa)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		rc = pgdax_vol_get_iflags(fs->vol, ino, &fl);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		memset(&fa, 0, sizeof(fa));
+		for (i = 0; i < sizeof(xflag_map) / sizeof(xflag_map[0]); i++)
+			if (fl & xflag_map[i].fl)
+				fa.fsx_xflags |= xflag_map[i].xfl;
+		fuse_reply_ioctl(req, 0, &fa, sizeof(fa));
+		return;
+	}
+	if (in_bufsz < sizeof(fa)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&fa, in_buf, sizeof(fa));
+	for (i = 0; i < sizeof(xflag_map) / sizeof(xflag_map[0]); i++)
+		if (fa.fsx_xflags & xflag_map[i].xfl) {
+			fl |= xflag_map[i].fl;
+			fa.fsx_xflags &= ~xflag_map[i].xfl;
+		}
+	if (fa.fsx_xflags || fa.fsx_extsize || fa.fsx_projid || fa.fsx_cowextsize) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	fs_cred(req, &cred);
+	rc = pgdax_vol_set_iflags(fs->vol, ino, fl, &cred);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+static void do_flags(fuse_req_t req, struct fs *fs, fuse_ino_t ino, unsigned int cmd,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pgdax_cred cred;
+	uint32_t fl;
+	int rc;
+
+	if (cmd == FS_IOC_GETFLAGS) {
+		if (out_bufsz < sizeof(int)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		rc = pgdax_vol_get_iflags(fs->vol, ino, &fl);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		int v = (int)fl;
+
+		fuse_reply_ioctl(req, 0, &v, sizeof(v));
+		return;
+	}
+	if (in_bufsz < sizeof(int)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int v;
+
+	memcpy(&v, in_buf, sizeof(v));
+	fs_cred(req, &cred);
+	rc = pgdax_vol_set_iflags(fs->vol, ino, (uint32_t)v, &cred);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
 void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	      size_t in_bufsz, size_t out_bufsz)
@@ -363,12 +466,20 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (_IOC_TYPE(cmd) != PGDAX_IOC_MAGIC) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
 	if (in_bufsz && !in_buf) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS) {
+		do_flags(req, fs, ino, cmd, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
+	if (cmd == FS_IOC_FSGETXATTR || cmd == FS_IOC_FSSETXATTR) {
+		do_fsxattr(req, fs, ino, cmd, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
+	if (_IOC_TYPE(cmd) != PGDAX_IOC_MAGIC) {
+		fuse_reply_err(req, ENOTTY);
 		return;
 	}
 	switch (cmd) {

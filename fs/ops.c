@@ -173,6 +173,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* chattr/lsattr on directories (fs/ioctl.c do_flags) */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	init_transport(fs, conn);
 
 	/* Mounted and serving: release the waiting parent. */
@@ -395,8 +398,11 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, -pgdax_vol_rename(fs_of(req)->vol, parent, name, newparent,
-					      newname, flags));
+	struct pgdax_cred cred;
+
+	fs_cred(req, &cred);
+	fuse_reply_err(req, -pgdax_vol_rename2(fs_of(req)->vol, parent, name, newparent,
+					       newname, flags, &cred));
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -541,6 +547,62 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		pgdax_vol_iput(fs->vol, st.st_ino, 1);
 	}
 }
+
+#ifdef PGDAX_HAVE_FUSE_TMPFILE
+/* O_TMPFILE (libfuse >= 3.17): served as create, with no name; linkat via
+ * /proc/self/fd names it (pgdax_vol_link). Built against libfuse 3.14 the
+ * op is absent, libfuse answers ENOSYS and open(O_TMPFILE) fails with
+ * EOPNOTSUPP, as on any filesystem without it. */
+static void fs_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_vol_file *vf = NULL;
+	struct fuse_entry_param e;
+	struct pgdax_cred cred;
+	struct fs_file *f;
+	struct stat st;
+	int r;
+
+	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "tmpfile");
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (fs_icount_reserve(fs, 1) < 0) {
+		fs_handle_unreserve(fs);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = pgdax_vol_tmpfile(fs->vol, parent, mode, fi->flags, &cred, &st, &vf);
+	if (r < 0) {
+		fs_icount_unreserve(fs, 1);
+		fs_handle_unreserve(fs);
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	f = file_new(fs, vf, st.st_ino, req, fi);
+	if (!f) {
+		pgdax_vol_release(fs->vol, &vf);
+		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+		fs_icount_unreserve(fs, 1);
+		fs_handle_unreserve(fs);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_file_link(fs, f);
+	fs_icount_add(fs, st.st_ino);
+	fill_entry(&e, &st);
+	if (fuse_reply_create(req, &e, fi) < 0) {
+		fs_file_unlink(fs, f);
+		pgdax_vol_release(fs->vol, &f->vf);
+		free(f);
+		fs_icount_sub(fs, st.st_ino, 1);
+		pgdax_vol_iput(fs->vol, st.st_ino, 1);
+	}
+}
+#endif
 
 /*
  * Reads: map the range in place and let the kernel copy straight out of
@@ -1055,6 +1117,9 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.rmdir		= fs_rmdir,
 	.symlink	= fs_symlink,
 	.rename		= fs_rename,
+#ifdef PGDAX_HAVE_FUSE_TMPFILE
+	.tmpfile	= fs_tmpfile,
+#endif
 	.link		= fs_link,
 	.open		= fs_open,
 	.create		= fs_create,

@@ -25,6 +25,9 @@ static int setattr_impl(struct pgdax_vol *vol, uint64_t ino, const struct stat *
 		return rc;
 	pthread_rwlock_wrlock(&ip->lock);
 	uint32_t mode = inode_mode(ip);
+	rc = iflags_check(ip, IFL_SETATTR, valid);
+	if (rc)
+		goto out;
 	if (valid & PGDAX_SET_SIZE) {
 		if (S_ISDIR(mode))
 			rc = -EISDIR;

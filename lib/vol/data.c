@@ -69,7 +69,27 @@
 
 #include "vol_internal.h"
 
-#define MAX_FILE_BYTES	(1ULL << 60)
+/*
+ * File sizes go up to the kernel's MAX_LFS_FILESIZE (2^63 - 1), what FUSE
+ * gives as s_maxbytes: truncate -s to it makes a sparse file of that size.
+ * Data may sit in every file page an extent record may name: fp + n at most
+ * MAX_FILE_PAGES, the bound pgdax_extent_validate() (lib/vol/format.c)
+ * checks in every 1.3 driver and fsck. With 4 KiB blocks that leaves the
+ * last block below 2^63 (bytes [2^63 - 4096, 2^63 - 1)) a hole that a write
+ * cannot fill (EFBIG); the rule is kept, not relaxed, so that older drivers
+ * and fscks read every extent this one writes. Block numbers and file
+ * pages are 64-bit in the extent record, so nothing else limits it.
+ */
+#define MAX_FILE_BYTES	((uint64_t)INT64_MAX)
+#define MAX_FILE_PAGES	(UINT64_MAX >> 13)
+
+/* End (exclusive) of the bytes a file may hold data in. */
+static uint64_t max_data_bytes(const struct pgdax_vol *vol)
+{
+	if (vol->bshift >= 13)
+		return MAX_FILE_BYTES;
+	return MAX_FILE_PAGES << vol->bshift;
+}
 
 static uint64_t ext_pages(const struct ext *e)
 {
@@ -722,6 +742,8 @@ static unsigned pick_order(struct pgdax_vol *vol, struct inode *ip, uint64_t fp,
 	extmap_find(&ip->map, fp, &next);
 	if (next < ip->map.n)
 		limit = ip->map.v[next].fpage - fp;
+	if (MAX_FILE_PAGES - fp < limit)	/* fp < MAX_FILE_PAGES: write_impl */
+		limit = MAX_FILE_PAGES - fp;
 	unsigned o = 0;
 	while (o < maxo && !(fp & ((2ULL << o) - 1)) && (2ULL << o) <= limit &&
 	       (large || (2ULL << o) <= want))
@@ -875,8 +897,11 @@ static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		return -EISDIR;
 	if (size == 0)
 		return 0;
-	if (off >= MAX_FILE_BYTES || size > MAX_FILE_BYTES - off)
+	if (off >= max_data_bytes(vol) || size > max_data_bytes(vol) - off)
 		return -EFBIG;
+	rc = iflags_check(ip, IFL_WRITE, f->flags);
+	if (rc)
+		return rc;
 
 	/* fast path: overwrite of allocated blocks inside EOF, shared lock */
 	if (!(f->flags & O_APPEND) && !must_kill_suid(ip, cred)) {
@@ -898,7 +923,7 @@ static ssize_t write_impl(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		goto out;
 	if (f->flags & O_APPEND)
 		off = inode_size(ip);
-	if (off >= MAX_FILE_BYTES || size > MAX_FILE_BYTES - off) {
+	if (off >= max_data_bytes(vol) || size > max_data_bytes(vol) - off) {
 		rc = -EFBIG;
 		goto out;
 	}
@@ -981,7 +1006,7 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 		return -EROFS;
 	if (len == 0)
 		return -EINVAL;
-	if (off >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off)
+	if (off >= max_data_bytes(vol) || len > max_data_bytes(vol) - off)
 		return -EFBIG;
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
@@ -991,8 +1016,8 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 	rc = inode_get(vol, ino, &ip);
 	if (rc)
 		return rc;
-	if (!S_ISREG(inode_mode(ip))) {
-		rc = S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
+	if (!S_ISREG(inode_mode(ip)) || (rc = iflags_check(ip, IFL_FALLOCATE, mode))) {
+		rc = rc ? rc : S_ISDIR(inode_mode(ip)) ? -EISDIR : -ENODEV;
 		inode_put(vol, ip);	/* (may free ip: read the mode first) */
 		return rc;
 	}
@@ -1132,7 +1157,7 @@ static ssize_t copy_range_impl(struct pgdax_vol *vol, uint64_t ino_in, uint64_t 
 	if (vol->rdonly)
 		return -EROFS;
 	if (off_in >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off_in ||
-	    off_out >= MAX_FILE_BYTES || len > MAX_FILE_BYTES - off_out)
+	    off_out >= max_data_bytes(vol) || len > max_data_bytes(vol) - off_out)
 		return -EFBIG;
 	/* copy_file_range(2): overlapping ranges of one file are invalid */
 	if (ino_in == ino_out && off_in < off_out + len && off_out < off_in + len)
@@ -1149,6 +1174,9 @@ static ssize_t copy_range_impl(struct pgdax_vol *vol, uint64_t ino_in, uint64_t 
 		rc = (S_ISDIR(inode_mode(in)) || S_ISDIR(inode_mode(out))) ? -EISDIR : -EINVAL;
 		goto done;
 	}
+	rc = iflags_check(out, IFL_WRITE, 0);
+	if (rc)
+		goto done;
 	buf = malloc(chunk);
 	if (!buf) {
 		rc = -ENOMEM;

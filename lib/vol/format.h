@@ -351,7 +351,11 @@ struct pgdax_inode {
 	pgdax_le64 i_parent;		/* directories: parent inode (for "..") */
 	struct pgdax_timespec i_btime;	/* creation */
 	uint8_t    i_inline[PGDAX_INLINE_MAX];
-	uint8_t    i_reserved[36];
+	/* chattr flags, PGDAX_IATTR_* in lib/vol/vol.h (lib/vol/iflags.c):
+	 * the first 4 of what were 36 reserved bytes, zero in every older
+	 * image, ignored by older drivers; no format change */
+	pgdax_le32 i_attr;
+	uint8_t    i_reserved[32];
 	pgdax_le32 i_crc;		/* crc32c of every byte above */
 	/* --- hot fields: single 8-byte stores (size) or benign tears (times) --- */
 	pgdax_le64 i_size;		/* bytes; < 2^63 */

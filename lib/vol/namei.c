@@ -25,6 +25,10 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
 #define LINK_MAX_PGDAX 65000u
 
 /* Take dp->lock for reading with its directory index built. */
@@ -266,6 +270,9 @@ static int do_create(struct pgdax_vol *vol, uint64_t dir, const char *name, mode
 		rc = -EMLINK;
 		goto unlock;
 	}
+	rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (rc)
+		goto unlock;
 	uid_t uid = cred ? cred->uid : 0;
 	gid_t gid = cred ? cred->gid : 0;
 	if (inode_mode(dp) & S_ISGID) {	/* BSD group semantics */
@@ -450,7 +457,8 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 	pthread_mutex_lock(&vol->ns_lock);
 	pthread_rwlock_wrlock(&dp->lock);
 	pthread_rwlock_wrlock(&ip->lock);
-	if (inode_nlink(dp) == 0 || inode_nlink(ip) == 0)
+	bool from_tmp = inode_nlink(ip) == 0 && ip->linkable;
+	if (inode_nlink(dp) == 0 || (inode_nlink(ip) == 0 && !from_tmp))
 		rc = -ENOENT;
 	else if (inode_nlink(ip) >= LINK_MAX_PGDAX)
 		rc = -EMLINK;
@@ -460,9 +468,18 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 		rc = dir_lookup(vol, dp, newname, len, &x, NULL);
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
+	if (!rc)
+		rc = iflags_check(ip, IFL_LINK, 0);
+	if (!rc)
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		rc = dir_add(tx, dp, newname, len, ino, mode_to_dt(inode_mode(ip)));
+		/* an O_TMPFILE gets its first name: off the orphan list, unless
+		 * a trim pending keeps it there (PGDAX_IFL_TRIM; the trim's end
+		 * takes it off) */
+		if (!rc && from_tmp && !(le32toh(ip->d->i_flags) & PGDAX_IFL_TRIM))
+			rc = orphan_remove(tx, ino);
 		if (!rc)
 			rc = add_nlink(tx, ip, 1);
 		if (!rc)
@@ -473,6 +490,8 @@ static int link_impl(struct pgdax_vol *vol, uint64_t ino, uint64_t newdir,
 			jtx_abort(tx);
 		else
 			rc = jtx_commit(tx);
+		if (!rc)
+			ip->linkable = false;
 	}
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_rwlock_unlock(&dp->lock);
@@ -548,6 +567,10 @@ static int do_remove(struct pgdax_vol *vol, uint64_t dir, const char *name, bool
 		if (!rc && count)
 			rc = -ENOTEMPTY;
 	}
+	if (!rc)
+		rc = iflags_check(dp, IFL_DIR_REMOVE, 0);
+	if (!rc)
+		rc = iflags_check(ip, IFL_DELETE, 0);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		rc = dir_remove(tx, dp, pos);
@@ -618,10 +641,28 @@ static int set_parent(struct jtx *tx, struct inode *ip, uint64_t parent)
 	return rc;
 }
 
-static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
-		     uint64_t newdir, const char *newname, unsigned flags)
+/* chattr flags: both names leave or change their directories */
+static int rename_iflags_check(struct inode *dp, struct inode *ndp, struct inode *sip,
+			       struct inode *dip, unsigned flags)
 {
-	struct inode *dp = NULL, *ndp = NULL, *sip = NULL, *dip = NULL;
+	int rc = iflags_check(dp, IFL_DIR_REMOVE, 0);
+
+	if (!rc)
+		rc = iflags_check(ndp, dip ? IFL_DIR_REMOVE : IFL_DIR_ADD, 0);
+	if (!rc && (flags & RENAME_EXCHANGE))
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (!rc)
+		rc = iflags_check(sip, IFL_DELETE, 0);
+	if (!rc && dip)
+		rc = iflags_check(dip, IFL_DELETE, 0);
+	return rc;
+}
+
+static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		     uint64_t newdir, const char *newname, unsigned flags,
+		     const struct pgdax_cred *cred)
+{
+	struct inode *dp = NULL, *ndp = NULL, *sip = NULL, *dip = NULL, *wip = NULL;
 	uint64_t sino, spos, dino = 0, dpos = 0, count;
 	size_t slen, dlen;
 	bool have_dst, locked_n = false;
@@ -629,8 +670,9 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 
 	if (vol->rdonly)
 		return -EROFS;
-	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
-	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
+	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) ||
+	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) ||
+	    ((flags & RENAME_WHITEOUT) && (flags & RENAME_EXCHANGE)))
 		return -EINVAL;
 	rc = check_name(name, &slen);
 	if (!rc)
@@ -709,6 +751,8 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	}
 	if (!rc && sdir && ndp != dp && !dip && inode_nlink(ndp) >= LINK_MAX_PGDAX)
 		rc = -EMLINK;
+	if (!rc)
+		rc = rename_iflags_check(dp, ndp, sip, dip, flags);
 	if (!rc) {
 		struct jtx *tx = jtx_begin(vol);
 		unsigned st = mode_to_dt(inode_mode(sip));
@@ -739,8 +783,16 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 			} else {
 				rc = dir_add(tx, ndp, newname, dlen, sino, st);
 			}
-			if (!rc)
+			if (!rc && (flags & RENAME_WHITEOUT)) {
+				/* the old name now names a whiteout (mode and
+				 * rdev as the kernel's vfs_whiteout) */
+				rc = inode_new(tx, S_IFCHR, cred ? cred->uid : 0,
+					       cred ? cred->gid : 0, dp->ino, 0, &wip);
+				if (!rc)
+					rc = dir_set_ino(tx, dp, spos, wip->ino, mode_to_dt(S_IFCHR));
+			} else if (!rc) {
 				rc = dir_remove(tx, dp, spos);
+			}
 			if (!rc && sdir && dp != ndp) {
 				rc = add_nlink(tx, dp, -1);
 				if (!rc)
@@ -759,6 +811,10 @@ static int rename_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 			jtx_abort(tx);
 		else
 			rc = jtx_commit(tx);
+		if (wip && rc)
+			inode_forget_new(vol, wip);	/* its slot is free again */
+		else if (wip)
+			inode_put(vol, wip);	/* no lookup of it for the kernel */
 	}
 	if (dip)
 		pthread_rwlock_unlock(&dip->lock);
@@ -781,7 +837,15 @@ int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     uint64_t newdir, const char *newname, unsigned flags)
 {
 	VOL_LIVE_OR_EIO(vol);
-	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags));
+	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags, NULL));
+}
+
+int pgdax_vol_rename2(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      uint64_t newdir, const char *newname, unsigned flags,
+		      const struct pgdax_cred *cred)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, rename_impl(vol, dir, name, newdir, newname, flags, cred));
 }
 
 /* ---- readdir ---- */
@@ -884,6 +948,8 @@ static int open_impl(struct pgdax_vol *vol, uint64_t ino, int flags,
 		rc = -EROFS;
 	else if (S_ISLNK(inode_mode(ip)))
 		rc = -ELOOP;
+	if (!rc)
+		rc = iflags_check(ip, IFL_OPEN, flags);
 	if (!rc && (flags & O_TRUNC) && wr && S_ISREG(inode_mode(ip)) && inode_size(ip)) {
 		pthread_rwlock_wrlock(&ip->lock);
 		rc = data_setsize(vol, ip, 0, cred);
@@ -931,6 +997,77 @@ static int create_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 	rc = file_new(ip, flags, f);
 	if (rc)
 		inode_put(vol, ip);
+	return rc;
+}
+
+/*
+ * O_TMPFILE: a regular file with no name, created with nlink 0 and on the
+ * orphan list in one transaction, so a crash before linkat or the last
+ * close leaves an orphan the next mount frees (vol.c orphans_reclaim_all),
+ * as it does for an unlinked file still open.
+ */
+static int tmpfile_impl(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+			const struct pgdax_cred *cred, struct stat *st,
+			struct pgdax_vol_file **f)
+{
+	struct inode *dp, *ip = NULL;
+	int rc;
+
+	*f = NULL;
+	if (vol->rdonly)
+		return -EROFS;
+	if ((mode & S_IFMT) && !S_ISREG(mode))
+		return -EINVAL;
+	rc = get_dir(vol, dir, &dp);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&vol->ns_lock);
+	pthread_rwlock_wrlock(&dp->lock);
+	if (inode_nlink(dp) == 0)
+		rc = -ENOENT;
+	else
+		rc = iflags_check(dp, IFL_DIR_ADD, 0);
+	if (rc)
+		goto unlock;
+	uid_t uid = cred ? cred->uid : 0;
+	gid_t gid = (inode_mode(dp) & S_ISGID) ? le32toh(dp->d->i_gid) : cred ? cred->gid : 0;
+	struct jtx *tx = jtx_begin(vol);
+	rc = inode_new(tx, (mode & 07777) | S_IFREG, uid, gid, dir, 0, &ip);
+	if (!rc)
+		rc = orphan_add(tx, ip);	/* journals the inode too */
+	if (!rc)
+		ip->d->i_nlink = htole32(0);
+	if (rc)
+		jtx_abort(tx);
+	else
+		rc = jtx_commit(tx);
+	if (rc && ip) {
+		inode_forget_new(vol, ip);
+		ip = NULL;
+	}
+unlock:
+	pthread_rwlock_unlock(&dp->lock);
+	pthread_mutex_unlock(&vol->ns_lock);
+	inode_put(vol, dp);
+	if (rc)
+		return rc;
+	ip->linkable = true;
+	inode_stat(vol, ip, st);
+	inode_hold(vol, ip);	/* as create: the lookup count and the open file */
+	rc = file_new(ip, flags, f);
+	if (rc)
+		inode_put(vol, ip);
+	return rc;
+}
+
+int pgdax_vol_tmpfile(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+		      const struct pgdax_cred *cred, struct stat *st,
+		      struct pgdax_vol_file **f)
+{
+	VOL_LIVE_OR_EIO(vol);
+	int rc = vol_ack(vol, tmpfile_impl(vol, dir, mode, flags, cred, st, f));
+	if (rc && *f)
+		pgdax_vol_release(vol, f);
 	return rc;
 }
 

@@ -129,6 +129,18 @@ void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n);
 int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
 		      int valid, const struct pgdax_cred *cred, struct stat *out);
 
+/* Inode attribute flags (chattr/lsattr), equal to the kernel's FS_*_FL so
+ * the daemon passes FS_IOC_GETFLAGS/SETFLAGS values on; enforced by every
+ * operation as ext4 does (lib/vol/iflags.c). Setting a flag not in
+ * PGDAX_IATTR_KNOWN fails -EOPNOTSUPP; changing a or i needs uid 0. */
+#define PGDAX_IATTR_IMMUTABLE	0x00000010	/* FS_IMMUTABLE_FL, chattr +i */
+#define PGDAX_IATTR_APPEND	0x00000020	/* FS_APPEND_FL, chattr +a */
+#define PGDAX_IATTR_NOATIME	0x00000080	/* FS_NOATIME_FL, chattr +A */
+#define PGDAX_IATTR_KNOWN	(PGDAX_IATTR_IMMUTABLE | PGDAX_IATTR_APPEND | PGDAX_IATTR_NOATIME)
+int pgdax_vol_get_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t *flags);
+int pgdax_vol_set_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t flags,
+			 const struct pgdax_cred *cred);
+
 /* Namespace: each returns the new entry's attributes with a reference. */
 int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st);
@@ -143,6 +155,12 @@ int pgdax_vol_rmdir(struct pgdax_vol *vol, uint64_t dir, const char *name);
 /* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (others -EINVAL) */
 int pgdax_vol_rename(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     uint64_t newdir, const char *newname, unsigned flags);
+/* The same with the caller's credentials, which own the whiteout that
+ * RENAME_WHITEOUT leaves at the old name (a character device 0/0, what
+ * overlayfs takes for a deleted lower file), in the same transaction. */
+int pgdax_vol_rename2(struct pgdax_vol *vol, uint64_t dir, const char *name,
+		      uint64_t newdir, const char *newname, unsigned flags,
+		      const struct pgdax_cred *cred);
 int pgdax_vol_readlink(struct pgdax_vol *vol, uint64_t ino, char *buf, size_t size);
 
 /*
@@ -169,6 +187,12 @@ int pgdax_vol_open(struct pgdax_vol *vol, uint64_t ino, int flags,
 int pgdax_vol_create(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     mode_t mode, int flags, const struct pgdax_cred *cred,
 		     struct stat *st, struct pgdax_vol_file **f);
+/* O_TMPFILE in @dir: a file with no name (nlink 0, on the orphan list,
+ * freed at its last close or, after a crash, at mount) that linkat may
+ * name; returns its attributes with a reference, and the open file. */
+int pgdax_vol_tmpfile(struct pgdax_vol *vol, uint64_t dir, mode_t mode, int flags,
+		      const struct pgdax_cred *cred, struct stat *st,
+		      struct pgdax_vol_file **f);
 /* Last close of an open file (FUSE RELEASE): drops its pins and its inode ref. */
 void pgdax_vol_release(struct pgdax_vol *vol, struct pgdax_vol_file **f);
 uint64_t pgdax_vol_file_ino(const struct pgdax_vol_file *f);

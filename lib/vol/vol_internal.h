@@ -99,6 +99,11 @@ struct inode {
 	 * wrote; the last close gives back its pages past EOF (data.c
 	 * data_trim_prealloc). DRAM only: an evicted inode keeps its tail. */
 	bool prealloc_tail;
+	/* lock: an O_TMPFILE inode (nlink 0, on the orphan list) that linkat
+	 * may still give a name (namei.c tmpfile_impl, link_impl); an inode
+	 * that lost its last name is not. DRAM only: after a crash the orphan
+	 * list frees it at mount like any unlinked open file. */
+	bool linkable;
 };
 
 /* An open file (pgdax_vol_file). The holder (pins) keeps its state in it. */
@@ -254,6 +259,14 @@ int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent
 	      dev_t rdev, struct inode **out);
 void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st);
 void inode_now(struct pgdax_timespec *t);
+
+/* iflags.c: the chattr flags' rules, one call per operation */
+enum iflags_op {
+	IFL_OPEN, IFL_WRITE, IFL_SETATTR, IFL_FALLOCATE, IFL_DELETE, IFL_LINK,
+	IFL_XATTR, IFL_DIR_REMOVE, IFL_DIR_ADD,
+};
+uint32_t iflags_of(const struct inode *ip);
+int iflags_check(const struct inode *ip, enum iflags_op op, int arg);
 void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts);
 /* Hot-field updates outside a transaction: store + persist. */
 void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip);	/* mtime+ctime = now */

@@ -552,7 +552,9 @@ static int setxattr_impl(struct pgdax_vol *vol, uint64_t ino, const char *name,
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&ip->lock);
-	rc = xset(vol, ip, name, len, value ? value : "", size, flags);
+	rc = iflags_check(ip, IFL_XATTR, 0);
+	if (!rc)
+		rc = xset(vol, ip, name, len, value ? value : "", size, flags);
 	pthread_rwlock_unlock(&ip->lock);
 	inode_put(vol, ip);
 	return rc;
@@ -687,7 +689,9 @@ static int removexattr_impl(struct pgdax_vol *vol, uint64_t ino, const char *nam
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&ip->lock);
-	rc = xset(vol, ip, name, len, NULL, 0, XATTR_REPLACE);
+	rc = iflags_check(ip, IFL_XATTR, 0);
+	if (!rc)
+		rc = xset(vol, ip, name, len, NULL, 0, XATTR_REPLACE);
 	pthread_rwlock_unlock(&ip->lock);
 	inode_put(vol, ip);
 	return rc;
