@@ -988,7 +988,10 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 			 struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
+	bool kill_priv;
+	int r;
 
 	(void)fi;
 	if (offset < 0 || length <= 0) {
@@ -996,8 +999,15 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		return;
 	}
 	fs_cred(req, &cred);
-	fuse_reply_err(req, -pgdax_vol_fallocate(fs_of(req)->vol, ino, mode, (uint64_t)offset,
-						 (uint64_t)length, &cred));
+	/* The kernel clears no setuid bit on fallocate (it sends no SETATTR,
+	 * and its mode invalidation after FALLOCATE omits the mode): the
+	 * volume clears it, and the kernel's cached mode must follow, as for
+	 * an O_DIRECT write (fs_write). */
+	kill_priv = write_kills_priv(fs, ino, cred.uid);
+	r = pgdax_vol_fallocate(fs->vol, ino, mode, (uint64_t)offset, (uint64_t)length, &cred);
+	fuse_reply_err(req, -r);
+	if (kill_priv && r == 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
