@@ -173,6 +173,16 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	/* O_DIRECT opens are FOPEN_DIRECT_IO (file_new): without this the
+	 * kernel refuses to map them shared (ENODEV). With it, the kernel
+	 * writes the mapping's dirty pages back before a direct I/O of the
+	 * range and invalidates them after a direct write, so the mapping and
+	 * the direct path see each other's bytes. libfuse 3.14 cannot ask:
+	 * there a shared mapping of an O_DIRECT open stays refused. */
+	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
+		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
 	init_transport(fs, conn);
 
 	/* Mounted and serving: release the waiting parent. */
