@@ -86,6 +86,10 @@ struct fs_opts {
 	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
 	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
 	char *logfile;			/* -o logfile=: log here once serving */
+	int atime;			/* PGDAX_ATIME_*: relatime (default),
+					 * strictatime, noatime */
+	bool nodiratime;		/* directories: no atime on listing */
+	bool lazytime;			/* atime stored but not flushed */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 

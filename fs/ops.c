@@ -432,6 +432,25 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	}
 }
 
+/*
+ * An access (a read, an open for reading, a directory listing) updates
+ * atime by the mount's rule (-o relatime/strictatime/noatime/nodiratime/
+ * lazytime; fs/options.c). The kernel never does (FUSE inodes are
+ * S_NOATIME) and reads served from its page cache never reach the daemon,
+ * so opens count as accesses too. When the time changed, the kernel's
+ * cached attributes are invalidated before the request is answered: a stat
+ * right after sees the new atime. On a read-only mount nothing changes.
+ */
+static void fs_accessed(struct fs *fs, uint64_t ino, bool dir)
+{
+	int policy = dir && fs->opts.nodiratime ? PGDAX_ATIME_NOATIME : fs->opts.atime;
+
+	if (policy == PGDAX_ATIME_NOATIME || fs_is_ro(fs))
+		return;
+	if (pgdax_vol_touch_atime(fs->vol, ino, policy, fs->opts.lazytime) > 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 /* Wrap a vol file in a daemon handle and set the open flags. */
 static struct fs_file *file_new(struct fs *fs, struct pgdax_vol_file *vf, uint64_t ino,
 				fuse_req_t req, struct fuse_file_info *fi)
@@ -494,6 +513,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_file_link(fs, f);
+	if ((fi->flags & O_ACCMODE) != O_WRONLY && !(fi->flags & O_TRUNC))
+		fs_accessed(fs, ino, false);
 	if (fuse_reply_open(req, fi) < 0) {
 		/* interrupted open: the kernel will send no RELEASE */
 		fs_file_unlink(fs, f);
@@ -581,9 +602,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int niov = 0, rounds = 0;
 	ssize_t r = 0;
 
-	(void)ino;
 	if (size > FS_MAX_IO)
 		size = FS_MAX_IO;
+	fs_accessed(fs, ino, false);
 	c = malloc(sizeof(*c));
 	if (!c) {
 		fuse_reply_err(req, ENOMEM);
@@ -819,6 +840,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	if (r < 0 && d.used == 0) {
 		fuse_reply_err(req, err_of(r));
 	} else {
+		fs_accessed(fs, ino, true);
 		for (size_t i = 0; i < d.nrefs; i++)
 			fs_icount_add(fs, d.refs[i]);
 		if (fuse_reply_buf(req, d.buf, d.used) < 0) {

@@ -129,6 +129,19 @@ void pgdax_vol_iput(struct pgdax_vol *vol, uint64_t ino, uint64_t n);
 int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *attr,
 		      int valid, const struct pgdax_cred *cred, struct stat *out);
 
+/*
+ * Access time (mount options atime/relatime/strictatime/noatime, lazytime):
+ * record an access to @ino (a read, an open for reading, a directory
+ * listing). RELATIME updates only when the access time is not after the
+ * modification or change time, or is 24 h old (Linux's rule); STRICT always;
+ * NOATIME never. The time is a hot field of the inode: a store and, unless
+ * @lazy, one flush, never a journal transaction. Returns 1 if the time
+ * changed (the kernel's cached attributes are then stale), 0 if not
+ * (also on a read-only volume), or -errno.
+ */
+enum { PGDAX_ATIME_RELATIME = 0, PGDAX_ATIME_STRICT, PGDAX_ATIME_NOATIME };
+int pgdax_vol_touch_atime(struct pgdax_vol *vol, uint64_t ino, int policy, bool lazy);
+
 /* Namespace: each returns the new entry's attributes with a reference. */
 int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		    mode_t mode, dev_t rdev, const struct pgdax_cred *cred, struct stat *st);
