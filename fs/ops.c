@@ -29,6 +29,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -271,6 +273,56 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	else
 		fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
 }
+
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+static void statx_time(struct statx_timestamp *t, const struct timespec *ts)
+{
+	t->tv_sec = ts->tv_sec;
+	t->tv_nsec = (uint32_t)ts->tv_nsec;
+}
+
+/*
+ * statx (libfuse 3.18): what getattr says, plus the birth time every inode
+ * stores (i_btime, set at creation). The kernel asks for it when a caller
+ * wants STATX_BTIME; everything else still comes through getattr. libfuse
+ * 3.14 has no statx op: there btime is not reported (stat %w says "-").
+ */
+static void fs_statx(fuse_req_t req, fuse_ino_t ino, int flags, int mask,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct timespec bt;
+	struct statx sx;
+	struct stat st;
+	int r;
+
+	(void)flags;
+	(void)mask;	/* all of it costs the same: one inode read */
+	(void)fi;
+	r = pgdax_vol_getattr_btime(fs->vol, ino, &st, &bt);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	memset(&sx, 0, sizeof(sx));
+	sx.stx_mask = STATX_BASIC_STATS | STATX_BTIME;
+	sx.stx_blksize = (uint32_t)st.st_blksize;
+	sx.stx_nlink = (uint32_t)st.st_nlink;
+	sx.stx_uid = st.st_uid;
+	sx.stx_gid = st.st_gid;
+	sx.stx_mode = (uint16_t)st.st_mode;
+	sx.stx_ino = st.st_ino;
+	sx.stx_size = (uint64_t)st.st_size;
+	sx.stx_blocks = (uint64_t)st.st_blocks;
+	statx_time(&sx.stx_atime, &st.st_atim);
+	statx_time(&sx.stx_mtime, &st.st_mtim);
+	statx_time(&sx.stx_ctime, &st.st_ctim);
+	statx_time(&sx.stx_btime, &bt);
+	sx.stx_rdev_major = major(st.st_rdev);
+	sx.stx_rdev_minor = minor(st.st_rdev);
+	fuse_reply_statx(req, 0, &sx, FS_ATTR_TIMEOUT);
+}
+#endif
 
 /* FUSE_SET_ATTR_* and PGDAX_SET_* are the same bits (vol.h); pass the ones
  * the volume knows. */
@@ -1121,5 +1173,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.copy_file_range = fs_copy_file_range,
 	.ioctl		= fs_ioctl,
 	.poll		= fs_poll,
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+	.statx		= fs_statx,
+#endif
 	/* no getlk/setlk/flock: locks stay in the kernel (single host) */
 };

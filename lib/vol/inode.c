@@ -332,6 +332,11 @@ void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st)
 	get_time(&d->i_ctime, &st->st_ctim);
 }
 
+void inode_btime(const struct inode *ip, struct timespec *ts)
+{
+	get_time(&ip->d->i_btime, ts);
+}
+
 int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent,
 	      dev_t rdev, struct inode **out)
 {

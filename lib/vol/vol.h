@@ -112,6 +112,9 @@ struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol);
 
 /* Inodes */
 int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st);
+/* getattr plus the birth time (statx btime), set when the inode was created. */
+int pgdax_vol_getattr_btime(struct pgdax_vol *vol, uint64_t ino, struct stat *st,
+			    struct timespec *btime);
 int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st);
 /*

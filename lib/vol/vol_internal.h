@@ -253,6 +253,8 @@ int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent
 	      dev_t rdev, struct inode **out);
 void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st);
 void inode_now(struct pgdax_timespec *t);
+/* Birth time (set at creation, never changed). */
+void inode_btime(const struct inode *ip, struct timespec *ts);
 /* Update the access time by @policy (PGDAX_ATIME_*); true if it changed.
  * Caller holds ip->lock (either way). */
 bool inode_touch_atime(struct pgdax_vol *vol, struct inode *ip, int policy, bool lazy);
