@@ -156,6 +156,10 @@ struct fs {
 	/* mount -o remount,ro (fs/remount.c): every modifying request fails
 	 * with EROFS while set; the volume underneath stays as mounted */
 	atomic_bool remounted_ro;
+	/* open regular-file handles that go through the page cache (not
+	 * FOPEN_DIRECT_IO): while there are none, no page of any file can be
+	 * (re)filled behind an O_DIRECT write (fs_write) */
+	atomic_int nbuffered;
 
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
 	int ready_fd;

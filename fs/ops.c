@@ -155,6 +155,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = FS_MAX_IO;
 	conn->max_read = FS_MAX_IO;	/* must equal -o max_read */
 	conn->time_gran = 1;
+	/* Every background request (AIO, readahead) is sent at once instead
+	 * of queueing in the kernel behind the limit: an O_DIRECT write's
+	 * reply waits for the readahead READs holding the pages it
+	 * invalidates (direct_done_run), which must not queue behind it. */
+	conn->max_background = UINT16_MAX;
+	conn->congestion_threshold = 9;	/* the kernel's default: readahead backs off as before */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -700,6 +706,62 @@ static bool write_kills_priv(struct fs *fs, uint64_t ino, uid_t uid)
 	return (st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
 }
 
+/*
+ * An O_DIRECT write and buffered readers of the same range (README: they
+ * see it at once). The kernel invalidates the range's pages when it has
+ * *sent* a direct write; with FUSE_ASYNC_DIO (AIO) that is before the
+ * daemon has written, so a buffered read racing in between caches the old
+ * bytes again, and they outlive the write's completion. So the daemon
+ * invalidates the range itself once the device holds the new bytes, and
+ * only then replies: when the write completes, no page can hold older
+ * bytes (a read that copied the old ones has inserted its page by the
+ * time the invalidation gets its lock). The invalidation may wait for a
+ * page lock held by a READ still queued, which a receiver must never do:
+ * the job (invalidate, then reply) runs on a worker (fs_loop_defer). Only
+ * while some handle goes through the page cache (fs.nbuffered): an
+ * O_DIRECT-only workload keeps its inline replies.
+ */
+struct direct_done {
+	struct fs *fs;
+	fuse_req_t req;
+	uint64_t ino;
+	off_t off;
+	size_t n;
+	bool kill_priv;
+};
+
+static void direct_done_run(void *arg)
+{
+	struct direct_done *d = arg;
+	int r = fuse_lowlevel_notify_inval_inode(d->fs->se, d->ino, d->off, (off_t)d->n);
+
+	if (r < 0 && r != -ENOENT)
+		pgdax_dbg("invalidate ino %llu after an O_DIRECT write: %s",
+			  (unsigned long long)d->ino, strerror(-r));
+	fuse_reply_write(d->req, d->n);
+	if (d->kill_priv)
+		fuse_lowlevel_notify_inval_inode(d->fs->se, d->ino, -1, 0);
+	free(d);
+}
+
+/* 0 if the reply was handed to a worker, after the invalidation. */
+static int direct_done_defer(struct fs *fs, fuse_req_t req, uint64_t ino, off_t off, size_t n,
+			     bool kill_priv)
+{
+	struct direct_done *d = malloc(sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	*d = (struct direct_done){ .fs = fs, .req = req, .ino = ino, .off = off, .n = n,
+				   .kill_priv = kill_priv };
+	if (fs_loop_defer(fs, direct_done_run, d) == 0)
+		return 0;
+	free(d);
+	pgdax_dbg("O_DIRECT write to ino %llu: no worker, replied without invalidating",
+		  (unsigned long long)ino);
+	return -EAGAIN;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
@@ -721,6 +783,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
+	if (f->direct && r > 0 && atomic_load(&fs->nbuffered) > 0 &&
+	    direct_done_defer(fs, req, ino, off, (size_t)r, kill_priv) == 0)
+		return;
 	fuse_reply_write(req, (size_t)r);
 	if (kill_priv)	/* attributes only (offset -1): waits for no page */
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
