@@ -86,6 +86,10 @@ struct fs_opts {
 	long dax_gid;			/* -o dax_group: gid for the emulated device, -1 none */
 	int dax_mode;			/* -o dax_mode: its permission bits, -1 none */
 	char *logfile;			/* -o logfile=: log here once serving */
+	int atime;			/* PGDAX_ATIME_*: relatime (default),
+					 * strictatime, noatime */
+	bool nodiratime;		/* directories: no atime on listing */
+	bool lazytime;			/* atime stored but not flushed */
 	char fuse_opts[4096];		/* comma list passed to fuse_session_new */
 };
 
@@ -152,6 +156,10 @@ struct fs {
 	/* mount -o remount,ro (fs/remount.c): every modifying request fails
 	 * with EROFS while set; the volume underneath stays as mounted */
 	atomic_bool remounted_ro;
+	/* open regular-file handles that go through the page cache (not
+	 * FOPEN_DIRECT_IO): while there are none, no page of any file can be
+	 * (re)filled behind an O_DIRECT write (fs_write) */
+	atomic_int nbuffered;
 
 	/* readiness: fs_init writes one byte here (mount helper/daemonize) */
 	int ready_fd;

@@ -301,6 +301,8 @@ void fs_file_link(struct fs *fs, struct fs_file *f)
 	f->prev = fs->files.prev;
 	fs->files.prev->next = f;
 	fs->files.prev = f;
+	if (f->vf && !f->direct)
+		atomic_fetch_add(&fs->nbuffered, 1);
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -310,6 +312,8 @@ void fs_file_unlink(struct fs *fs, struct fs_file *f)
 	f->prev->next = f->next;
 	f->next->prev = f->prev;
 	f->next = f->prev = f;
+	if (f->vf && !f->direct)
+		atomic_fetch_sub(&fs->nbuffered, 1);
 	put_handle_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
 }

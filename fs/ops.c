@@ -29,6 +29,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -153,6 +155,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = FS_MAX_IO;
 	conn->max_read = FS_MAX_IO;	/* must equal -o max_read */
 	conn->time_gran = 1;
+	/* Every background request (AIO, readahead) is sent at once instead
+	 * of queueing in the kernel behind the limit: an O_DIRECT write's
+	 * reply waits for the readahead READs holding the pages it
+	 * invalidates (direct_done_run), which must not queue behind it. */
+	conn->max_background = UINT16_MAX;
+	conn->congestion_threshold = 9;	/* the kernel's default: readahead backs off as before */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -176,6 +184,16 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* chattr/lsattr on directories (fs/ioctl.c do_flags) */
 	if (conn->capable & FUSE_CAP_IOCTL_DIR)
 		conn->want |= FUSE_CAP_IOCTL_DIR;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	/* O_DIRECT opens are FOPEN_DIRECT_IO (file_new): without this the
+	 * kernel refuses to map them shared (ENODEV). With it, the kernel
+	 * writes the mapping's dirty pages back before a direct I/O of the
+	 * range and invalidates them after a direct write, so the mapping and
+	 * the direct path see each other's bytes. libfuse 3.14 cannot ask:
+	 * there a shared mapping of an O_DIRECT open stays refused. */
+	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
+		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
 	init_transport(fs, conn);
 
 	/* Mounted and serving: release the waiting parent. */
@@ -264,6 +282,56 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	else
 		fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
 }
+
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+static void statx_time(struct statx_timestamp *t, const struct timespec *ts)
+{
+	t->tv_sec = ts->tv_sec;
+	t->tv_nsec = (uint32_t)ts->tv_nsec;
+}
+
+/*
+ * statx (libfuse 3.18): what getattr says, plus the birth time every inode
+ * stores (i_btime, set at creation). The kernel asks for it when a caller
+ * wants STATX_BTIME; everything else still comes through getattr. libfuse
+ * 3.14 has no statx op: there btime is not reported (stat %w says "-").
+ */
+static void fs_statx(fuse_req_t req, fuse_ino_t ino, int flags, int mask,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct timespec bt;
+	struct statx sx;
+	struct stat st;
+	int r;
+
+	(void)flags;
+	(void)mask;	/* all of it costs the same: one inode read */
+	(void)fi;
+	r = pgdax_vol_getattr_btime(fs->vol, ino, &st, &bt);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
+	memset(&sx, 0, sizeof(sx));
+	sx.stx_mask = STATX_BASIC_STATS | STATX_BTIME;
+	sx.stx_blksize = (uint32_t)st.st_blksize;
+	sx.stx_nlink = (uint32_t)st.st_nlink;
+	sx.stx_uid = st.st_uid;
+	sx.stx_gid = st.st_gid;
+	sx.stx_mode = (uint16_t)st.st_mode;
+	sx.stx_ino = st.st_ino;
+	sx.stx_size = (uint64_t)st.st_size;
+	sx.stx_blocks = (uint64_t)st.st_blocks;
+	statx_time(&sx.stx_atime, &st.st_atim);
+	statx_time(&sx.stx_mtime, &st.st_mtim);
+	statx_time(&sx.stx_ctime, &st.st_ctim);
+	statx_time(&sx.stx_btime, &bt);
+	sx.stx_rdev_major = major(st.st_rdev);
+	sx.stx_rdev_minor = minor(st.st_rdev);
+	fuse_reply_statx(req, 0, &sx, FS_ATTR_TIMEOUT);
+}
+#endif
 
 /* FUSE_SET_ATTR_* and PGDAX_SET_* are the same bits (vol.h); pass the ones
  * the volume knows. */
@@ -428,6 +496,25 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	}
 }
 
+/*
+ * An access (a read, an open for reading, a directory listing) updates
+ * atime by the mount's rule (-o relatime/strictatime/noatime/nodiratime/
+ * lazytime; fs/options.c). The kernel never does (FUSE inodes are
+ * S_NOATIME) and reads served from its page cache never reach the daemon,
+ * so opens count as accesses too. When the time changed, the kernel's
+ * cached attributes are invalidated before the request is answered: a stat
+ * right after sees the new atime. On a read-only mount nothing changes.
+ */
+static void fs_accessed(struct fs *fs, uint64_t ino, bool dir)
+{
+	int policy = dir && fs->opts.nodiratime ? PGDAX_ATIME_NOATIME : fs->opts.atime;
+
+	if (policy == PGDAX_ATIME_NOATIME || fs_is_ro(fs))
+		return;
+	if (pgdax_vol_touch_atime(fs->vol, ino, policy, fs->opts.lazytime) > 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 /* Wrap a vol file in a daemon handle and set the open flags. */
 static struct fs_file *file_new(struct fs *fs, struct pgdax_vol_file *vf, uint64_t ino,
 				fuse_req_t req, struct fuse_file_info *fi)
@@ -490,6 +577,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_file_link(fs, f);
+	if ((fi->flags & O_ACCMODE) != O_WRONLY && !(fi->flags & O_TRUNC))
+		fs_accessed(fs, ino, false);
 	if (fuse_reply_open(req, fi) < 0) {
 		/* interrupted open: the kernel will send no RELEASE */
 		fs_file_unlink(fs, f);
@@ -633,9 +722,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int niov = 0, rounds = 0;
 	ssize_t r = 0;
 
-	(void)ino;
 	if (size > FS_MAX_IO)
 		size = FS_MAX_IO;
+	fs_accessed(fs, ino, false);
 	c = malloc(sizeof(*c));
 	if (!c) {
 		fuse_reply_err(req, ENOMEM);
@@ -679,6 +768,62 @@ static bool write_kills_priv(struct fs *fs, uint64_t ino, uid_t uid)
 	return (st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
 }
 
+/*
+ * An O_DIRECT write and buffered readers of the same range (README: they
+ * see it at once). The kernel invalidates the range's pages when it has
+ * *sent* a direct write; with FUSE_ASYNC_DIO (AIO) that is before the
+ * daemon has written, so a buffered read racing in between caches the old
+ * bytes again, and they outlive the write's completion. So the daemon
+ * invalidates the range itself once the device holds the new bytes, and
+ * only then replies: when the write completes, no page can hold older
+ * bytes (a read that copied the old ones has inserted its page by the
+ * time the invalidation gets its lock). The invalidation may wait for a
+ * page lock held by a READ still queued, which a receiver must never do:
+ * the job (invalidate, then reply) runs on a worker (fs_loop_defer). Only
+ * while some handle goes through the page cache (fs.nbuffered): an
+ * O_DIRECT-only workload keeps its inline replies.
+ */
+struct direct_done {
+	struct fs *fs;
+	fuse_req_t req;
+	uint64_t ino;
+	off_t off;
+	size_t n;
+	bool kill_priv;
+};
+
+static void direct_done_run(void *arg)
+{
+	struct direct_done *d = arg;
+	int r = fuse_lowlevel_notify_inval_inode(d->fs->se, d->ino, d->off, (off_t)d->n);
+
+	if (r < 0 && r != -ENOENT)
+		pgdax_dbg("invalidate ino %llu after an O_DIRECT write: %s",
+			  (unsigned long long)d->ino, strerror(-r));
+	fuse_reply_write(d->req, d->n);
+	if (d->kill_priv)
+		fuse_lowlevel_notify_inval_inode(d->fs->se, d->ino, -1, 0);
+	free(d);
+}
+
+/* 0 if the reply was handed to a worker, after the invalidation. */
+static int direct_done_defer(struct fs *fs, fuse_req_t req, uint64_t ino, off_t off, size_t n,
+			     bool kill_priv)
+{
+	struct direct_done *d = malloc(sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	*d = (struct direct_done){ .fs = fs, .req = req, .ino = ino, .off = off, .n = n,
+				   .kill_priv = kill_priv };
+	if (fs_loop_defer(fs, direct_done_run, d) == 0)
+		return 0;
+	free(d);
+	pgdax_dbg("O_DIRECT write to ino %llu: no worker, replied without invalidating",
+		  (unsigned long long)ino);
+	return -EAGAIN;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
@@ -700,6 +845,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
+	if (f->direct && r > 0 && atomic_load(&fs->nbuffered) > 0 &&
+	    direct_done_defer(fs, req, ino, off, (size_t)r, kill_priv) == 0)
+		return;
 	fuse_reply_write(req, (size_t)r);
 	if (kill_priv)	/* attributes only (offset -1): waits for no page */
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
@@ -871,6 +1019,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	if (r < 0 && d.used == 0) {
 		fuse_reply_err(req, err_of(r));
 	} else {
+		fs_accessed(fs, ino, true);
 		for (size_t i = 0; i < d.nrefs; i++)
 			fs_icount_add(fs, d.refs[i]);
 		if (fuse_reply_buf(req, d.buf, d.used) < 0) {
@@ -1050,7 +1199,10 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 			 struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
+	bool kill_priv;
+	int r;
 
 	(void)fi;
 	if (offset < 0 || length <= 0) {
@@ -1058,8 +1210,15 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		return;
 	}
 	fs_cred(req, &cred);
-	fuse_reply_err(req, -pgdax_vol_fallocate(fs_of(req)->vol, ino, mode, (uint64_t)offset,
-						 (uint64_t)length, &cred));
+	/* The kernel clears no setuid bit on fallocate (it sends no SETATTR,
+	 * and its mode invalidation after FALLOCATE omits the mode): the
+	 * volume clears it, and the kernel's cached mode must follow, as for
+	 * an O_DIRECT write (fs_write). */
+	kill_priv = write_kills_priv(fs, ino, cred.uid);
+	r = pgdax_vol_fallocate(fs->vol, ino, mode, (uint64_t)offset, (uint64_t)length, &cred);
+	fuse_reply_err(req, -r);
+	if (kill_priv && r == 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -1144,5 +1303,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.copy_file_range = fs_copy_file_range,
 	.ioctl		= fs_ioctl,
 	.poll		= fs_poll,
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+	.statx		= fs_statx,
+#endif
 	/* no getlk/setlk/flock: locks stay in the kernel (single host) */
 };

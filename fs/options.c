@@ -80,8 +80,16 @@ static void usage(FILE *out)
 		"                        instead of syslog (default: syslog when /dev/log\n"
 		"                        exists, else stderr)\n"
 		"  default_permissions   always on (the kernel checks permissions)\n"
-		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
-		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
+		"  relatime              update atime on access only if it is not after mtime\n"
+		"                        or ctime, or is 24 h old (the default; also atime,\n"
+		"                        nostrictatime)\n"
+		"  strictatime           update atime on every access (also norelatime)\n"
+		"  noatime               never update atime\n"
+		"  nodiratime, diratime  directories: no atime update on listing (or do)\n"
+		"  lazytime, nolazytime  atime updates are stored but not flushed (a crash may\n"
+		"                        lose them), or flushed (the default)\n"
+		"  suid, nosuid, dev, nodev, exec, noexec, sync, async, dirsync\n"
+		"                        passed to the kernel mount\n",
 		fs_prog, fs_prog);
 }
 
@@ -105,10 +113,36 @@ bool fs_want_uring(const struct fs_opts *o)
 
 /* Options passed on to the kernel mount unchanged. */
 static const char *const mount_flags[] = {
-	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime", "noatime",
-	"diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-	"nostrictatime", "sync", "async", "dirsync", "lazytime", "nolazytime", NULL,
+	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", NULL,
 };
+
+/*
+ * The access-time options. FUSE leaves atime to the daemon (the kernel marks
+ * every FUSE inode S_NOATIME), and libfuse knows only some of these names
+ * (3.14: noatime alone), so they are the daemon's: it updates atime on a
+ * read, an open for reading and a directory listing by the rule chosen
+ * (fs_accessed in fs/ops.c). Later options win, as with mount(8).
+ */
+static bool atime_opt(struct fs_opts *o, const char *opt)
+{
+	if (!strcmp(opt, "relatime") || !strcmp(opt, "atime") || !strcmp(opt, "nostrictatime"))
+		o->atime = PGDAX_ATIME_RELATIME;
+	else if (!strcmp(opt, "strictatime") || !strcmp(opt, "norelatime"))
+		o->atime = PGDAX_ATIME_STRICT;
+	else if (!strcmp(opt, "noatime"))
+		o->atime = PGDAX_ATIME_NOATIME;
+	else if (!strcmp(opt, "nodiratime"))
+		o->nodiratime = true;
+	else if (!strcmp(opt, "diratime"))
+		o->nodiratime = false;
+	else if (!strcmp(opt, "lazytime"))
+		o->lazytime = true;
+	else if (!strcmp(opt, "nolazytime"))
+		o->lazytime = false;
+	else
+		return false;
+	return true;
+}
 
 static int parse_int(const char *s, long min, long max, long *out)
 {
@@ -264,6 +298,8 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 			fprintf(stderr, "%s: subtype is always pgdaxfs\n", fs_prog);
 			return -1;
 		}
+	} else if (!val && atime_opt(o, opt)) {
+		/* the daemon's (atime_opt) */
 	} else {
 		for (const char *const *m = mount_flags; *m; m++) {
 			if (!val && !strcmp(opt, *m)) {
@@ -414,6 +450,8 @@ void fs_opts_for_kernel(struct fs_opts *o, const char *fsname)
 		add_fuse_opt(o, "allow_other");
 	if (o->ro)
 		add_fuse_opt(o, "ro");
+	if (o->atime == PGDAX_ATIME_NOATIME)
+		add_fuse_opt(o, "noatime");	/* shown in /proc/mounts */
 	if (extra[0])
 		add_fuse_opt(o, extra);
 }

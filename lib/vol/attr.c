@@ -102,6 +102,31 @@ int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *at
 	return vol_ack(vol, setattr_impl(vol, ino, attr, valid, cred, out));
 }
 
+static int touch_atime_impl(struct pgdax_vol *vol, uint64_t ino, int policy, bool lazy)
+{
+	struct inode *ip;
+	int rc;
+
+	if (vol->rdonly || policy == PGDAX_ATIME_NOATIME)
+		return 0;
+	rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	/* shared: the times are stored whole (inode.c), as by the write
+	 * fast path; a chmod or utimens (exclusive) is not interleaved */
+	pthread_rwlock_rdlock(&ip->lock);
+	rc = inode_touch_atime(vol, ip, policy, lazy) ? 1 : 0;
+	pthread_rwlock_unlock(&ip->lock);
+	inode_put(vol, ip);
+	return rc;
+}
+
+int pgdax_vol_touch_atime(struct pgdax_vol *vol, uint64_t ino, int policy, bool lazy)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return touch_atime_impl(vol, ino, policy, lazy);
+}
+
 static int statfs_impl(struct pgdax_vol *vol, struct statvfs *st)
 {
 	memset(st, 0, sizeof(*st));

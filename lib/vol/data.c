@@ -1025,6 +1025,14 @@ static int fallocate_impl(struct pgdax_vol *vol, uint64_t ino, int mode,
 	rc = extmap_load(vol, ip);
 	if (rc)
 		goto out;
+	/* Every mode modifies the file: Linux (file_modified in ext4, xfs and
+	 * tmpfs fallocate) drops setuid/setgid for a non-owner without
+	 * CAP_FSETID as a write does, before any block changes. */
+	if (must_kill_suid(ip, cred)) {
+		rc = kill_suid(vol, ip);
+		if (rc)
+			goto out;
+	}
 	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
 		/* may grow the size or map pages past EOF */
 		rc = data_finish_trim(vol, ip, cred, false);

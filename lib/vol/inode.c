@@ -262,6 +262,39 @@ void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip)
 	pgdax_dev_persist(vol->dev, &ip->d->i_mtime, 2 * sizeof(t));
 }
 
+/* Is a's time at or before b's? */
+static bool time_le(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+bool inode_touch_atime(struct pgdax_vol *vol, struct inode *ip, int policy, bool lazy)
+{
+	struct pgdax_timespec t;
+	struct timespec now, at, mt, ct;
+
+	if (policy == PGDAX_ATIME_NOATIME)
+		return false;
+	inode_now(&t);
+	get_time(&t, &now);
+	get_time(&ip->d->i_atime, &at);
+	if (policy == PGDAX_ATIME_RELATIME) {
+		/* Linux's relatime: only when the last access predates the
+		 * last change, or is a day old */
+		get_time(&ip->d->i_mtime, &mt);
+		get_time(&ip->d->i_ctime, &ct);
+		if (!time_le(&at, &mt) && !time_le(&at, &ct) &&
+		    now.tv_sec - at.tv_sec < 24 * 3600)
+			return false;
+	}
+	put_time(&ip->d->i_atime, &t);
+	/* a hot field: no transaction; lazytime leaves even the flush to the
+	 * next persist of the inode's times (or the cache's own eviction) */
+	if (!lazy)
+		pgdax_dev_persist(vol->dev, &ip->d->i_atime, sizeof(t));
+	return true;
+}
+
 /* Extending write: size, mtime, ctime with one persist barrier (i_size and
  * the times are adjacent hot fields; the size store itself is atomic). */
 void inode_set_size_mc(struct pgdax_vol *vol, struct inode *ip, uint64_t size)
@@ -297,6 +330,11 @@ void inode_stat(struct pgdax_vol *vol, struct inode *ip, struct stat *st)
 	get_time(&d->i_atime, &st->st_atim);
 	get_time(&d->i_mtime, &st->st_mtim);
 	get_time(&d->i_ctime, &st->st_ctim);
+}
+
+void inode_btime(const struct inode *ip, struct timespec *ts)
+{
+	get_time(&ip->d->i_btime, ts);
 }
 
 int inode_new(struct jtx *tx, mode_t mode, uid_t uid, gid_t gid, uint64_t parent,

@@ -118,6 +118,27 @@ int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st)
 	return vol_ack(vol, getattr_impl(vol, ino, st));
 }
 
+static int getattr_btime_impl(struct pgdax_vol *vol, uint64_t ino, struct stat *st,
+			      struct timespec *btime)
+{
+	struct inode *ip;
+	int rc = inode_get(vol, ino, &ip);
+	if (rc)
+		return rc;
+	inode_stat(vol, ip, st);
+	inode_btime(ip, btime);
+	inode_put(vol, ip);
+	return 0;
+}
+
+/* -EIO if the device was lost meanwhile (vol_ack). */
+int pgdax_vol_getattr_btime(struct pgdax_vol *vol, uint64_t ino, struct stat *st,
+			    struct timespec *btime)
+{
+	VOL_LIVE_OR_EIO(vol);
+	return vol_ack(vol, getattr_btime_impl(vol, ino, st, btime));
+}
+
 static int lookup_impl(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st)
 {

@@ -112,6 +112,9 @@ struct pgdax_pgmap *pgdax_vol_pgmap(struct pgdax_vol *vol);
 
 /* Inodes */
 int pgdax_vol_getattr(struct pgdax_vol *vol, uint64_t ino, struct stat *st);
+/* getattr plus the birth time (statx btime), set when the inode was created. */
+int pgdax_vol_getattr_btime(struct pgdax_vol *vol, uint64_t ino, struct stat *st,
+			    struct timespec *btime);
 int pgdax_vol_lookup(struct pgdax_vol *vol, uint64_t dir, const char *name,
 		     struct stat *st);
 /*
@@ -140,6 +143,18 @@ int pgdax_vol_setattr(struct pgdax_vol *vol, uint64_t ino, const struct stat *at
 int pgdax_vol_get_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t *flags);
 int pgdax_vol_set_iflags(struct pgdax_vol *vol, uint64_t ino, uint32_t flags,
 			 const struct pgdax_cred *cred);
+/*
+ * Access time (mount options atime/relatime/strictatime/noatime, lazytime):
+ * record an access to @ino (a read, an open for reading, a directory
+ * listing). RELATIME updates only when the access time is not after the
+ * modification or change time, or is 24 h old (Linux's rule); STRICT always;
+ * NOATIME never. The time is a hot field of the inode: a store and, unless
+ * @lazy, one flush, never a journal transaction. Returns 1 if the time
+ * changed (the kernel's cached attributes are then stale), 0 if not
+ * (also on a read-only volume), or -errno.
+ */
+enum { PGDAX_ATIME_RELATIME = 0, PGDAX_ATIME_STRICT, PGDAX_ATIME_NOATIME };
+int pgdax_vol_touch_atime(struct pgdax_vol *vol, uint64_t ino, int policy, bool lazy);
 
 /* Namespace: each returns the new entry's attributes with a reference. */
 int pgdax_vol_mknod(struct pgdax_vol *vol, uint64_t dir, const char *name,

@@ -267,6 +267,11 @@ enum iflags_op {
 };
 uint32_t iflags_of(const struct inode *ip);
 int iflags_check(const struct inode *ip, enum iflags_op op, int arg);
+/* Birth time (set at creation, never changed). */
+void inode_btime(const struct inode *ip, struct timespec *ts);
+/* Update the access time by @policy (PGDAX_ATIME_*); true if it changed.
+ * Caller holds ip->lock (either way). */
+bool inode_touch_atime(struct pgdax_vol *vol, struct inode *ip, int policy, bool lazy);
 void inode_set_time(struct pgdax_timespec *t, const struct timespec *ts);
 /* Hot-field updates outside a transaction: store + persist. */
 void inode_touch_mc(struct pgdax_vol *vol, struct inode *ip);	/* mtime+ctime = now */
