@@ -69,8 +69,9 @@
  *
  * With FUSE-over-io_uring (libfuse >= 3.18, wherever the kernel offers it
  * unless -o no_io_uring: fs_want_uring) requests arrive on libfuse's
- * per-CPU ring threads instead of the receivers; the same guarantee holds there, the requests
- * that may wait handing themselves to the same lanes ("io_uring" below).
+ * per-CPU ring threads instead of the receivers; the same guarantee holds
+ * there, the requests that may wait handing themselves to the same lanes
+ * ("io_uring" below).
  *
  * Lock order: pool.lock is a leaf (nothing else is taken under it).
  */
@@ -355,7 +356,8 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
 }
 
 /*
- * io_uring (-o io_uring, where the kernel offers it: fs_init).
+ * io_uring (by default where the kernel offers it, unless -o no_io_uring:
+ * fs_want_uring, fs_init).
  *
  * After INIT, the kernel sends requests over per-CPU rings, each served by
  * a libfuse thread (fuse-ring-N) that calls the handler inline; only
