@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# bench/fio-suite.sh [--short] [--runtime S] [--targets "tmpfs pgdaxfs nullfs storefs libpmem"]
+# bench/fio-suite.sh [--short] [--runtime S] [--targets "tmpfs pgdaxfs nullfs storefs libpmem ..."]
 #                    [--list] [--help]
 #
 # Runs the same fio jobs (bench/fio/*.fio) against five targets and prints
@@ -28,6 +28,15 @@
 #            FUSE round trip per I/O; fio 3.33 only), when it is built
 #            ($PGDAX_BUILD/bench/fio-engine/.libs/pgdax-fio.so or
 #            $PGDAX_FIO_ENGINE); its engine replaces the job's engine;
+#   pgdaxfs-uring, nullfs-uring, storefs-uring  the same three FUSE
+#            filesystems served over FUSE-over-io_uring (-o io_uring; the
+#            plain columns are /dev/fuse: pgdaxfs with -o no_io_uring),
+#            nullfs and storefs compiled against libfuse 3.18
+#            ($FUSE318_PREFIX, default /opt/pgdaxfs/libfuse-3.18); each is
+#            skipped, with a message, when that libfuse is not there, the
+#            fuse module's enable_uring is not 1 (this script does not flip
+#            the system-wide switch), or the daemon does not start its ring
+#            threads;
 #   libpmem  fio's libpmem engine (loads/stores on a mapping, no
 #            filesystem) on a raw emulated-device file in /dev/shm: the
 #            memory ceiling. PMEM_IS_PMEM_FORCE=1 lets it accept a DRAM
@@ -56,10 +65,13 @@ NULLFS_OPTS=${NULLFS_OPTS:-}
 STOREFS_OPTS=${STOREFS_OPTS:-}
 PGDAXFS_OPTS=${PGDAXFS_OPTS:-}
 MKFS_OPTS=${MKFS_OPTS:-}
+FUSE318_PREFIX=${FUSE318_PREFIX:-/opt/pgdaxfs/libfuse-3.18}
+ENABLE_URING=/sys/module/fuse/parameters/enable_uring
+ALL_TARGETS="tmpfs pgdaxfs pgdaxfs-uring nullfs nullfs-uring storefs storefs-uring libpmem"
 
 short=0
 runtime=
-targets="tmpfs pgdaxfs nullfs storefs libpmem"
+targets=$ALL_TARGETS
 list_only=0
 
 usage() {
@@ -86,7 +98,7 @@ while [ $# -gt 0 ]; do
 done
 [ -z "$runtime" ] || [[ $runtime =~ ^[1-9][0-9]*$ ]] || die "--runtime: '$runtime' is not a number of seconds"
 for t in $targets; do
-	case $t in tmpfs|pgdaxfs|nullfs|storefs|libpmem) ;; *) die "unknown target '$t' (tmpfs pgdaxfs nullfs storefs libpmem)" ;; esac
+	case " $ALL_TARGETS " in *" $t "*) ;; *) die "unknown target '$t' ($ALL_TARGETS)" ;; esac
 done
 
 # ---- the jobs: "jobfile bs engine direct numjobs iodepth" -----------------
@@ -313,41 +325,77 @@ target_tmpfs() {
 	unmount "$mnt"
 }
 
-target_pgdaxfs() {
-	local mkfs daemon dev mnt=$work/pgdaxfs pid engine
+# Why an io_uring column cannot run (empty: it can): libfuse 3.18 and the
+# kernel's switch.
+uring_unavailable() {
+	[ -r "$ENABLE_URING" ] || { echo "this kernel has no FUSE-over-io_uring (no $ENABLE_URING)"; return; }
+	[ "$(cat "$ENABLE_URING")" = Y ] ||
+		{ echo "$ENABLE_URING is 0 (echo 1 > it as root; this script does not flip it)"; return; }
+	[ -f "$FUSE318_PREFIX/lib/pkgconfig/fuse3.pc" ] ||
+		echo "no libfuse 3.18 in $FUSE318_PREFIX (tools/install-libfuse318.sh)"
+}
+
+# PID: 0 if the FUSE daemon PID runs libfuse's ring threads (fuse-ring-N).
+serves_over_uring() {
+	grep -qs '^fuse-ring-' /proc/"$1"/task/*/comm
+}
+
+target_pgdaxfs() { pgdaxfs_as pgdaxfs -o no_io_uring; }
+
+target_pgdaxfs-uring() {
+	local why
+	why=$(uring_unavailable)
+	[ -z "$why" ] || { skip_target pgdaxfs-uring "$why"; return; }
+	pgdaxfs_as pgdaxfs-uring -o io_uring
+}
+
+# NAME DAEMON-OPTS...: the pgdaxfs target (with the pgdax-dax engine over
+# /dev/fuse only: its I/O bypasses the transport).
+pgdaxfs_as() {
+	local name=$1 mkfs daemon dev mnt=$work/$1 pid engine dax=pgdax-dax
+	shift
+	[ "$name" = pgdaxfs ] || dax=
 	mkfs=$(find_tool mkfs.pgdaxfs)
 	daemon=$(find_tool pgdaxfs)
 	engine=${PGDAX_FIO_ENGINE:-${PGDAX_BUILD:-/nonexistent}/bench/fio-engine/.libs/pgdax-fio.so}
 	if [ -z "$mkfs" ] || [ -z "$daemon" ]; then
-		skip_target pgdaxfs "mkfs.pgdaxfs and/or pgdaxfs not found in ${PGDAX_BUILD:-\$PGDAX_BUILD (unset)}/{fs,tools} or PATH (not built yet?)"
-		skip_target pgdax-dax "needs the pgdaxfs mount"
+		skip_target "$name" "mkfs.pgdaxfs and/or pgdaxfs not found in ${PGDAX_BUILD:-\$PGDAX_BUILD (unset)}/{fs,tools} or PATH (not built yet?)"
+		[ -z "$dax" ] || skip_target "$dax" "needs the pgdaxfs mount"
 		return
 	fi
-	dev=/dev/shm/pgdax-fio-$$.dev
+	dev=/dev/shm/pgdax-fio-$$.$name.dev
 	files+=("$dev")
 	rm -f "$dev"
 	truncate -s "$dev_bytes" "$dev" ||
-		{ skip_target pgdaxfs "cannot create $dev"; skip_target pgdax-dax "needs the pgdaxfs mount"; return; }
+		{ skip_target "$name" "cannot create $dev"; [ -z "$dax" ] || skip_target "$dax" "needs the pgdaxfs mount"; return; }
 	# shellcheck disable=SC2086
-	if ! "$mkfs" $MKFS_OPTS "$dev" >"$work/mkfs.log" 2>&1; then
-		skip_target pgdaxfs "$mkfs $MKFS_OPTS $dev failed: $(tail -1 "$work/mkfs.log")"
-		skip_target pgdax-dax "needs the pgdaxfs mount"
+	if ! "$mkfs" $MKFS_OPTS "$dev" >"$work/$name.mkfs.log" 2>&1; then
+		skip_target "$name" "$mkfs $MKFS_OPTS $dev failed: $(tail -1 "$work/$name.mkfs.log")"
+		[ -z "$dax" ] || skip_target "$dax" "needs the pgdaxfs mount"
 		return
 	fi
 	mkdir -p "$mnt"
 	# shellcheck disable=SC2086
-	"$daemon" "$dev" "$mnt" -f $PGDAXFS_OPTS >"$work/pgdaxfs.log" 2>&1 &
+	"$daemon" "$dev" "$mnt" -f $PGDAXFS_OPTS "$@" >"$work/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	mounts+=("$mnt")
 	if ! wait_mounted "$mnt" "$pid"; then
-		skip_target pgdaxfs "the daemon did not come up: $(tail -1 "$work/pgdaxfs.log")"
-		skip_target pgdax-dax "needs the pgdaxfs mount"
+		skip_target "$name" "the daemon did not come up: $(tail -1 "$work/$name.log")"
+		[ -z "$dax" ] || skip_target "$dax" "needs the pgdaxfs mount"
 		return
 	fi
-	echo "$prog: pgdaxfs: $daemon (pid $pid) on $dev, $((dev_bytes >> 20)) MiB" >&2
-	run_target pgdaxfs "$mnt" 'fio.$jobnum' 0 ""
-	if [ -f "$engine" ]; then
+	if [ "$name" != pgdaxfs ] && ! serves_over_uring "$pid"; then
+		skip_target "$name" "pgdaxfs $* does not serve over io_uring: $(tail -1 "$work/$name.log")"
+		unmount "$mnt"
+		wait_pid_exit "$pid" 60 || stop_pid "$pid"
+		return
+	fi
+	echo "$prog: $name: $daemon $* (pid $pid) on $dev, $((dev_bytes >> 20)) MiB" >&2
+	run_target "$name" "$mnt" 'fio.$jobnum' 0 ""
+	if [ -z "$dax" ]; then
+		:
+	elif [ -f "$engine" ]; then
 		fio_env=(PGDAX_FIO_BACKEND=pgdax)
 		run_target pgdax-dax "$mnt" 'fio.$jobnum' 0 "external:$engine"
 		fio_env=()
@@ -355,8 +403,11 @@ target_pgdaxfs() {
 		skip_target pgdax-dax "fio engine $engine not built (make bench/fio-engine/pgdax-fio.la)"
 	fi
 	unmount "$mnt"
-	wait_pid_exit "$pid" 60 ||
-		notes+=("pgdaxfs: the daemon (pid $pid) was still running 60 s after unmount")
+	if wait_pid_exit "$pid" 60; then
+		rm -f "$dev"	# the next target's device needs the memory
+	else
+		notes+=("$name: the daemon (pid $pid) was still running 60 s after unmount")
+	fi
 }
 
 # Mount a reference FUSE filesystem (NAME BINARY OPTS) and run the jobs on it.
@@ -372,16 +423,27 @@ run_reference_fs() {
 		skip_target "$name" "$name did not come up: $(tail -1 "$work/$name.log")"
 		return
 	fi
-	run_target "$name" "$mnt" 'fio.$jobnum' 0 ""
+	if [[ $name == *-uring ]] && ! serves_over_uring "$pid"; then
+		skip_target "$name" "$name $opts does not serve over io_uring: $(tail -1 "$work/$name.log")"
+	else
+		run_target "$name" "$mnt" 'fio.$jobnum' 0 ""
+	fi
 	unmount "$mnt"
 	wait_pid_exit "$pid" 20 || stop_pid "$pid"
 }
 
-# Compile SRC into the work dir as NAME (a reference filesystem).
+# Compile SRC into the work dir as NAME (a reference filesystem): against
+# the system's libfuse, or for NAME-uring against libfuse 3.18.
 build_reference_fs() {
-	# shellcheck disable=SC2046
-	gcc -O2 -Wall "$2" $(pkg-config fuse3 --cflags --libs) -o "$work/$1" \
-		>"$work/$1-build.log" 2>&1 && echo "$work/$1"
+	local flags
+	if [[ $1 == *-uring ]]; then
+		flags="$(PKG_CONFIG_PATH=$FUSE318_PREFIX/lib/pkgconfig pkg-config fuse3 --cflags --libs)"
+		flags="$flags -Wl,-rpath,$FUSE318_PREFIX/lib"
+	else
+		flags=$(pkg-config fuse3 --cflags --libs)
+	fi
+	# shellcheck disable=SC2086
+	gcc -O2 -Wall "$2" $flags -o "$work/$1" >"$work/$1-build.log" 2>&1 && echo "$work/$1"
 }
 
 target_nullfs() {
@@ -395,6 +457,29 @@ target_nullfs() {
 		return
 	fi
 	run_reference_fs nullfs "$bin" "$NULLFS_OPTS"
+}
+
+target_nullfs-uring() {
+	local bin why
+	why=$(uring_unavailable)
+	[ -z "$why" ] || { skip_target nullfs-uring "$why"; return; }
+	[ -f "$NULLFS_SRC" ] || { skip_target nullfs-uring "$NULLFS_SRC not found (set NULLFS_SRC)"; return; }
+	if ! bin=$(build_reference_fs nullfs-uring "$NULLFS_SRC"); then
+		skip_target nullfs-uring "cannot build $NULLFS_SRC: $(head -1 "$work/nullfs-uring-build.log")"
+		return
+	fi
+	run_reference_fs nullfs-uring "$bin" "$NULLFS_OPTS -o io_uring"
+}
+
+target_storefs-uring() {
+	local bin why
+	why=$(uring_unavailable)
+	[ -z "$why" ] || { skip_target storefs-uring "$why"; return; }
+	if ! bin=$(build_reference_fs storefs-uring "$here/storefs.c"); then
+		skip_target storefs-uring "cannot build $here/storefs.c: $(head -1 "$work/storefs-uring-build.log")"
+		return
+	fi
+	run_reference_fs storefs-uring "$bin" "$STOREFS_OPTS -o io_uring"
 }
 
 target_storefs() {
@@ -466,12 +551,15 @@ cell() { # TARGET LABEL -> "GiB/s kIOPS ratio"
 	done
 	# pgdaxfs against the FUSE references, job for job
 	echo
-	printf '%-38s | %-16s | %-16s\n' "job" "pgdaxfs/nullfs" "pgdaxfs/storefs"
+	# (over each transport: the -uring columns against each other)
+	printf '%-38s | %-16s | %-16s | %-16s | %-16s | %-16s\n' "job" "pgdaxfs/nullfs" \
+		"pgdaxfs/storefs" "uring: /nullfs" "uring: /storefs" "pgdaxfs uring/dev"
 	for c in "${cases[@]}"; do
 		lbl=$(label $c)
 		printf '%-38s' "$lbl"
-		for ref in nullfs storefs; do
-			awk -v p="${result[pgdaxfs|$lbl]:-}" -v r="${result[$ref|$lbl]:-}" 'BEGIN {
+		for pair in pgdaxfs:nullfs pgdaxfs:storefs pgdaxfs-uring:nullfs-uring \
+			    pgdaxfs-uring:storefs-uring pgdaxfs-uring:pgdaxfs; do
+			awk -v p="${result[${pair%%:*}|$lbl]:-}" -v r="${result[${pair#*:}|$lbl]:-}" 'BEGIN {
 				split(p, a, " "); split(r, b, " ");
 				if (a[1] + 0 > 0 && b[1] + 0 > 0) printf " | %16.2f", a[1] / b[1];
 				else printf " | %16s", "-" }'

@@ -11,8 +11,10 @@
 #   create  a python loop creating N empty files (creates/s)
 # quiet (nothing else started) and loaded (two CPU-bound shell loops running
 # for the whole measurement: a busy server). Prints the median of N runs of
-# each, and the ratio io_uring / dev_fuse, against the issue's targets:
-# loaded >= 1.5x for each job; quiet >= 0.95x (nothing slower).
+# each (and the spread, min-max, so that a noisy row shows), and the ratio
+# io_uring / dev_fuse, against the issue's targets: loaded >= 1.5x for
+# each job; quiet >= 0.95x (nothing slower). It prints uptime before and
+# after: figures taken while others load the machine are provisional.
 # The kernel offers io_uring only while /sys/module/fuse/parameters/
 # enable_uring is 1: this script sets it to 1 if it is not (system-wide,
 # and says so) and puts the old value back on exit.
@@ -83,11 +85,14 @@ unmount() {
 	pids=()
 }
 fio_iops() { # RW (randread|randwrite)
-	fio --name=t --filename="$mnt/fio.dat" --size=256M --rw="$1" --bs=4k --direct=1 \
+	local v
+	v=$(fio --name=t --filename="$mnt/fio.dat" --size=256M --rw="$1" --bs=4k --direct=1 \
 	    --ioengine=psync --numjobs=1 --time_based --runtime="$secs" --ramp_time=1 \
 	    --output-format=json 2>/dev/null |
 		python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]
-print(int(j["read"]["iops"] + j["write"]["iops"]))'
+print(int(j["read"]["iops"] + j["write"]["iops"]))')
+	[ -n "$v" ] || { echo "$prog: fio $1 failed on $mnt" >&2; exit 1; }
+	echo "$v"
 }
 creates() {
 	python3 - "$mnt/c" "$files" <<'EOF'
@@ -102,6 +107,9 @@ EOF
 	rm -rf "$mnt/c"
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+spread() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[1] "-" v[NR]}'; }
+
+echo "$prog: before: $(uptime)"
 
 declare -A res
 for load in $loads; do
@@ -117,6 +125,8 @@ for load in $loads; do
 			mount_with "$t"
 			[ -f "$mnt/fio.dat" ] || head -c 256M /dev/zero >"$mnt/fio.dat"
 			rd=$(fio_iops randread) wr=$(fio_iops randwrite) cr=$(creates)
+			# (a failed measurement exits only its subshell)
+			[ -n "$rd" ] && [ -n "$wr" ] && [ -n "$cr" ] || exit 1
 			echo "$prog: $load run $r $t: read $rd IOPS, write $wr IOPS, creates $cr/s" >&2
 			res[$load.$t.read]+=" $rd" res[$load.$t.write]+=" $wr" res[$load.$t.create]+=" $cr"
 			unmount
@@ -125,7 +135,9 @@ for load in $loads; do
 	stop_load
 done
 
-printf '\n%-7s %-7s %12s %12s %7s  %s\n' load job io_uring dev_fuse ratio "target"
+echo "$prog: after: $(uptime)"
+printf '\n%-7s %-7s %12s %12s %7s  %-12s %s\n' load job io_uring dev_fuse ratio "target" \
+	"spread (io_uring; dev_fuse)"
 for load in $loads; do
 	for job in read write create; do
 		u=$(echo "${res[$load.io_uring.$job]}" | median)
@@ -133,7 +145,9 @@ for load in $loads; do
 		ratio=$(awk -v u="$u" -v d="$d" 'BEGIN {printf "%.2f", d ? u / d : 0}')
 		if [ "$load" = loaded ]; then tgt=">= 1.50"; else tgt=">= 0.95"; fi
 		ok=$(awk -v r="$ratio" -v t="${tgt#>= }" 'BEGIN {print (r >= t) ? "ok" : "MISSED"}')
-		printf '%-7s %-7s %12s %12s %6sx  %s %s\n' "$load" "$job" "$u" "$d" "$ratio" "$tgt" "$ok"
+		printf '%-7s %-7s %12s %12s %6sx  %-12s %s; %s\n' "$load" "$job" "$u" "$d" "$ratio" \
+			"$tgt $ok" "$(echo "${res[$load.io_uring.$job]}" | spread)" \
+			"$(echo "${res[$load.no_io_uring.$job]}" | spread)"
 	done
 done
 echo "(medians of $runs alternating runs; read/write: fio 4k O_DIRECT psync 1 job, IOPS; create: files/s)"

@@ -67,10 +67,11 @@
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
- * With FUSE-over-io_uring (libfuse >= 3.18, -o io_uring where the kernel
- * offers it; opt-in, see fs_want_uring) requests arrive on libfuse's per-CPU ring threads
- * instead of the receivers; the same guarantee holds there, the requests
- * that may wait handing themselves to the same lanes ("io_uring" below).
+ * With FUSE-over-io_uring (libfuse >= 3.18, wherever the kernel offers it
+ * unless -o no_io_uring: fs_want_uring) requests arrive on libfuse's
+ * per-CPU ring threads instead of the receivers; the same guarantee holds
+ * there, the requests that may wait handing themselves to the same lanes
+ * ("io_uring" below).
  *
  * Lock order: pool.lock is a leaf (nothing else is taken under it).
  */
@@ -227,6 +228,12 @@ static void job_put_locked(struct pool *p, struct job *j)
 /* The handed-off request this worker runs (fs_loop_req_interrupted). */
 static __thread struct job *cur_job;
 
+/*
+ * This worker answered a request that came over a ring, so it stays until
+ * the pool stops ("io_uring" below, "Threads that answer over a ring").
+ */
+static __thread bool answered_ring;
+
 static void *worker(void *arg)
 {
 	struct lane *l = arg;
@@ -261,9 +268,10 @@ static void *worker(void *arg)
 		if (j->req) {	/* replied: no INTERRUPT can name it now */
 			j->hprev->hnext = j->hnext;
 			j->hnext->hprev = j->hprev;
+			answered_ring = true;
 		}
 		job_put_locked(p, j);
-		if (!l->head && l->nidle >= p->max_idle)
+		if (!l->head && l->nidle >= p->max_idle && !answered_ring)
 			break;	/* enough idle workers already */
 	}
 	l->nthreads--;
@@ -348,7 +356,8 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
 }
 
 /*
- * io_uring (-o io_uring, where the kernel offers it: fs_init).
+ * io_uring (by default where the kernel offers it, unless -o no_io_uring:
+ * fs_want_uring, fs_init).
  *
  * After INIT, the kernel sends requests over per-CPU rings, each served by
  * a libfuse thread (fuse-ring-N) that calls the handler inline; only
@@ -374,6 +383,21 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
  * callers have more requests waiting than that at once stalls its queue
  * until one ends (break_timeout, or an interrupt: INTERRUPTs come through
  * /dev/fuse). An entry's buffers are mapped, not touched, until used.
+ *
+ * Threads that answer over a ring. libfuse submits a reply from a thread
+ * that is not the ring's (a worker answering a handed-off request) from
+ * that thread: its COMMIT_AND_FETCH both answers and gives the entry back
+ * for the next request, and io_uring ties a command to the thread that
+ * submitted it. When that thread exits, the kernel cancels its commands:
+ * an idle entry is dropped (-ENOTCONN, which libfuse takes for an unmount
+ * and never resubmits), and a request the kernel has just put in the entry
+ * is lost (-ECANCELED: the client gets it, and libfuse ends the session).
+ * So a worker that has answered a ring request is never trimmed as idle
+ * (max_idle_threads): it waits for work until the pool stops, after the
+ * session ended. (Before, every burst of handed-off requests cost its
+ * queue entries as the extra workers exited, and a SIGTERM drain waited
+ * for RELEASEs lost that way.) The lanes' max_threads still bound them;
+ * only the ring threads and these workers ever submit to a ring.
  *
  * Interrupts: the kernel still sends FUSE_INTERRUPT through /dev/fuse for
  * a request that arrived over a ring, and libfuse 3.18 does not match the

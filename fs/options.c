@@ -72,9 +72,10 @@ static void usage(FILE *out)
 		"  dax_mode=MODE         emulated device: the image file's mode, octal, 06x0\n"
 		"                        (0640: members map read-only, 0660: read-write);\n"
 		"                        for /dev/daxX.Y use a udev rule (70-pgdax-dax-access.rules)\n"
-		"  io_uring, no_io_uring serve over FUSE-over-io_uring (needs libfuse >= 3.18 and\n"
+		"  io_uring, no_io_uring serve over FUSE-over-io_uring (the default where the\n"
+		"                        kernel offers it: libfuse >= 3.18 and\n"
 		"                        /sys/module/fuse/parameters/enable_uring = 1), or over\n"
-		"                        /dev/fuse (the default)\n"
+		"                        /dev/fuse\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
 		"                        instead of syslog (default: syslog when /dev/log\n"
@@ -98,13 +99,17 @@ bool fs_want_uring(const struct fs_opts *o)
 #ifdef PGDAX_HAVE_FUSE_URING
 	if (o->mt_loop)
 		return false;	/* libfuse's loop: no handoff, no interrupts */
-	/* Opt-in for now: a SIGTERM drain with many truncates waiting for a
-	 * pin does not finish over io_uring (see
-	 * tests/sigterm_drains_while_many_truncates_wait_for_a_pin_over_io_uring.sh,
-	 * an expected failure), and an unmount that never finishes is worse
-	 * than the transport's gain. Without fuse_req_unique (a stock 3.18)
-	 * waits over io_uring cannot be interrupted; -o io_uring warns. */
-	return o->io_uring == 1;
+	if (o->io_uring != -1)
+		return o->io_uring == 1;	/* -o io_uring / -o no_io_uring */
+	/* By default io_uring wherever the kernel offers it (fs_init falls
+	 * back to /dev/fuse and says why). Not with a stock 3.18 without
+	 * fuse_req_unique: waits over io_uring could not be interrupted
+	 * (fs/loop.c, "io_uring"), so only -o io_uring asks for that. */
+#ifdef PGDAX_HAVE_FUSE_REQ_UNIQUE
+	return true;
+#else
+	return false;
+#endif
 #else
 	(void)o;
 	return false;	/* libfuse < 3.18 */

@@ -11,8 +11,7 @@
 # queued behind the waiters, the RELEASEs included: phase 1 never ended.)
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/pin_lib.sh"
-# over /dev/fuse unless a wrapper says otherwise (the _over_io_uring variant
-# is a known failure: see there)
+# over /dev/fuse unless a wrapper says otherwise (the _over_io_uring one)
 PGDAX_TRANSPORT=${PGDAX_TRANSPORT:-dev_fuse}
 pgdax_init
 N=70

@@ -5,8 +5,8 @@
 # models of the protocol (make check-model), and the devdax suite on a real
 # /dev/dax0.0 in a QEMU guest at 2M and 1G alignment (make check-devdax).
 # Transports: the main build uses libfuse 3.18 when install-deps could
-# install it; its io_uring tests (-o io_uring; the default transport is
-# /dev/fuse) need the fuse module's enable_uring at 1: this script sets it
+# install it; it serves over io_uring by default where the fuse module's
+# enable_uring is 1, which its io_uring tests need: this script sets it
 # (system-wide; it says so). A second build against the system's libfuse
 # 3.14 (build-fuse314/, /dev/fuse only) is built and runs a subset
 # (FUSE314_TESTS) so that it keeps working.
