@@ -104,4 +104,14 @@ must_fail rm -f "$mnt/t/f"
 chattr -i "$mnt/t/f" || fail "chattr -i failed"
 rm -f "$mnt/t/f" || fail "unlink after -i failed"
 pgdax_umount "$mnt"
+# +A is noatime for that file even where the mount says strictatime
+pgdax_mount "$dev" "$mnt" -o strictatime
+echo data >"$mnt/t/h"
+touch -a -d 2001-01-01 "$mnt/t/g" "$mnt/t/h"
+cat "$mnt/t/g" "$mnt/t/h" >/dev/null
+[ "$(stat -c %X "$mnt/t/g")" = "$(date -d 2001-01-01 +%s)" ] ||
+	fail "a read updated the atime of a +A file: $(stat -c %x "$mnt/t/g")"
+[ "$(stat -c %X "$mnt/t/h")" != "$(date -d 2001-01-01 +%s)" ] ||
+	fail "strictatime: a read left the atime of a file without +A (the check above proves nothing)"
+pgdax_umount "$mnt"
 "$FSCK" -n "$dev" >&2 || fail "fsck finds the volume damaged after chattr"

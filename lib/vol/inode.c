@@ -273,7 +273,8 @@ bool inode_touch_atime(struct pgdax_vol *vol, struct inode *ip, int policy, bool
 	struct pgdax_timespec t;
 	struct timespec now, at, mt, ct;
 
-	if (policy == PGDAX_ATIME_NOATIME)
+	/* chattr +A (PGDAX_IATTR_NOATIME) is noatime for this inode alone */
+	if (policy == PGDAX_ATIME_NOATIME || (iflags_of(ip) & PGDAX_IATTR_NOATIME))
 		return false;
 	inode_now(&t);
 	get_time(&t, &now);
