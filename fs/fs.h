@@ -67,6 +67,7 @@ struct fs_opts {
 	bool foreground;
 	bool debug;
 	bool allow_other;
+	bool default_permissions;	/* -o default_permissions: the kernel checks too */
 	bool ro;
 	int errors;			/* PGDAX_VOL_ERRORS_* (errors=) */
 	int break_timeout_ms;		/* -1 forever */

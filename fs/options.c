@@ -79,7 +79,9 @@ static void usage(FILE *out)
 		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
 		"                        instead of syslog (default: syslog when /dev/log\n"
 		"                        exists, else stderr)\n"
-		"  default_permissions   always on (the kernel checks permissions)\n"
+		"  default_permissions   the kernel checks permissions too (one more round\n"
+		"                        trip per create and unlink; also checks opens of\n"
+		"                        device nodes and FIFOs, which the daemon never sees)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
 		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
 		fs_prog, fs_prog);
@@ -166,7 +168,9 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	if (!strcmp(opt, "allow_other") && !val) {
 		o->allow_other = true;
 	} else if (!strcmp(opt, "default_permissions") && !val) {
-		/* always on */
+		/* the daemon always checks (lib/vol/perm.c); this adds the
+		 * kernel's own check in front of it */
+		o->default_permissions = true;
 	} else if (!strcmp(opt, "ro") && !val) {
 		o->ro = true;
 	} else if (!strcmp(opt, "rw") && !val) {
@@ -402,7 +406,11 @@ void fs_opts_for_kernel(struct fs_opts *o, const char *fsname)
 
 	snprintf(extra, sizeof(extra), "%s", o->fuse_opts);
 	o->fuse_opts[0] = '\0';
-	add_fuse_opt(o, "default_permissions");
+	/* Permissions are checked by the daemon (lib/vol/perm.c): with
+	 * default_permissions the kernel would also refresh the parent's
+	 * attributes (a GETATTR) before every create and unlink. */
+	if (o->default_permissions)
+		add_fuse_opt(o, "default_permissions");
 	/* a local filesystem: setuid and device files work unless the
 	 * user says nosuid/nodev (libfuse defaults to both off) */
 	add_fuse_opt(o, "suid");
