@@ -149,6 +149,9 @@ struct fs {
 	/* INIT negotiated FUSE-over-io_uring (fs_init): requests come over
 	 * libfuse's per-CPU rings (fs/loop.c, "io_uring") */
 	atomic_bool uring;
+	/* the kernel cannot drop all cached entries at once (no
+	 * FUSE_NOTIFY_INC_EPOCH): negative entries are not cached (fs/ops.c) */
+	atomic_bool no_epoch;
 
 	/* mount -o remount,ro (fs/remount.c): every modifying request fails
 	 * with EROFS while set; the volume underneath stays as mounted */

@@ -85,6 +85,18 @@ static double entry_timeout(const struct stat *dir)
 	return searchable_by_all(dir) ? FS_ENTRY_TIMEOUT : 0.0;
 }
 
+/* May negative entries be cached? Only where forget_children can drop
+ * them all (it cannot name them). */
+static bool negative_cached(struct fs *fs)
+{
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+	return !atomic_load(&fs->no_epoch);
+#else
+	(void)fs;
+	return false;
+#endif
+}
+
 /* The attributes of @ino and a check on them; 0 or -errno. */
 static int check(struct fs *fs, fuse_ino_t ino, const struct pgdax_cred *cred,
 		 int (*rule)(const struct stat *, const struct pgdax_cred *), struct stat *st)
@@ -255,7 +267,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (r < 0)
 		fs_icount_unreserve(fs, 1);
-	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0 && searchable_by_all(&dst)) {
+	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0 && searchable_by_all(&dst) &&
+	    negative_cached(fs)) {
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
 
 		fuse_reply_entry(req, &e);
@@ -338,14 +351,31 @@ static int inval_one(void *arg, const char *name, const struct stat *st, uint64_
 	return 0;
 }
 
-/* A directory everyone could search no longer is (chmod, chown): the
- * kernel may hold its entries for FS_ENTRY_TIMEOUT, which would let the
- * callers it now refuses walk through it; drop them (after the reply: the
- * kernel holds the directory locked until it has it). */
+/*
+ * A directory everyone could search no longer is (chmod, chown): the
+ * kernel may hold its entries, and negative entries, for FS_ENTRY_TIMEOUT,
+ * which would let the callers it now refuses walk through it (or learn
+ * that a name is absent). Drop them, after the reply (the kernel holds the
+ * directory locked until it has it): all cached entries at once where the
+ * kernel (6.16) and libfuse (3.18) can (a rare event: they are looked up
+ * again as needed); else the directory's names one by one, and negative
+ * entries are no longer cached anywhere, since they cannot be named.
+ */
 static void forget_children(struct fs *fs, fuse_ino_t dir)
 {
 	struct inval_ctx c = { .fs = fs, .dir = dir };
 
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+	if (!atomic_load(&fs->no_epoch)) {
+		int r = fuse_lowlevel_notify_increment_epoch(fs->se);
+
+		if (r == 0)
+			return;
+		pgdax_warn("the kernel cannot drop cached entries at once (%s): negative "
+			   "entries are no longer cached", strerror(-r));
+	}
+#endif
+	atomic_store(&fs->no_epoch, true);
 	pgdax_vol_readdir(fs->vol, dir, 0, false, inval_one, &c);
 }
 
