@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -598,6 +599,19 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_lowlevel_notify_inval_entry(fs->se, newparent, newname, strlen(newname));
 }
 
+/* fs.protected_hardlinks, read at each link (root may change it) */
+static bool hardlinks_protected(void)
+{
+	char c = '1';
+	FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
+
+	if (f) {
+		c = (char)fgetc(f);
+		fclose(f);
+	}
+	return c != '0';
+}
+
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct fs *fs = fs_of(req);
@@ -611,6 +625,10 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	}
 	fs_cred(req, &cred);
 	r = check(fs, newparent, &cred, pgdax_perm_create, &dst);
+	if (r == 0)
+		r = pgdax_vol_getattr(fs->vol, ino, &st);
+	if (r == 0)
+		r = pgdax_perm_link(&st, hardlinks_protected(), &cred);
 	if (r < 0) {
 		fuse_reply_err(req, err_of(r));
 		return;

@@ -190,6 +190,9 @@ def cases(top):
         case(f"{n}/rename_back", lambda d=d: os.rename(f"{d}/in2", f"{d}/in"))
         case(f"{n}/rename_out", lambda d=d: os.rename(f"{d}/in", f"{top}/d777/from_{n}"))
         case(f"{n}/unlink_in", lambda d=d: os.unlink(f"{d}/in"))
+    # fs.protected_hardlinks: others may link only what they may read and write
+    for n in ["f644", "f666", "suidw", "x744"]:
+        case(f"{n}/link_protected", lambda n=n: os.link(f"{top}/{n}", f"{top}/d777/pl_{n}"))
     # sticky directories
     s = f"{top}/sticky"
     case("sticky/unlink_owners", lambda: os.unlink(f"{s}/owners"))

@@ -141,6 +141,23 @@ int pgdax_perm_rename(const struct stat *olddir, const struct stat *victim,
 	return rc;
 }
 
+/* may_linkat() with fs.protected_hardlinks = 1: who does not own the
+ * file (and is not root) may link only a regular file it may read and
+ * write, which is not setuid nor setgid-executable. The VFS asks the
+ * filesystem's permission for that, which without default_permissions is
+ * this one. */
+int pgdax_perm_link(const struct stat *st, bool protected, const struct pgdax_cred *cred)
+{
+	mode_t m = st->st_mode;
+
+	if (!protected || owner_or_root(st, cred))
+		return 0;
+	if (!S_ISREG(m) || (m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) ||
+	    pgdax_perm_inode(st, cred, PGDAX_MAY_READ | PGDAX_MAY_WRITE))
+		return -EPERM;
+	return 0;
+}
+
 /* may_open(): the access mode, O_TRUNC needs write; an exec open
  * (PGDAX_O_EXEC: the kernel's __FMODE_EXEC in the FUSE open flags) needs
  * exec only, so a 0711 program runs for others but cannot be read. */

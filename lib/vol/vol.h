@@ -93,6 +93,8 @@ int pgdax_perm_rename(const struct stat *olddir, const struct stat *victim,
 		      const struct stat *newdir, const struct stat *target,
 		      const struct pgdax_cred *cred);
 int pgdax_perm_open(const struct stat *st, int flags, const struct pgdax_cred *cred);
+/* @protected: the fs.protected_hardlinks sysctl is 1 */
+int pgdax_perm_link(const struct stat *st, bool protected, const struct pgdax_cred *cred);
 /* may clear S_ISGID in attr->st_mode (a non-member's chmod); @has_fh: an
  * ftruncate on a file opened for writing */
 int pgdax_perm_setattr(const struct stat *st, struct stat *attr, int valid, bool has_fh,
