@@ -65,7 +65,9 @@ run_target() {	# name mnt [max-inodes]
 	for k in create_per_s stat_per_s unlink_per_s; do
 		res[$1.$k]=$(grep -o "$k=[0-9.]*" "$work/$1.out" | cut -d= -f2)
 	done
+	# (none with --sizes 0: grep's failure is not the run's)
 	res[$1.lookup]=$(grep -oE '(^| )lookup_us=[0-9.]*' "$work/$1.out" | cut -d= -f2 | tr '\n' ' ')
+	return 0
 }
 
 for t in $targets; do
@@ -85,6 +87,7 @@ for t in $targets; do
 			for _ in $(seq 600); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.05; done
 			pg_mnt=
 		fi
+		rm -f "$dev"
 		bench_mkfs --size 4G -N 262144
 		PGDAXFS_BIN=$PGDAXFS_BASE bench_mount_pgdaxfs "$mnt"
 		;;
