@@ -68,6 +68,7 @@ struct fs_opts {
 	bool debug;
 	bool allow_other;
 	bool default_permissions;	/* -o default_permissions: the kernel checks too */
+	bool dev;			/* -o dev: device nodes open (and kernel checks) */
 	bool ro;
 	int errors;			/* PGDAX_VOL_ERRORS_* (errors=) */
 	int break_timeout_ms;		/* -1 forever */

@@ -81,8 +81,10 @@ static void usage(FILE *out)
 		"                        exists, else stderr)\n"
 		"  default_permissions   the kernel checks permissions too (one more round\n"
 		"                        trip per create and unlink; also checks opens of\n"
-		"                        device nodes and FIFOs, which the daemon never sees)\n"
-		"  suid, nosuid, dev, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
+		"                        FIFOs and sockets, which the daemon never sees)\n"
+		"  dev                   device nodes can be opened (implies\n"
+		"                        default_permissions; the default is nodev)\n"
+		"  suid, nosuid, nodev, exec, noexec, atime, noatime, relatime, norelatime,\n"
 		"  strictatime, sync, async, dirsync   passed to the kernel mount\n",
 		fs_prog, fs_prog);
 }
@@ -271,6 +273,8 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	} else {
 		for (const char *const *m = mount_flags; *m; m++) {
 			if (!val && !strcmp(opt, *m)) {
+				if (!strcmp(opt, "dev") || !strcmp(opt, "nodev"))
+					o->dev = opt[0] == 'd';
 				add_fuse_opt(o, opt);
 				return 0;
 			}
@@ -409,12 +413,17 @@ void fs_opts_for_kernel(struct fs_opts *o, const char *fsname)
 	/* Permissions are checked by the daemon (lib/vol/perm.c): with
 	 * default_permissions the kernel would also refresh the parent's
 	 * attributes (a GETATTR) before every create and unlink. */
-	if (o->default_permissions)
+	/* The kernel opens device nodes (and FIFOs and sockets) without
+	 * asking the filesystem, so only its own check guards them: device
+	 * nodes work when the user asks for them (-o dev), and then the kernel
+	 * checks permissions too; else they are inert (nodev). */
+	if (o->default_permissions || o->dev)
 		add_fuse_opt(o, "default_permissions");
-	/* a local filesystem: setuid and device files work unless the
-	 * user says nosuid/nodev (libfuse defaults to both off) */
+	/* a local filesystem: setuid files work unless the user says nosuid
+	 * (libfuse defaults to it) */
 	add_fuse_opt(o, "suid");
-	add_fuse_opt(o, "dev");
+	if (!o->dev)
+		add_fuse_opt(o, "nodev");
 	add_fuse_opt(o, "subtype=pgdaxfs");
 	add_fsname(o, fsname ? fsname : o->device);
 	add_fuse_opt(o, "max_read=1048576");
