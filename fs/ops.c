@@ -68,6 +68,14 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 	cred->groups_arg = req;
 }
 
+/* fuse_lowlevel_notify_increment_epoch(): libfuse 3.18 (nested: the
+ * layering check preprocesses this file without the fuse headers) */
+#ifdef FUSE_MAKE_VERSION
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#define FS_HAVE_NOTIFY_EPOCH 1
+#endif
+#endif
+
 /*
  * Permissions are the daemon's (lib/vol/perm.c): the kernel, mounted
  * without default_permissions, checks directory search only when it sends
@@ -90,7 +98,7 @@ static double entry_timeout(const struct stat *dir)
  * them all (it cannot name them). */
 static bool negative_cached(struct fs *fs)
 {
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#ifdef FS_HAVE_NOTIFY_EPOCH
 	return !atomic_load(&fs->no_epoch);
 #else
 	(void)fs;
@@ -366,7 +374,7 @@ static void forget_children(struct fs *fs, fuse_ino_t dir)
 {
 	struct inval_ctx c = { .fs = fs, .dir = dir };
 
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#ifdef FS_HAVE_NOTIFY_EPOCH
 	if (!atomic_load(&fs->no_epoch)) {
 		int r = fuse_lowlevel_notify_increment_epoch(fs->se);
 
