@@ -65,8 +65,9 @@ bench_wait_mount() {
 # background of this shell, $PGDAXFS_OPTS added; its stderr appended to
 # $work/pgdaxfs.log), record it in pids/mounts and set pid; exit 1 with
 # the daemon's log when it does not mount.
+# $PGDAXFS_BIN, if set, is the daemon to run instead of the build's.
 bench_mount_pgdaxfs() {
-	"$B/fs/pgdaxfs" "$dev" "$1" -f ${PGDAXFS_OPTS:-} 2>>"$work/pgdaxfs.log" &
+	"${PGDAXFS_BIN:-$B/fs/pgdaxfs}" "$dev" "$1" -f ${PGDAXFS_OPTS:-} 2>>"$work/pgdaxfs.log" &
 	pid=$!
 	pids+=("$pid")
 	[[ " ${mounts[*]} " == *" $1 "* ]] || mounts+=("$1")

@@ -67,6 +67,9 @@ struct fs_opts {
 	bool foreground;
 	bool debug;
 	bool allow_other;
+	bool default_permissions;	/* the kernel checks too (no_default_permissions: not) */
+	bool dev;			/* device nodes open (only with default_permissions) */
+	bool dev_asked;			/* -o dev given */
 	bool ro;
 	int errors;			/* PGDAX_VOL_ERRORS_* (errors=) */
 	int break_timeout_ms;		/* -1 forever */
@@ -152,6 +155,9 @@ struct fs {
 	/* INIT negotiated FUSE-over-io_uring (fs_init): requests come over
 	 * libfuse's per-CPU rings (fs/loop.c, "io_uring") */
 	atomic_bool uring;
+	/* the kernel cannot drop all cached entries at once (no
+	 * FUSE_NOTIFY_INC_EPOCH): negative entries are not cached (fs/ops.c) */
+	atomic_bool no_epoch;
 
 	/* mount -o remount,ro (fs/remount.c): every modifying request fails
 	 * with EROFS while set; the volume underneath stays as mounted */

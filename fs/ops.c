@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,6 +50,13 @@ static bool req_interrupted(void *arg)
 	       fuse_session_exited(fs_of(req)->se);
 }
 
+static int req_groups(void *arg, int size, gid_t list[])
+{
+	int n = fuse_req_getgroups(arg, size, list);
+
+	return n < 0 ? 0 : n;	/* unknown: no supplementary groups */
+}
+
 void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -58,7 +66,64 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 	cred->pid = ctx->pid;
 	cred->interrupted = req_interrupted;
 	cred->interrupted_arg = req;
+	cred->groups = req_groups;
+	cred->groups_arg = req;
 }
+
+/* fuse_lowlevel_notify_increment_epoch(): libfuse 3.18 (nested: the
+ * layering check preprocesses this file without the fuse headers) */
+#ifdef FUSE_MAKE_VERSION
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#define FS_HAVE_NOTIFY_EPOCH 1
+#endif
+#endif
+
+/*
+ * Permissions are the daemon's (lib/vol/perm.c): the kernel, mounted
+ * without default_permissions, checks directory search only when it sends
+ * a LOOKUP. An entry it caches would let a later caller walk through a
+ * directory without asking, so entries (and negative entries) of a
+ * directory that not everyone may search are given with timeout 0: each
+ * walk through it revalidates with a LOOKUP, checked for that caller.
+ */
+static bool searchable_by_all(const struct stat *dir)
+{
+	return (dir->st_mode & 0111) == 0111;
+}
+
+/* May the kernel cache names of @dir? Always where it checks search
+ * permission itself (default_permissions, the default). */
+static bool walk_cacheable(const struct fs *fs, const struct stat *dir)
+{
+	return fs->opts.default_permissions || searchable_by_all(dir);
+}
+
+static double entry_timeout(const struct fs *fs, const struct stat *dir)
+{
+	return walk_cacheable(fs, dir) ? FS_ENTRY_TIMEOUT : 0.0;
+}
+
+/* May negative entries be cached? Only where forget_children can drop
+ * them all (it cannot name them). */
+static bool negative_cached(struct fs *fs)
+{
+#ifdef FS_HAVE_NOTIFY_EPOCH
+	return !atomic_load(&fs->no_epoch);
+#else
+	(void)fs;
+	return false;
+#endif
+}
+
+/* The attributes of @ino and a check on them; 0 or -errno. */
+static int check(struct fs *fs, fuse_ino_t ino, const struct pgdax_cred *cred,
+		 int (*rule)(const struct stat *, const struct pgdax_cred *), struct stat *st)
+{
+	int r = pgdax_vol_getattr(fs->vol, ino, st);
+
+	return r < 0 ? r : rule(st, cred);
+}
+
 
 /* Teardown phase 1 or later: new namespace entries are refused (ENXIO),
  * and the log says why (fs_handles_refused). Opens are refused by
@@ -79,14 +144,14 @@ static int err_of(long r)
 	return r < 0 ? (int)-r : EIO;
 }
 
-static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
+static void fill_entry(struct fuse_entry_param *e, const struct stat *st, double timeout)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
 	e->generation = 0;
 	e->attr = *st;
 	e->attr_timeout = FS_ATTR_TIMEOUT;
-	e->entry_timeout = FS_ENTRY_TIMEOUT;
+	e->entry_timeout = timeout;
 }
 
 /*
@@ -94,11 +159,12 @@ static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
  * and one lookup reservation (fs_icount_reserve before the operation: the
  * count cannot fail now that the operation is done).
  */
-static void reply_entry_ref(fuse_req_t req, struct fs *fs, const struct stat *st)
+static void reply_entry_ref(fuse_req_t req, struct fs *fs, const struct stat *st,
+			    double timeout)
 {
 	struct fuse_entry_param e;
 
-	fill_entry(&e, st);
+	fill_entry(&e, st, timeout);
 	fs_icount_add(fs, st->st_ino);
 	if (fuse_reply_entry(req, &e) < 0) {
 		/* the kernel never saw it: give the reference back */
@@ -210,9 +276,18 @@ static void fs_destroy(void *userdata)
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct stat st;
+	struct pgdax_cred cred;
+	struct stat st, dst;
 	int r;
 
+	/* search permission on the directory (ENOTDIR: the NFS "." case
+	 * below, or the volume's own answer) */
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_lookup, &dst);
+	if (r < 0 && r != -ENOTDIR) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	/* never grant a lookup that could not be counted (fs/handles.c) */
 	if (fs_icount_reserve(fs, 1) < 0) {
 		fuse_reply_err(req, ENOMEM);
@@ -229,7 +304,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (r < 0)
 		fs_icount_unreserve(fs, 1);
-	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0) {
+	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0 && walk_cacheable(fs, &dst) &&
+	    negative_cached(fs)) {
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
 
 		fuse_reply_entry(req, &e);
@@ -239,7 +315,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
-	reply_entry_ref(req, fs, &st);
+	reply_entry_ref(req, fs, &st, S_ISDIR(dst.st_mode) ? entry_timeout(fs, &dst) : 0.0);
 }
 
 static void forget_one(struct fs *fs, fuse_ino_t ino, uint64_t n)
@@ -345,21 +421,74 @@ _Static_assert(FUSE_SET_ATTR_MODE == PGDAX_SET_MODE && FUSE_SET_ATTR_UID == PGDA
 	       FUSE_SET_ATTR_MTIME_NOW == PGDAX_SET_MTIME_NOW &&
 	       FUSE_SET_ATTR_CTIME == PGDAX_SET_CTIME, "FUSE setattr bits differ from vol.h");
 
+/* readdir callback of forget_children: one notification per name */
+struct inval_ctx {
+	struct fs *fs;
+	fuse_ino_t dir;
+};
+
+static int inval_one(void *arg, const char *name, const struct stat *st, uint64_t next_off)
+{
+	struct inval_ctx *c = arg;
+
+	(void)st;
+	(void)next_off;
+	if (!(name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]))))
+		fuse_lowlevel_notify_inval_entry(c->fs->se, c->dir, name, strlen(name));
+	return 0;
+}
+
+/*
+ * A directory everyone could search no longer is (chmod, chown): the
+ * kernel may hold its entries, and negative entries, for FS_ENTRY_TIMEOUT,
+ * which would let the callers it now refuses walk through it (or learn
+ * that a name is absent). Drop them, after the reply (the kernel holds the
+ * directory locked until it has it): all cached entries at once where the
+ * kernel (6.16) and libfuse (3.18) can (a rare event: they are looked up
+ * again as needed); else the directory's names one by one, and negative
+ * entries are no longer cached anywhere, since they cannot be named.
+ */
+static void forget_children(struct fs *fs, fuse_ino_t dir)
+{
+	struct inval_ctx c = { .fs = fs, .dir = dir };
+
+#ifdef FS_HAVE_NOTIFY_EPOCH
+	if (!atomic_load(&fs->no_epoch)) {
+		int r = fuse_lowlevel_notify_increment_epoch(fs->se);
+
+		if (r == 0)
+			return;
+		pgdax_warn("the kernel cannot drop cached entries at once (%s): negative "
+			   "entries are no longer cached", strerror(-r));
+	}
+#endif
+	atomic_store(&fs->no_epoch, true);
+	pgdax_vol_readdir(fs->vol, dir, 0, false, inval_one, &c);
+}
+
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
-	struct stat out;
+	struct stat out, old;
 	int r;
 
-	(void)fi;
 	fs_cred(req, &cred);
-	r = pgdax_vol_setattr(fs->vol, ino, attr, valid & SETATTR_KNOWN, &cred, &out);
-	if (r < 0)
+	valid &= SETATTR_KNOWN;
+	r = pgdax_vol_getattr(fs->vol, ino, &old);
+	if (r == 0)
+		r = pgdax_perm_setattr(&old, attr, valid, fi != NULL, &cred);
+	if (r == 0)
+		r = pgdax_vol_setattr(fs->vol, ino, attr, valid, &cred, &out);
+	if (r < 0) {
 		fuse_reply_err(req, err_of(r));
-	else
-		fuse_reply_attr(req, &out, FS_ATTR_TIMEOUT);
+		return;
+	}
+	fuse_reply_attr(req, &out, FS_ATTR_TIMEOUT);
+	if (!fs->opts.default_permissions && S_ISDIR(out.st_mode) && searchable_by_all(&old) &&
+	    (!searchable_by_all(&out) || out.st_uid != old.st_uid || out.st_gid != old.st_gid))
+		forget_children(fs, ino);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -382,24 +511,29 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
-	struct stat st;
+	struct stat st, dst;
 	int r;
 
 	if (closing(req, "mknod")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	if (fs_icount_reserve(fs, 1) < 0) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fs_cred(req, &cred);
 	r = pgdax_vol_mknod(fs->vol, parent, name, mode, rdev, &cred, &st);
 	if (r < 0) {
 		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
 	} else {
-		reply_entry_ref(req, fs, &st);
+		reply_entry_ref(req, fs, &st, entry_timeout(fs, &dst));
 	}
 }
 
@@ -407,80 +541,183 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
-	struct stat st;
+	struct stat st, dst;
 	int r;
 
 	if (closing(req, "mkdir")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	if (fs_icount_reserve(fs, 1) < 0) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fs_cred(req, &cred);
 	r = pgdax_vol_mkdir(fs->vol, parent, name, mode, &cred, &st);
 	if (r < 0) {
 		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
 	} else {
-		reply_entry_ref(req, fs, &st);
+		reply_entry_ref(req, fs, &st, entry_timeout(fs, &dst));
 	}
+}
+
+/* The attributes of @name in @dir, without keeping a reference; 0 or -errno. */
+static int entry_attr(struct fs *fs, fuse_ino_t dir, const char *name, struct stat *st)
+{
+	int r = pgdax_vol_lookup(fs->vol, dir, name, st);
+
+	if (r == 0)
+		pgdax_vol_iput(fs->vol, st->st_ino, 1);
+	return r;
+}
+
+/* May the caller remove @name from @parent? The entry itself is looked at
+ * only where the sticky rule needs it (not on the common path). */
+static int may_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	struct stat dst, st;
+	int r;
+
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0)
+		return r;
+	if (!(dst.st_mode & S_ISVTX) || cred.uid == 0 || cred.uid == dst.st_uid)
+		return 0;
+	r = entry_attr(fs, parent, name, &st);
+	return r < 0 ? r : pgdax_perm_delete(&dst, &st, &cred);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -pgdax_vol_unlink(fs_of(req)->vol, parent, name));
+	int r = may_delete(req, parent, name);
+
+	if (r == 0)
+		r = pgdax_vol_unlink(fs_of(req)->vol, parent, name);
+	fuse_reply_err(req, -r);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -pgdax_vol_rmdir(fs_of(req)->vol, parent, name));
+	int r = may_delete(req, parent, name);
+
+	if (r == 0)
+		r = pgdax_vol_rmdir(fs_of(req)->vol, parent, name);
+	fuse_reply_err(req, -r);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
-	struct stat st;
+	struct stat st, dst;
 	int r;
 
 	if (closing(req, "symlink")) {
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	if (fs_icount_reserve(fs, 1) < 0) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fs_cred(req, &cred);
 	r = pgdax_vol_symlink(fs->vol, parent, name, link, &cred, &st);
 	if (r < 0) {
 		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
 	} else {
-		reply_entry_ref(req, fs, &st);
+		reply_entry_ref(req, fs, &st, entry_timeout(fs, &dst));
 	}
+}
+
+static int may_rename(struct fs *fs, const struct pgdax_cred *cred, fuse_ino_t parent,
+		      const char *name, fuse_ino_t newparent, const char *newname,
+		      struct stat *ndst)
+{
+	struct stat odst, st, tst;
+	int r, t;
+
+	r = pgdax_vol_getattr(fs->vol, parent, &odst);
+	if (r == 0)
+		r = pgdax_vol_getattr(fs->vol, newparent, ndst);
+	if (r < 0)
+		return r;
+	if (cred->uid == 0)	/* root passes every rule below */
+		return 0;
+	r = entry_attr(fs, parent, name, &st);
+	if (r < 0)	/* ENOENT, or EACCES below if not searchable */
+		return pgdax_perm_lookup(&odst, cred) ?: r;
+	t = entry_attr(fs, newparent, newname, &tst);
+	if (t < 0 && t != -ENOENT)
+		return t;
+	return pgdax_perm_rename(&odst, &st, ndst, t == 0 ? &tst : NULL, cred);
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	struct fs *fs = fs_of(req);
 	struct pgdax_cred cred;
+	struct stat ndst;
+	int r;
 
 	fs_cred(req, &cred);
-	fuse_reply_err(req, -pgdax_vol_rename2(fs_of(req)->vol, parent, name, newparent,
-					       newname, flags, &cred));
+	r = may_rename(fs, &cred, parent, name, newparent, newname, &ndst);
+	if (r == 0)
+		r = pgdax_vol_rename2(fs->vol, parent, name, newparent, newname, flags,
+				       &cred);
+	fuse_reply_err(req, -r);
+	/* the moved entry keeps the timeout it had in its old directory */
+	if (r == 0 && parent != newparent && !walk_cacheable(fs, &ndst))
+		fuse_lowlevel_notify_inval_entry(fs->se, newparent, newname, strlen(newname));
+}
+
+/* fs.protected_hardlinks, read at each link (root may change it) */
+static bool hardlinks_protected(void)
+{
+	char c = '1';
+	FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
+
+	if (f) {
+		c = (char)fgetc(f);
+		fclose(f);
+	}
+	return c != '0';
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct fs *fs = fs_of(req);
-	struct stat st;
+	struct pgdax_cred cred;
+	struct stat st, dst;
 	int r;
 
 	if (closing(req, "link")) {
 		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	fs_cred(req, &cred);
+	r = check(fs, newparent, &cred, pgdax_perm_create, &dst);
+	if (r == 0)
+		r = pgdax_vol_getattr(fs->vol, ino, &st);
+	if (r == 0)
+		r = pgdax_perm_link(&st, hardlinks_protected(), &cred);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
 		return;
 	}
 	if (fs_icount_reserve(fs, 1) < 0) {
@@ -492,7 +729,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		fs_icount_unreserve(fs, 1);
 		fuse_reply_err(req, err_of(r));
 	} else {
-		reply_entry_ref(req, fs, &st);
+		reply_entry_ref(req, fs, &st, entry_timeout(fs, &dst));
 	}
 }
 
@@ -555,6 +792,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct pgdax_vol_file *vf = NULL;
 	struct pgdax_cred cred;
 	struct fs_file *f;
+	struct stat st;
 	int r;
 
 	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "open");
@@ -563,7 +801,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_cred(req, &cred);
-	r = pgdax_vol_open(fs->vol, ino, fi->flags, &cred, &vf);
+	r = pgdax_vol_getattr(fs->vol, ino, &st);
+	if (r == 0)
+		r = pgdax_perm_open(&st, fi->flags, &cred);
+	if (r == 0)
+		r = pgdax_vol_open(fs->vol, ino, fi->flags & ~PGDAX_O_EXEC, &cred, &vf);
 	if (r < 0) {
 		fs_handle_unreserve(fs);
 		fuse_reply_err(req, err_of(r));
@@ -595,9 +837,15 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	struct pgdax_cred cred;
 	struct fs_file *f;
-	struct stat st;
+	struct stat st, dst;
 	int r;
 
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "create");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -608,7 +856,6 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fs_cred(req, &cred);
 	r = pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf);
 	if (r < 0) {
 		fs_icount_unreserve(fs, 1);
@@ -627,7 +874,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fs_file_link(fs, f);
 	fs_icount_add(fs, st.st_ino);
-	fill_entry(&e, &st);
+	fill_entry(&e, &st, entry_timeout(fs, &dst));
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		fs_file_unlink(fs, f);
 		pgdax_vol_release(fs->vol, &f->vf);
@@ -682,7 +929,7 @@ static void fs_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	}
 	fs_file_link(fs, f);
 	fs_icount_add(fs, st.st_ino);
-	fill_entry(&e, &st);
+	fill_entry(&e, &st, FS_ENTRY_TIMEOUT);	/* unnamed: no walk to guard */
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		fs_file_unlink(fs, f);
 		pgdax_vol_release(fs->vol, &f->vf);
@@ -893,12 +1140,24 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
 	struct fs_file *f;
+	struct stat st;
 	int r;
 
 	fi->fh = 0;
 	fi->keep_cache = 0;
 	fi->cache_readdir = 0;
+	/* reading a directory needs read permission (the status handle
+	 * below too: pgdaxctl status runs as root) */
+	fs_cred(req, &cred);
+	r = pgdax_vol_getattr(fs->vol, ino, &st);
+	if (r == 0)
+		r = pgdax_perm_open(&st, fi->flags, &cred);
+	if (r < 0 && !(r == -EIO && ino == FUSE_ROOT_ID)) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, NULL);
 	if (r < 0) {
 		if (ino == FUSE_ROOT_ID) {
@@ -930,6 +1189,7 @@ struct dir_ctx {
 	fuse_req_t req;
 	struct fs *fs;
 	bool plus;
+	double timeout;		/* of plus entries: entry_timeout(dir) */
 	char *buf;
 	size_t size, used;
 	uint64_t *refs;		/* inodes referenced for plus entries */
@@ -986,7 +1246,7 @@ static int fill_dir(void *arg, const char *name, const struct stat *st, uint64_t
 	{
 		struct fuse_entry_param e;
 
-		fill_entry(&e, st);
+		fill_entry(&e, st, d->timeout);
 		ent = fuse_add_direntry_plus(d->req, d->buf + d->used, rem, name, &e,
 					     (off_t)next_off);
 		if (ent > rem) {
@@ -1006,8 +1266,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 {
 	struct fs *fs = fs_of(req);
 	struct dir_ctx d = { .req = req, .fs = fs, .plus = plus, .size = size };
+	struct stat dst;
 	int r;
 
+	d.timeout = pgdax_vol_getattr(fs->vol, ino, &dst) == 0 ? entry_timeout(fs, &dst) : 0.0;
 	d.buf = malloc(size ? size : 1);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -1095,14 +1357,28 @@ static bool xattr_ns_ok(const char *name)
 	       !strncmp(name, "security.", 9);
 }
 
+/* The namespace and permission rules for @name on @ino (perm.c). */
+static int may_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, int mask)
+{
+	struct pgdax_cred cred;
+	struct stat st;
+	int r;
+
+	if (!xattr_ns_ok(name))
+		return -EOPNOTSUPP;
+	fs_cred(req, &cred);
+	r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
+	return r < 0 ? r : pgdax_perm_xattr(&st, name, mask, &cred);
+}
+
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	if (!xattr_ns_ok(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	fuse_reply_err(req, -pgdax_vol_setxattr(fs_of(req)->vol, ino, name, value, size, flags));
+	int r = may_xattr(req, ino, name, PGDAX_MAY_WRITE);
+
+	if (r == 0)
+		r = pgdax_vol_setxattr(fs_of(req)->vol, ino, name, value, size, flags);
+	fuse_reply_err(req, -r);
 }
 
 /* getxattr/listxattr: size 0 asks for the length. */
@@ -1119,10 +1395,10 @@ static void reply_xattr(fuse_req_t req, ssize_t r, const char *buf, size_t size)
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	char *buf;
-	ssize_t r;
+	ssize_t r = may_xattr(req, ino, name, PGDAX_MAY_READ);
 
-	if (!xattr_ns_ok(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
 		return;
 	}
 	buf = size ? malloc(size) : NULL;
@@ -1135,65 +1411,90 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	free(buf);
 }
 
+/* Drop the names the caller may not see from a list of @len bytes;
+ * returns the new length. */
+static size_t filter_names(char *buf, size_t len, const struct pgdax_cred *cred)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(buf + in, len - in) + 1;
+
+		if (pgdax_perm_xattr_listed(buf + in, cred)) {
+			memmove(buf + out, buf + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	char *buf = size ? malloc(size) : NULL;
+	struct fs *fs = fs_of(req);
+	struct pgdax_cred cred;
+	char *buf = NULL;
 	ssize_t r;
 
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+	fs_cred(req, &cred);
+	if (cred.uid == 0) {
+		buf = size ? malloc(size) : NULL;
+		if (size && !buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		r = pgdax_vol_listxattr(fs->vol, ino, buf, size);
+		reply_xattr(req, r, buf, size);
+		free(buf);
 		return;
 	}
-	r = pgdax_vol_listxattr(fs_of(req)->vol, ino, buf, size);
+	/* others do not see trusted.*: list all, then filter */
+	for (int tries = 0; tries < 8; tries++) {
+		r = pgdax_vol_listxattr(fs->vol, ino, NULL, 0);
+		if (r <= 0)
+			break;
+		free(buf);
+		buf = malloc((size_t)r);
+		if (!buf) {
+			r = -ENOMEM;
+			break;
+		}
+		r = pgdax_vol_listxattr(fs->vol, ino, buf, (size_t)r);
+		if (r != -ERANGE)	/* else it grew meanwhile */
+			break;
+	}
+	if (r > 0)
+		r = (ssize_t)filter_names(buf, (size_t)r, &cred);
+	if (r >= 0 && size && (size_t)r > size)
+		r = -ERANGE;
 	reply_xattr(req, r, buf, size);
 	free(buf);
 }
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	if (!xattr_ns_ok(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	fuse_reply_err(req, -pgdax_vol_removexattr(fs_of(req)->vol, ino, name));
+	int r = may_xattr(req, ino, name, PGDAX_MAY_WRITE);
+
+	if (r == 0)
+		r = pgdax_vol_removexattr(fs_of(req)->vol, ino, name);
+	fuse_reply_err(req, -r);
 }
 
 /*
- * With default_permissions (always on) the kernel checks permissions itself
- * and sends no ACCESS; this answers only if it ever does (e.g. a kernel that
- * asks for access(2) with X_OK on a directory), with the classic mode-bit
- * rules. Supplementary groups are not visible in the request, so a check
- * that would need them errs towards EACCES.
+ * access(2), faccessat(2) and chdir(2): without default_permissions the
+ * kernel asks (FUSE_ACCESS, with the caller's fsuid/fsgid: access(2)'s
+ * real ids when it asks for them); the same rules as every other check.
  */
 static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct pgdax_cred cred;
 	struct stat st;
 	int r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
-	mode_t bits;
 
-	if (r < 0) {
-		fuse_reply_err(req, err_of(r));
-		return;
-	}
-	if (mask == F_OK) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	if (ctx->uid == 0) {
-		/* root: anything but executing a file with no x bit at all */
-		bool nox = (mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111);
-
-		fuse_reply_err(req, nox ? EACCES : 0);
-		return;
-	}
-	if (ctx->uid == st.st_uid)
-		bits = (st.st_mode >> 6) & 7;
-	else if (ctx->gid == st.st_gid)
-		bits = (st.st_mode >> 3) & 7;
-	else
-		bits = st.st_mode & 7;
-	fuse_reply_err(req, ((unsigned)mask & ~bits & 7) ? EACCES : 0);
+	fs_cred(req, &cred);
+	if (r == 0)
+		r = pgdax_perm_inode(&st, &cred, mask);
+	fuse_reply_err(req, -r);
 }
 
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

@@ -80,7 +80,12 @@ static void usage(FILE *out)
 		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
 		"                        instead of syslog (default: syslog when /dev/log\n"
 		"                        exists, else stderr)\n"
-		"  default_permissions   always on (the kernel checks permissions)\n"
+		"  default_permissions   the kernel checks permissions too, before the daemon\n"
+		"                        (the default: it also guards opens of device nodes,\n"
+		"                        FIFOs and sockets, which never reach the daemon)\n"
+		"  no_default_permissions  only the daemon checks: one round trip fewer per\n"
+		"                        create and unlink; device nodes are inert (nodev) and\n"
+		"                        opens of FIFOs and sockets are not checked\n"
 		"  relatime              update atime on access only if it is not after mtime\n"
 		"                        or ctime, or is 24 h old (the default; also atime,\n"
 		"                        nostrictatime)\n"
@@ -90,7 +95,8 @@ static void usage(FILE *out)
 		"  lazytime, nolazytime  atime updates are stored but not flushed (a crash may\n"
 		"                        lose them), or flushed (the default)\n"
 		"  suid, nosuid, dev, nodev, exec, noexec, sync, async, dirsync\n"
-		"                        passed to the kernel mount\n",
+		"                        passed to the kernel mount (dev is the default,\n"
+		"                        not with no_default_permissions)\n",
 		fs_prog, fs_prog);
 }
 
@@ -205,7 +211,11 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	if (!strcmp(opt, "allow_other") && !val) {
 		o->allow_other = true;
 	} else if (!strcmp(opt, "default_permissions") && !val) {
-		/* always on */
+		/* the daemon always checks (lib/vol/perm.c); this keeps the
+		 * kernel's own check in front of it (the default) */
+		o->default_permissions = true;
+	} else if (!strcmp(opt, "no_default_permissions") && !val) {
+		o->default_permissions = false;
 	} else if (!strcmp(opt, "ro") && !val) {
 		o->ro = true;
 	} else if (!strcmp(opt, "rw") && !val) {
@@ -308,6 +318,8 @@ static int parse_one(struct fs_opts *o, char *opt, const char **fsname)
 	} else {
 		for (const char *const *m = mount_flags; *m; m++) {
 			if (!val && !strcmp(opt, *m)) {
+				if (!strcmp(opt, "dev") || !strcmp(opt, "nodev"))
+					o->dev = o->dev_asked = opt[0] == 'd';
 				add_fuse_opt(o, opt);
 				return 0;
 			}
@@ -378,6 +390,8 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 		.spin_us = FS_DEFAULT_SPIN_US,
 		.io_uring = -1,		/* where the kernel allows it */
 		.log_level = -1,
+		.default_permissions = true,	/* see fs_opts_for_kernel */
+		.dev = true,
 	};
 	/* "+": options may follow the operands (mount helpers put -o last) */
 	while (optind < argc) {
@@ -430,6 +444,14 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o, char ***fsname_out)
 	}
 	o->device = pos[0];
 	o->mountpoint = pos[1];
+	if (!o->default_permissions) {
+		if (o->dev_asked) {
+			fprintf(stderr, "%s: dev needs the kernel's permission checks (device nodes "
+				"never reach the daemon): drop no_default_permissions\n", fs_prog);
+			return -1;
+		}
+		o->dev = false;
+	}
 	if (!o->receivers)
 		o->receivers = default_receivers();
 	fsname_slot = fsname ? strdup(fsname) : NULL;
@@ -443,11 +465,21 @@ void fs_opts_for_kernel(struct fs_opts *o, const char *fsname)
 
 	snprintf(extra, sizeof(extra), "%s", o->fuse_opts);
 	o->fuse_opts[0] = '\0';
-	add_fuse_opt(o, "default_permissions");
-	/* a local filesystem: setuid and device files work unless the
+	/* Permissions are checked by the daemon (lib/vol/perm.c). The
+	 * kernel checks too unless -o no_default_permissions: it opens
+	 * device nodes, FIFOs and sockets without asking the filesystem, so
+	 * only its own check guards them. The price is a round trip: with
+	 * default_permissions the kernel refreshes the parent's attributes
+	 * (a GETATTR) before every create and unlink that follows a change
+	 * of the directory. Without it, device nodes are inert (nodev; -o dev
+	 * is refused there, see fs_opts_parse) and FIFOs and sockets open
+	 * unchecked: README, Limits. */
+	if (o->default_permissions)
+		add_fuse_opt(o, "default_permissions");
+	/* a local filesystem: setuid files and device nodes work unless the
 	 * user says nosuid/nodev (libfuse defaults to both off) */
 	add_fuse_opt(o, "suid");
-	add_fuse_opt(o, "dev");
+	add_fuse_opt(o, o->dev && o->default_permissions ? "dev" : "nodev");
 	add_fuse_opt(o, "subtype=pgdaxfs");
 	add_fsname(o, fsname ? fsname : o->device);
 	add_fuse_opt(o, "max_read=1048576");

@@ -24,6 +24,7 @@ expect_error "has no pgdaxfs filesystem: run mkfs.pgdaxfs" "$dev" "$mnt" -f
 pgdax_mkfs "$dev"
 expect_error "unknown option 'bogus'" "$dev" "$mnt" -o bogus
 expect_error "unknown option 'noauto'" "$dev" "$mnt" -o rw,noauto
+expect_error "dev needs the kernel's permission checks" "$dev" "$mnt" -o no_default_permissions,dev
 expect_error "bad value 'abc' for option break_timeout" "$dev" "$mnt" -o break_timeout=abc
 expect_error "bad value '0' for option drain_timeout" "$dev" "$mnt" -o drain_timeout=0
 expect_error "bad value 'maybe' for option on_drain_timeout" "$dev" "$mnt" -o on_drain_timeout=maybe

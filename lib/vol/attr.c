@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * setattr (chmod/chown/truncate/utimens) and statfs. Permission checks are
- * the kernel's (the daemon mounts with default_permissions); this applies
- * the change as one transaction (checksummed fields) plus hot-field stores.
+ * the caller's (the daemon asks perm.c before); this applies the change as
+ * one transaction (checksummed fields) plus hot-field stores.
  */
 #include "config.h"
 

@@ -65,7 +65,44 @@ struct pgdax_cred {
 	/* an interrupted request makes waits return -EINTR; may be NULL */
 	bool (*interrupted)(void *arg);
 	void *interrupted_arg;
+	/* the caller's supplementary groups, asked for only when a
+	 * permission check needs them (fuse_req_getgroups: returns the
+	 * number of groups, stores at most @size); may be NULL: none */
+	int (*groups)(void *arg, int size, gid_t list[]);
+	void *groups_arg;
 };
+
+/*
+ * Permission checks (perm.c): the POSIX rules on the volume's attributes,
+ * for a daemon that mounts without default_permissions. Each returns 0 or
+ * the kernel's errno (-EACCES, -EPERM, -ENODATA for a hidden xattr).
+ */
+#define PGDAX_MAY_EXEC	1	/* as access(2)'s X_OK, W_OK, R_OK */
+#define PGDAX_MAY_WRITE	2
+#define PGDAX_MAY_READ	4
+/* the kernel's __FMODE_EXEC: in the FUSE open flags of an exec */
+#define PGDAX_O_EXEC	040
+bool pgdax_perm_in_group(const struct pgdax_cred *cred, gid_t gid);
+int pgdax_perm_inode(const struct stat *st, const struct pgdax_cred *cred, int mask);
+int pgdax_perm_lookup(const struct stat *dir, const struct pgdax_cred *cred);
+int pgdax_perm_create(const struct stat *dir, const struct pgdax_cred *cred);
+int pgdax_perm_delete(const struct stat *dir, const struct stat *victim,
+		      const struct pgdax_cred *cred);
+/* @target: the entry replaced, or NULL */
+int pgdax_perm_rename(const struct stat *olddir, const struct stat *victim,
+		      const struct stat *newdir, const struct stat *target,
+		      const struct pgdax_cred *cred);
+int pgdax_perm_open(const struct stat *st, int flags, const struct pgdax_cred *cred);
+/* @protected: the fs.protected_hardlinks sysctl is 1 */
+int pgdax_perm_link(const struct stat *st, bool protected, const struct pgdax_cred *cred);
+/* may clear S_ISGID in attr->st_mode (a non-member's chmod); @has_fh: an
+ * ftruncate on a file opened for writing */
+int pgdax_perm_setattr(const struct stat *st, struct stat *attr, int valid, bool has_fh,
+		       const struct pgdax_cred *cred);
+/* @mask: PGDAX_MAY_READ (get) or PGDAX_MAY_WRITE (set, remove) */
+int pgdax_perm_xattr(const struct stat *st, const char *name, int mask,
+		     const struct pgdax_cred *cred);
+bool pgdax_perm_xattr_listed(const char *name, const struct pgdax_cred *cred);
 
 /* setattr mask bits: equal to FUSE_SET_ATTR_* so the daemon passes them on */
 #define PGDAX_SET_MODE		(1 << 0)
