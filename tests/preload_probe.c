@@ -326,6 +326,8 @@ static int cmd_fork(const char *f)
 	if (child < 0)
 		die("fork: %s", strerror(errno));
 	if (child == 0) {
+		close(up[0]);
+		close(down[1]);	/* a dead parent ends our read with EOF */
 		expect_pins(getpid(), 1, "the child's own pin");
 		fill(p, 0, 32 * PG, 6);
 		if (write(up[1], "w", 1) != 1 || read(down[0], &c, 1) != 1)
@@ -338,8 +340,10 @@ static int cmd_fork(const char *f)
 		expect_pins(getpid(), 0, "the child unmapped");
 		_exit(0);
 	}
+	close(up[1]);
+	close(down[0]);	/* a dead child ends our read with EOF */
 	if (read(up[0], &c, 1) != 1)
-		die("parent pipe");
+		die("parent pipe: the child ended");
 	check(p, 0, 32 * PG, 6, "the parent reads the child's stores");
 	munmap(p, 32 * PG);
 	expect_pins(me, 0, "the parent unmapped");
