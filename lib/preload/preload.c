@@ -110,6 +110,7 @@ struct dpin {
 	dev_t dev;
 	ino_t ino;
 	uint64_t off, len;	/* the pinned file range */
+	uint64_t align;		/* device alignment */
 	unsigned pinflags;
 	bool emulated;
 	int refs;		/* records pointing here (table lock) */
@@ -536,6 +537,7 @@ static void *dax_mmap(void *addr, size_t len, int prot, int fl, int fd, off_t of
 	if (p->filefd < 0 || p->devfd < 0)
 		goto fallback;
 	p->emulated = info.flags & PGDAX_INFO_EMULATED;
+	p->align = align;
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	p->pinflags = writable ? PGDAX_PIN_RW : 0;
@@ -891,6 +893,122 @@ static void sync_file(int fd)
 	if (any)
 		sync_ioctl(fd, 0, 0);
 }
+
+/*
+ * A truncate to @size is coming for file (@dev, @ino): give up the DAX
+ * mapping and the pin of every extent past the new end first, so the
+ * truncate is not a layout break waiting for our own pins. Those parts of
+ * the records become the kernel's mapping of the file (SIGBUS past EOF, as
+ * without the library); the pin is retaken for the part that stays.
+ */
+static void before_truncate(dev_t dev, ino_t ino, uint64_t size)
+{
+	struct pgdax_pin *drop[64];
+	unsigned ndrop = 0;
+	sigset_t old;
+
+	uint64_t keep = UINT64_MAX;
+
+	if (!atomic_load(&nrec_hint))
+		return;
+	table_lock(&old);
+	/* The truncate splits the extent its new end falls in and waits for
+	 * every pin on that whole extent (lib/pin): keep only what lies
+	 * before it. An extent that ends at the cut in our view may be a
+	 * pin's clipped view of a larger one: it goes too. */
+	for (size_t i = 0; i < nrec; i++) {
+		struct dpin *p = recs[i].p;
+		uint64_t cut = (size + p->align - 1) & ~(p->align - 1);
+		const struct pgdax_pin_extent *e;
+		unsigned n;
+
+		if (p->dev != dev || p->ino != ino || !p->pin)
+			continue;
+		if (keep > cut)
+			keep = cut;
+		e = pgdax_pin_extents(p->pin, &n);
+		for (unsigned k = 0; k < n; k++)
+			if (e[k].file_off < cut && e[k].file_off + e[k].len >= cut &&
+			    e[k].file_off < keep)
+				keep = e[k].file_off;
+	}
+	for (size_t i = 0; i < nrec && ndrop < 64; i++) {
+		struct dpin *p = recs[i].p;
+		uint64_t cut = keep;
+		struct pgdax_pin *np = NULL;
+		const struct pgdax_pin_extent *e;
+		unsigned n;
+
+		if (p->dev != dev || p->ino != ino || !p->pin || p->off + p->len <= cut)
+			continue;
+		if (cut > p->off &&
+		    pgdax_pin(p->filefd, (off_t)p->off, cut - p->off, p->pinflags, &np))
+			np = NULL;	/* the truncate will wait for the old pin */
+		if (cut > p->off && !np)
+			continue;
+		/* every record of this pin: the part past cut to the kernel */
+		for (size_t j = 0; j < nrec; j++) {
+			struct drec *r = &recs[j];
+			uintptr_t from;
+
+			if (r->p != p)
+				continue;
+			from = r->fo >= cut ? r->start : r->start + (cut - r->fo);
+			if (from >= r->dax_end)
+				continue;
+			persist(r, from, r->dax_end);
+			if (k_mmap((void *)from, r->dax_end - from, r->prot,
+				   MAP_SHARED | MAP_FIXED, p->filefd,
+				   (off_t)(r->fo + (from - r->start))) != MAP_FAILED)
+				r->dax_end = from;
+		}
+		e = pgdax_pin_extents(p->pin, &n);
+		for (unsigned k = 0; k < n; k++) {
+			uint64_t s = e[k].file_off, t = s + e[k].len;
+			struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+			if (e[k].hole || t <= cut)
+				continue;
+			if (s < cut)
+				s = cut;
+			fl.l_start = (off_t)(e[k].dev_off + (s - e[k].file_off));
+			fl.l_len = (off_t)(t - s);
+			(void)fcntl(p->devfd, F_OFD_SETLK, &fl);
+		}
+		drop[ndrop++] = p->pin;
+		p->pin = np;
+		if (np) {
+			p->len = cut - p->off;
+		}
+	}
+	table_unlock(&old);
+	for (unsigned k = 0; k < ndrop; k++)
+		pgdax_unpin(&drop[k]);
+}
+
+EXPORT int ftruncate(int fd, off_t size)
+{
+	struct stat st;
+
+	if (size >= 0 && atomic_load(&nrec_hint) && fstat(fd, &st) == 0 &&
+	    (uint64_t)size < (uint64_t)st.st_size)
+		before_truncate(st.st_dev, st.st_ino, (uint64_t)size);
+	return (int)syscall(SYS_ftruncate, fd, size);
+}
+
+EXPORT int ftruncate64(int fd, off_t size) __attribute__((alias("ftruncate")));
+
+EXPORT int truncate(const char *path, off_t size)
+{
+	struct stat st;
+
+	if (size >= 0 && atomic_load(&nrec_hint) && stat(path, &st) == 0 &&
+	    (uint64_t)size < (uint64_t)st.st_size)
+		before_truncate(st.st_dev, st.st_ino, (uint64_t)size);
+	return (int)syscall(SYS_truncate, path, size);
+}
+
+EXPORT int truncate64(const char *path, off_t size) __attribute__((alias("truncate")));
 
 EXPORT int fsync(int fd)
 {
