@@ -9,7 +9,8 @@
  *
  * What is DAX-mapped. mmap(addr, len, prot, MAP_SHARED, fd, off) of a
  * pgdaxfs file is served here when nothing the program can see changes:
- *   - prot is PROT_READ or PROT_READ|PROT_WRITE, flags are among the
+ *   - prot is PROT_READ, PROT_WRITE or both (fio's mmap engine maps a
+ *     write-only job PROT_WRITE alone), flags are among the
  *     plain ones (MAP_SHARED[_VALIDATE], MAP_FIXED[_NOREPLACE],
  *     MAP_POPULATE, MAP_NORESERVE, MAP_NONBLOCK), off is aligned to the
  *     device alignment (4 KiB emulated; 2 MiB/1 GiB devdax also needs len
@@ -507,7 +508,7 @@ static void *dax_mmap(void *addr, size_t len, int prot, int fl, int fd, off_t of
 	if ((fl & MAP_ANONYMOUS) || fd < 0 || !len || off < 0 || (fl & ~OK_FLAGS) ||
 	    ((fl & MAP_SHARED_VALIDATE) != MAP_SHARED &&
 	     (fl & MAP_SHARED_VALIDATE) != MAP_SHARED_VALIDATE) ||
-	    (prot & ~(PROT_READ | PROT_WRITE)) || !(prot & PROT_READ) ||
+	    (prot & ~(PROT_READ | PROT_WRITE)) || !prot ||
 	    (size_t)off % page || ((fl & MAP_FIXED) && (uintptr_t)addr % page))
 		return NULL;
 	acc = fcntl(fd, F_GETFL);
