@@ -66,10 +66,13 @@ if [ -n "$PY" ]; then
 	a=$("$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$mnt/l1" "$keys")
 	b=$(pdx "$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$mnt/l2" "$keys")
 	c=$("$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$shm" "$keys")
+	mkdir "$mnt/w1" "$mnt/w2" "$shm/w"
+	d=$("$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$mnt/w1" "$keys" writemap)
+	e=$(pdx "$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$mnt/w2" "$keys" writemap)
+	g=$("$PY" "$top_srcdir/bench/preload_lmdb_bench.py" "$shm/w" "$keys" writemap)
 	echo "LMDB put-then-get, $keys keys (seconds: put get):"
-	echo "  pgdaxfs, page cache:  $a"
-	echo "  pgdaxfs, pgdax-exec:  $b"
-	echo "  tmpfs (/dev/shm):     $c"
+	echo "  default mode:  pgdaxfs page cache $a | pgdaxfs pgdax-exec $b | tmpfs $c"
+	echo "  MDB_WRITEMAP:  pgdaxfs page cache $d | pgdaxfs pgdax-exec $e | tmpfs $g"
 else
 	echo "LMDB: skipped (no python3-lmdb)"
 fi

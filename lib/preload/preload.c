@@ -885,7 +885,11 @@ static void sync_file(int fd)
 	for (size_t i = 0; i < nrec; i++) {
 		struct drec *r = &recs[i];
 
-		if (r->p->dev != st.st_dev || r->p->ino != st.st_ino)
+		/* read-only maps made no stores: nothing to publish (and
+		 * dropping the kernel's cache at every fsync of a writer that
+		 * reads through a map, LMDB's default mode, costs its reads) */
+		if (r->p->dev != st.st_dev || r->p->ino != st.st_ino ||
+		    !(r->prot & PROT_WRITE))
 			continue;
 		any = true;
 		persist(r, r->start, r->end);
