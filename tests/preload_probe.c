@@ -248,6 +248,12 @@ static int cmd_partial(const char *f)
 	munmap(p, 16 * PG);	/* the anonymous head and the fixed map: unmapped as one */
 	expect_pins(me, 0, "all unmapped");
 	check_read(fd, 0, len, 3, "read(2) after the unmaps");
+	/* MADV_REMOVE must not free device pages under the file */
+	p = map(NULL, len, PROT_READ | PROT_WRITE, 0, fd, 0);
+	if (madvise(p, len, MADV_REMOVE) == 0)
+		die("MADV_REMOVE over a DAX mapping was accepted");
+	munmap(p, len);
+	check_read(fd, 0, len, 3, "read(2) after a refused MADV_REMOVE");
 	close(fd);
 	return 0;
 }

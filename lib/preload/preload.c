@@ -61,9 +61,14 @@
  * may return bytes the kernel cached before the stores (the kernel's own
  * mmap would show them at once: a documented difference).
  *
- * Truncate while mapped: a truncate over a pinned range is a layout break
- * (it waits for the pins, then fails with EBUSY), not a SIGBUS for the
- * mapper.
+ * Truncate while mapped: ftruncate/truncate by this process first gives
+ * the part of its mappings from the extent the new end falls in to the
+ * kernel's mapping and retakes the pin for what stays (the daemon's layout
+ * break waits for every pin on that extent); a truncate by *another*
+ * process over a range mapped here is a layout break (it waits for our
+ * pins up to break_timeout, then fails with EBUSY), not a SIGBUS for us.
+ * MADV_REMOVE over a DAX range is refused (EINVAL): it would free device
+ * pages, not punch the file.
  *
  * Locking. One mutex guards the table; it is taken with every signal
  * blocked, so a handler that calls munmap/mmap cannot deadlock on it, and
@@ -868,6 +873,35 @@ EXPORT void *mremap(void *old, size_t osz, size_t nsz, int flags, ...)
 	}
 	close(fd);
 	return r;
+}
+
+/* ---- madvise ---- */
+
+/*
+ * MADV_REMOVE frees the backing store of a shared mapping: over a DAX
+ * range that is the *device* file's pages (an emulated device on tmpfs),
+ * under the daemon's feet, not a hole punched in the file. Refused with
+ * EINVAL, as the kernel refuses it where the backing store cannot punch
+ * holes; every other advice is the kernel's (they act on page tables).
+ */
+EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)addr, b = a + len;
+	bool dax = false;
+	sigset_t old;
+
+	if (advice == MADV_REMOVE && atomic_load(&nrec_hint)) {
+		table_lock(&old);
+		for (size_t i = 0; i < nrec && !dax; i++)
+			dax = recs[i].start < b && recs[i].dax_end > a &&
+			      recs[i].start < recs[i].dax_end;
+		table_unlock(&old);
+		if (dax) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_madvise, addr, len, advice);
 }
 
 /* ---- fsync, fdatasync ---- */
