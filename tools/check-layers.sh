@@ -12,6 +12,8 @@
 #   4    pin     pin.h pgdax_ioctl.h
 #   4    fsck    fsck.h
 #   5    client  pgdax.h
+#   6    preload (none: libpgdax-preload.so, loaded with LD_PRELOAD, offers
+#                 no header; it uses the client's public API only)
 # Rules, for every header a file includes directly (not what those headers
 # include in turn: each of them is checked as a file of its own):
 #   - in lib/L/ (or a subfolder of it): a header of L itself is named
@@ -54,11 +56,11 @@
 # line), and exits 1 if there is any, 2 if it could not run.
 set -uo pipefail
 top=$(cd "${1:-$(dirname "$0")/..}" && pwd -P) || exit 2
-declare -A rank=([util]=0 [dev]=1 [core]=2 [vol]=3 [pin]=4 [fsck]=4 [client]=5)
+declare -A rank=([util]=0 [dev]=1 [core]=2 [vol]=3 [pin]=4 [fsck]=4 [client]=5 [preload]=6)
 declare -A iface=(
 	[util]="log.h util.h" [dev]="dev.h" [core]="pgmap.h alloc.h"
 	[vol]="vol.h format.h mkfs.h" [pin]="pin.h pgdax_ioctl.h"
-	[fsck]="fsck.h" [client]="pgdax.h")
+	[fsck]="fsck.h" [client]="pgdax.h" [preload]="")
 in_iface() { [[ " ${iface[$1]} " == *" $2 "* ]]; }
 
 read -ra cc <<<"${CC:-cc}"

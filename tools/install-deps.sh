@@ -11,7 +11,7 @@ libfuse318() {
 }
 pkgs=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libpmem2-dev libndctl-dev libdaxctl-dev check fio
-      clang libclang-rt-14-dev attr acl sqlite3 rsync git spin
+      clang libclang-rt-14-dev attr acl sqlite3 liblmdb-dev lmdb-utils python3-lmdb rsync git spin
       mandoc man-db
       # make check-devdax: the QEMU guest (tools/guest/) and what builds it
       qemu-system-x86 qemu-utils debootstrap busybox-static cpio kmod
