@@ -10,7 +10,10 @@
 # shared machine falls on both alike. Prints each side's rate and the
 # median of the per-round ratios A/B (issue 19: >= 1.5 for create and
 # unlink). Environment: PGDAX_BUILD (build dir with fs/pgdaxfs and
-# tools/mkfs.pgdaxfs). Undoes everything by its EXIT trap and signals only
+# tools/mkfs.pgdaxfs); PGDAX_AB_OPTS, this build's mount options (default
+# "-o no_default_permissions,no_io_uring": the round trips the daemon's own
+# permission checks save, over the same transport as a daemon built before
+# io_uring became the default; BASE is mounted with its defaults). Undoes everything by its EXIT trap and signals only
 # the daemons it started, by pid.
 set -uo pipefail
 prog=create-unlink-ab
@@ -41,18 +44,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mount_one() { # NAME DAEMON
-	local dev=/dev/shm/pgdaxfs-$prog-$$-$1.img mnt=$work/$1
+mount_one() { # NAME DAEMON [OPTIONS...]
+	local dev=/dev/shm/pgdaxfs-$prog-$$-$1.img mnt=$work/$1 name=$1 daemon=$2
+	shift 2
 	devs+=("$dev")
 	mkdir -p "$mnt"
 	"$B/tools/mkfs.pgdaxfs" -q --size 2G -N 131072 "$dev" || exit 1
-	"$2" "$dev" "$mnt" -f 2>>"$work/$1.log" &
+	"$daemon" "$dev" "$mnt" -f "$@" 2>>"$work/$name.log" &
 	pids+=($!) mounts+=("$mnt")
 	for _ in $(seq 200); do mountpoint -q "$mnt" && return 0; sleep 0.05; done
-	echo "$prog: $2 did not mount: $(cat "$work/$1.log")" >&2
+	echo "$prog: $daemon did not mount: $(cat "$work/$name.log")" >&2
 	exit 1
 }
-mount_one A "$B/fs/pgdaxfs"
+# shellcheck disable=SC2086
+mount_one A "$B/fs/pgdaxfs" ${PGDAX_AB_OPTS--o no_default_permissions,no_io_uring}
 mount_one B "$base"
 mkdir "$work/A/d" "$work/B/d"
 

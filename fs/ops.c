@@ -70,11 +70,12 @@ void fs_cred(fuse_req_t req, struct pgdax_cred *cred)
 	cred->groups_arg = req;
 }
 
-/* fuse_lowlevel_notify_increment_epoch(): libfuse 3.18 (nested: the
+/* libfuse 3.18: fuse_lowlevel_notify_increment_epoch() and the statx op (nested: the
  * layering check preprocesses this file without the fuse headers) */
 #ifdef FUSE_MAKE_VERSION
 #if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
 #define FS_HAVE_NOTIFY_EPOCH 1
+#define FS_HAVE_STATX 1
 #endif
 #endif
 
@@ -359,7 +360,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
 }
 
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#ifdef FS_HAVE_STATX
 static void statx_time(struct statx_timestamp *t, const struct timespec *ts)
 {
 	t->tv_sec = ts->tv_sec;
@@ -1604,7 +1605,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.copy_file_range = fs_copy_file_range,
 	.ioctl		= fs_ioctl,
 	.poll		= fs_poll,
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#ifdef FS_HAVE_STATX
 	.statx		= fs_statx,
 #endif
 	/* no getlk/setlk/flock: locks stay in the kernel (single host) */

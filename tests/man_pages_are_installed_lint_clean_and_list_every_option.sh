@@ -49,6 +49,9 @@ for p in "${man3[@]}"; do
 	# the page (or the page the link leads to) names the function
 	[ "$p" = libpgdax ] || render "$f" | grep -q "\b$p\b" || fail "$f does not document $p"
 done
+f=$(pgdax_installed pgdax-exec.1)
+[[ $f == */man1/pgdax-exec.1 ]] || fail "pgdax-exec.1 installed as $f"
+pages[$(realpath "$f")]=1
 for f in "${!pages[@]}"; do lint "$f"; done
 log "pages installed and lint clean: ${man8[*]} (8), ${#man3[@]} in section 3"
 
@@ -67,6 +70,7 @@ prog() { pgdax_installed "$1"; }
 for p in mkfs.pgdaxfs fsck.pgdaxfs pgdaxfs mount.pgdaxfs umount.fuse.pgdaxfs pgdaxctl; do
 	"$(prog "$p")" --help 2>&1 | help_opts | covers "$p.8" "$p --help"
 done
+"$(prog pgdax-exec)" --help 2>&1 | help_opts | covers pgdax-exec.1 "pgdax-exec --help"
 ctl=$(prog pgdaxctl)
 for c in $("$ctl" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
 	"$ctl" "$c" --help | help_opts | covers pgdaxctl.8 "pgdaxctl $c --help"
