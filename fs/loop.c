@@ -228,11 +228,6 @@ static void job_put_locked(struct pool *p, struct job *j)
 /* The handed-off request this worker runs (fs_loop_req_interrupted). */
 static __thread struct job *cur_job;
 
-/*
- * This worker answered a request that came over a ring, so it stays until
- * the pool stops ("io_uring" below, "Threads that answer over a ring").
- */
-static __thread bool answered_ring;
 
 static void *worker(void *arg)
 {
@@ -268,10 +263,11 @@ static void *worker(void *arg)
 		if (j->req) {	/* replied: no INTERRUPT can name it now */
 			j->hprev->hnext = j->hnext;
 			j->hnext->hprev = j->hprev;
-			answered_ring = true;
 		}
 		job_put_locked(p, j);
-		if (!l->head && l->nidle >= p->max_idle && !answered_ring)
+		/* over io_uring a worker may have replied on a ring: it stays
+		 * ("Threads that answer over a ring" below) */
+		if (!l->head && l->nidle >= p->max_idle && !atomic_load(&p->fs->uring))
 			break;	/* enough idle workers already */
 	}
 	l->nthreads--;
@@ -392,12 +388,18 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
  * an idle entry is dropped (-ENOTCONN, which libfuse takes for an unmount
  * and never resubmits), and a request the kernel has just put in the entry
  * is lost (-ECANCELED: the client gets it, and libfuse ends the session).
- * So a worker that has answered a ring request is never trimmed as idle
- * (max_idle_threads): it waits for work until the pool stops, after the
- * session ended. (Before, every burst of handed-off requests cost its
- * queue entries as the extra workers exited, and a SIGTERM drain waited
- * for RELEASEs lost that way.) The lanes' max_threads still bound them;
- * only the ring threads and these workers ever submit to a ring.
+ * So while the session is served over io_uring no worker is trimmed as
+ * idle (max_idle_threads): it waits for work until the pool stops, after
+ * the session ended. Every worker, not only those that ran a handed-off
+ * request: a deferred job may answer a ring request too (the reply to an
+ * O_DIRECT write that first invalidates the page cache, fs/ops.c
+ * direct_done), and a rule that needs each job to say whether it replied
+ * loses requests the first time one forgets (it did: fio's AIO direct
+ * writes failed with ECANCELED and mmap writeback was lost). (Before,
+ * every burst of handed-off requests cost its queue entries as the extra
+ * workers exited, and a SIGTERM drain waited for RELEASEs lost that way.)
+ * The lanes' max_threads still bound them; only the ring threads and the
+ * workers ever submit to a ring.
  *
  * Interrupts: the kernel still sends FUSE_INTERRUPT through /dev/fuse for
  * a request that arrived over a ring, and libfuse 3.18 does not match the

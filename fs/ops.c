@@ -38,6 +38,7 @@
 #include "fs.h"
 #include "ioctl.h"
 #include "loop.h"
+#include "dev/dev.h"
 #include "util/log.h"
 
 /* A wait in lib/ ends with EINTR when the request is interrupted, or when
@@ -960,6 +961,53 @@ struct read_ctx {
 	struct pgdax_io io[READ_ROUNDS];
 };
 
+/*
+ * A READ that came over io_uring: libfuse would copy the reply out of device
+ * memory into the ring's payload buffer itself (fuse_reply_data_uring),
+ * outside the SIGBUS guard. A device that went away faults there, and the
+ * fault handler's fence (lib/dev/dev_watch.c) turns the rest of the copy
+ * into zeros: the reader would get zeros instead of EIO. (Over /dev/fuse
+ * the kernel copies, and its fault fails the reply.) So the daemon copies
+ * into the payload buffer itself, guarded, and replies with that buffer,
+ * which libfuse does not copy onto itself: no more copies than before.
+ * True if it replied; false to reply the usual way (not a ring request, or
+ * the reply is larger than the ring's buffer).
+ */
+static bool reply_read_on_ring(struct fs *fs, fuse_req_t req, const struct iovec *iov, int niov)
+{
+#ifdef PGDAX_HAVE_FUSE_URING
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	size_t cap, n = 0;
+	char *payload;
+
+	if (!fuse_req_is_uring(req) || fuse_req_get_payload(req, &payload, &cap, NULL) < 0)
+		return false;
+	for (int i = 0; i < niov; i++)
+		n += iov[i].iov_len;
+	if (n > cap)
+		return false;
+	n = 0;
+	for (int i = 0; i < niov; i++) {
+		if (pgdax_dev_copy_guarded(pgdax_vol_dev(fs->vol), payload + n, iov[i].iov_base,
+					   iov[i].iov_len, false) < 0) {
+			fuse_reply_err(req, EIO);
+			return true;
+		}
+		n += iov[i].iov_len;
+	}
+	bv.buf[0].mem = payload;
+	bv.buf[0].size = n;
+	fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
+	return true;
+#else
+	(void)fs;
+	(void)req;
+	(void)iov;
+	(void)niov;
+	return false;
+#endif
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -999,7 +1047,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* A later round's error shortens the read: the bytes before it are
 	 * good, and the kernel will ask again for the rest. */
-	fuse_reply_iov(req, c->iov, niov);
+	if (!reply_read_on_ring(fs, req, c->iov, niov))
+		fuse_reply_iov(req, c->iov, niov);
 	for (int i = 0; i < rounds; i++)
 		pgdax_vol_io_done(fs->vol, &c->io[i]);
 	free(c);
