@@ -307,7 +307,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r < 0)
 		fs_icount_unreserve(fs, 1);
 	if (r == -ENOENT && FS_NEGATIVE_TIMEOUT > 0 && walk_cacheable(fs, &dst) &&
-	    negative_cached(fs)) {
+	    (fs->opts.default_permissions || negative_cached(fs))) {
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = FS_NEGATIVE_TIMEOUT };
 
 		fuse_reply_entry(req, &e);
@@ -899,9 +899,16 @@ static void fs_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	struct fuse_entry_param e;
 	struct pgdax_cred cred;
 	struct fs_file *f;
-	struct stat st;
+	struct stat st, dst;
 	int r;
 
+	/* the parent's write and search permission, as for a create */
+	fs_cred(req, &cred);
+	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
+	if (r < 0) {
+		fuse_reply_err(req, err_of(r));
+		return;
+	}
 	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "tmpfile");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -1523,7 +1530,22 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	/* security.capability goes when a file is written or truncated: the
+	 * kernel's file_remove_privs() sends this REMOVEXATTR with the
+	 * writer's credentials (no HANDLE_KILLPRIV). A writer may; an
+	 * explicit removexattr(2) of it was already held to CAP_SETFCAP by the
+	 * VFS (cap_inode_removexattr) before it reached the daemon. */
 	int r = may_xattr(req, ino, name, PGDAX_MAY_WRITE);
+
+	if (r == -EPERM && strcmp(name, "security.capability") == 0) {
+		struct pgdax_cred cred;
+		struct stat st;
+
+		fs_cred(req, &cred);
+		r = pgdax_vol_getattr(fs_of(req)->vol, ino, &st);
+		if (r == 0)
+			r = pgdax_perm_inode(&st, &cred, PGDAX_MAY_WRITE);
+	}
 
 	if (r == 0)
 		r = pgdax_vol_removexattr(fs_of(req)->vol, ino, name);

@@ -55,6 +55,8 @@ script() { # DIR: the operations, on a fresh tree under DIR/t
 	try "a: append" sh -c "echo more >>'$d/f'"
 	try "a: overwrite" sh -c "echo more >'$d/f'"
 	try "a: write without O_APPEND" dd if=/dev/zero of="$d/f" bs=1 count=1 conv=notrunc status=none
+	try "a: touch (now)" touch "$d/f"
+	try "a: touch -d (a given time)" touch -d 2001-01-01 "$d/f"
 	try "a: truncate" truncate -s 0 "$d/f"
 	try "a: fallocate keep-size" fallocate -n -l 64k "$d/f"
 	try "a: punch hole" fallocate -p -l 4k "$d/f"
@@ -106,6 +108,22 @@ rm -f "$mnt/t/f" || fail "unlink after -i failed"
 pgdax_umount "$mnt"
 # +A is noatime for that file even where the mount says strictatime
 pgdax_mount "$dev" "$mnt" -o strictatime
+# a writable DAX pin of a file made immutable while it was open is refused
+# (a store through it would bypass +i), a read-only one is not
+echo data >"$mnt/t/pinme"
+lib=$(ls "$top_builddir"/lib/.libs/libpgdax.so.[0-9] | head -n1)
+python3 - "$mnt/t/pinme" "$lib" <<'PY' || fail "a writable pin of an immutable file"
+import ctypes, os, subprocess, sys
+path, lib = sys.argv[1], ctypes.CDLL(sys.argv[2])
+fd = os.open(path, os.O_RDWR)
+subprocess.run(["chattr", "+i", path], check=True)
+pin = ctypes.c_void_p()
+rw = lib.pgdax_pin(fd, ctypes.c_long(0), ctypes.c_size_t(4096), 1, ctypes.byref(pin))
+ro = lib.pgdax_pin(fd, ctypes.c_long(0), ctypes.c_size_t(4096), 0, ctypes.byref(pin))
+subprocess.run(["chattr", "-i", path], check=True)
+print("writable pin: %d, read-only pin: %d" % (rw, ro))
+sys.exit(0 if rw == -1 and ro == 0 else 1)  # -EPERM
+PY
 echo data >"$mnt/t/h"
 touch -a -d 2001-01-01 "$mnt/t/g" "$mnt/t/h"
 cat "$mnt/t/g" "$mnt/t/h" >/dev/null

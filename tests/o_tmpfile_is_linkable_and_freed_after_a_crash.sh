@@ -15,7 +15,7 @@ grep -q '^#define PGDAX_HAVE_FUSE_TMPFILE 1' "$top_builddir/config.h" || {
 dev=$(pgdax_new_device 128M)
 pgdax_mkfs "$dev"
 mnt=$(pgdax_new_dir mnt)
-pgdax_mount "$dev" "$mnt"
+pgdax_mount "$dev" "$mnt" -o allow_other,no_default_permissions
 free0=$(stat -f -c %f "$mnt")
 
 cat >"$PGDAX_WORK/tmpfile.py" <<'PY'
@@ -53,6 +53,24 @@ PY
 
 python3 "$PGDAX_WORK/tmpfile.py" link "$mnt" || fail "O_TMPFILE + linkat failed"
 python3 "$PGDAX_WORK/tmpfile.py" close "$mnt" || fail "O_TMPFILE closed unnamed failed"
+# the parent's permissions hold as for a create (checked by the daemon: the
+# mount is no_default_permissions): nobody cannot make one in a
+# root directory of mode 0755, and can in one of mode 0777
+chmod 711 "$PGDAX_WORK"; chmod 755 "$mnt"
+mkdir -m 0755 "$mnt/p" "$mnt/p/rootonly"; mkdir -m 0777 "$mnt/p/open"
+tmpfile_as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c "
+import os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600)); print('ok')
+except OSError as e:
+    print(os.strerror(e.errno))" "$1"
+}
+[ "$(tmpfile_as_nobody "$mnt/p/rootonly")" = "Permission denied" ] ||
+	fail "O_TMPFILE by nobody in a root 0755 directory: $(tmpfile_as_nobody "$mnt/p/rootonly")"
+[ "$(tmpfile_as_nobody "$mnt/p/open")" = ok ] ||
+	fail "O_TMPFILE by nobody in a 0777 directory: $(tmpfile_as_nobody "$mnt/p/open")"
+rm -r "$mnt/p"
 [ "$(ls "$mnt")" = named ] || fail "directory holds more than the linked file: $(ls "$mnt")"
 pgdax_umount "$mnt"
 pgdax_mount "$dev" "$mnt"

@@ -495,6 +495,18 @@ int pgdax_pintab_create(struct pgdax_vol *vol, struct pgdax_vol_file *f,
 		return r;
 	if (write && pgdax_vol_is_rdonly(vol))
 		return -EROFS;
+	if (write) {
+		/* chattr +i / +a: no stores through a mapping (mmap(2) refuses
+		 * a writable shared map of an append-only file; ext4 refuses
+		 * the first store to an immutable one) */
+		uint32_t fl = 0;
+
+		r = pgdax_vol_get_iflags(vol, pgdax_vol_file_ino(f), &fl);
+		if (r)
+			return r;
+		if (fl & (PGDAX_IATTR_IMMUTABLE | PGDAX_IATTR_APPEND))
+			return -EPERM;
+	}
 	di = pgdax_dev_info(pgdax_vol_dev(vol));
 	r = pgdax_pintab_may_access_device(di->path, caller, write);
 	if (r)

@@ -46,8 +46,12 @@ int iflags_check(const struct inode *ip, enum iflags_op op, int arg)
 	case IFL_SETATTR:	/* arg: PGDAX_SET_* */
 		if (imm)
 			return -EPERM;
-		if (app && (arg & (PGDAX_SET_MODE | PGDAX_SET_UID | PGDAX_SET_GID |
-				   PGDAX_SET_SIZE | PGDAX_SET_ATIME | PGDAX_SET_MTIME)))
+		/* append-only: times may be set to "now" (touch), not to a
+		 * given value (notify_change's ATTR_TIMES_SET rule) */
+		if (app && ((arg & (PGDAX_SET_MODE | PGDAX_SET_UID | PGDAX_SET_GID |
+				    PGDAX_SET_SIZE)) ||
+			    ((arg & PGDAX_SET_ATIME) && !(arg & PGDAX_SET_ATIME_NOW)) ||
+			    ((arg & PGDAX_SET_MTIME) && !(arg & PGDAX_SET_MTIME_NOW))))
 			return -EPERM;
 		return 0;
 	case IFL_FALLOCATE:	/* arg: fallocate mode */
