@@ -549,7 +549,16 @@ static void shm_zero(struct pgdax_dev *dev, uint8_t *dst, size_t len)
 		dev->memset(dst, 0, len, 0);
 		return;
 	}
-	(void)fallocate(dev->fd, 0, (off_t)a, (off_t)(b - a));
+	/* Not reserving them again leaves the range zero but unbacked, as
+	 * every never-written page of a sparse emulated device is: a store
+	 * there on a full /dev/shm faults like one into any such page (the
+	 * device is then lost, README Limits). Said, once. */
+	if (fallocate(dev->fd, 0, (off_t)a, (off_t)(b - a)) && !dev->shm_nospace_said) {
+		dev->shm_nospace_said = true;
+		pgdax_warn("%s: cannot reserve %llu bytes of /dev/shm again after zeroing them "
+			   "(%s): stores there fail if it stays full", dev->info.path,
+			   (unsigned long long)(b - a), strerror(errno));
+	}
 	memset(dst, 0, a - pos);
 	memset(dev->base + b, 0, end - b);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

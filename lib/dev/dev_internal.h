@@ -53,6 +53,7 @@ struct pgdax_dev {
 	pmem2_memcpy_fn memcpy;
 	pmem2_memset_fn memset;
 	bool shm;			/* emulated on tmpfs: the shm_* shortcuts */
+	bool shm_nospace_said;	/* shm_zero could not reserve again: said once */
 
 	/* Counted only when the libpmem2 functions are the ones called (not
 	 * the tmpfs shortcuts): how many persists/flushes went through

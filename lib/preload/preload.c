@@ -353,8 +353,44 @@ static void at_parent(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* Do two pins name the same device extents? */
+static bool same_extents(const struct pgdax_pin *a, const struct pgdax_pin *b)
+{
+	unsigned na = 0, nb = 0;
+	const struct pgdax_pin_extent *ea = pgdax_pin_extents(a, &na);
+	const struct pgdax_pin_extent *eb = pgdax_pin_extents(b, &nb);
+
+	if (na != nb || (na && (!ea || !eb)))
+		return false;
+	for (unsigned i = 0; i < na; i++)	/* (fields: the struct has padding) */
+		if (ea[i].file_off != eb[i].file_off || ea[i].dev_off != eb[i].dev_off ||
+		    ea[i].len != eb[i].len || ea[i].hole != eb[i].hole)
+			return false;
+	return true;
+}
+
+/* The child's pieces of @p become the kernel's mapping of the file (what
+ * they would have been without us): the child could not pin the extents
+ * its inherited device mapping shows, so they may be freed and reused. */
+static void child_falls_back(struct dpin *p)
+{
+	for (size_t i = 0; i < nrec; i++) {
+		struct drec *r = &recs[i];
+
+		if (r->p != p || r->dax_end == r->start)
+			continue;
+		if (k_mmap((void *)r->start, r->dax_end - r->start, r->prot,
+			   MAP_SHARED | MAP_FIXED, p->filefd, (off_t)r->fo) != MAP_FAILED)
+			r->dax_end = r->start;
+	}
+}
+
 /* The child's only thread (after libpgdax's handler closed the parent's
- * pin descriptors here): take the child's own pin of every range. */
+ * pin descriptors here): take the child's own pin of every range. Until
+ * it lands only the parent's pin holds the extents, so the new pin must
+ * name the very extents the inherited mapping shows; if it cannot (the
+ * parent unmapped and a truncate freed them meanwhile, or the pin fails)
+ * the child's pieces fall back to the kernel's mapping of the file. */
 static void at_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
@@ -364,9 +400,13 @@ static void at_child(void)
 
 		if (!p->pin || pgdax_pin_fd(p->pin) >= 0)
 			continue;	/* none, or already re-pinned (shared dpin) */
+		if (pgdax_pin((int)p->filefd, (off_t)p->off, p->len, p->pinflags, &np) == 0 &&
+		    !same_extents(p->pin, np))
+			pgdax_unpin(&np);
 		pgdax_unpin(&p->pin);	/* the parent's handle: frees memory only */
-		if (pgdax_pin((int)p->filefd, (off_t)p->off, p->len, p->pinflags, &np) == 0)
-			p->pin = np;
+		p->pin = np;
+		if (!np)
+			child_falls_back(p);
 	}
 }
 
