@@ -686,6 +686,10 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* the moved entry keeps the timeout it had in its old directory */
 	if (r == 0 && parent != newparent && !walk_cacheable(fs, &ndst))
 		fuse_lowlevel_notify_inval_entry(fs->se, newparent, newname, strlen(newname));
+	/* an exchange also moves the other entry, into @parent */
+	if (r == 0 && parent != newparent && (flags & RENAME_EXCHANGE) &&
+	    !fs->opts.default_permissions)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
 }
 
 /* fs.protected_hardlinks, read at each link (root may change it) */
