@@ -72,10 +72,9 @@ static void usage(FILE *out)
 		"  dax_mode=MODE         emulated device: the image file's mode, octal, 06x0\n"
 		"                        (0640: members map read-only, 0660: read-write);\n"
 		"                        for /dev/daxX.Y use a udev rule (70-pgdax-dax-access.rules)\n"
-		"  io_uring, no_io_uring serve over FUSE-over-io_uring (the default where the\n"
-		"                        kernel offers it: libfuse >= 3.18 and\n"
-		"                        /sys/module/fuse/parameters/enable_uring = 1), or over\n"
-		"                        /dev/fuse\n"
+		"  io_uring, no_io_uring serve over FUSE-over-io_uring (needs libfuse >= 3.18\n"
+		"                        and /sys/module/fuse/parameters/enable_uring = 1), or\n"
+		"                        over /dev/fuse (the default)\n"
 		"  fsname=NAME           source shown in /proc/mounts (default DEVICE)\n"
 		"  logfile=PATH          once serving, append log lines (time, level) to PATH\n"
 		"                        instead of syslog (default: syslog when /dev/log\n"
@@ -107,15 +106,12 @@ bool fs_want_uring(const struct fs_opts *o)
 		return false;	/* libfuse's loop: no handoff, no interrupts */
 	if (o->io_uring != -1)
 		return o->io_uring == 1;	/* -o io_uring / -o no_io_uring */
-	/* By default io_uring wherever the kernel offers it (fs_init falls
-	 * back to /dev/fuse and says why). Not with a stock 3.18 without
-	 * fuse_req_unique: waits over io_uring could not be interrupted
-	 * (fs/loop.c, "io_uring"), so only -o io_uring asks for that. */
-#ifdef PGDAX_HAVE_FUSE_REQ_UNIQUE
-	return true;
-#else
+	/* /dev/fuse unless asked (-o io_uring). io_uring is not the default
+	 * yet: AIO O_DIRECT writes racing buffered readers can deadlock its
+	 * queues when the reply waits for the page-cache invalidation (so that
+	 * invalidation is skipped there: fs/ops.c direct_done_defer), and it
+	 * did not measure faster here under load (README, Figures). */
 	return false;
-#endif
 #else
 	(void)o;
 	return false;	/* libfuse < 3.18 */

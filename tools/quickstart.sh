@@ -10,9 +10,8 @@
 # it is not formatted yet), writes a file and reads it back, and prints the
 # mount status and how to unmount. Re-runnable: an existing demo mount is
 # unmounted first, an existing formatted device is reused (never
-# reformatted). Serves over FUSE-over-io_uring where it can: it sets the
-# fuse module's enable_uring to 1 (a system-wide switch, off by default; it
-# says so), since the daemon never flips it by itself. Run as root.
+# reformatted). Serves over /dev/fuse, the default transport (README:
+# -o io_uring is opt-in). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,15 +59,6 @@ if ! head -c 8 "$dev" 2>/dev/null | grep -q GDAXKFS1; then
 	else
 		die "$dev has no pgdaxfs filesystem: run mkfs.pgdaxfs $dev (this erases it) and re-run"
 	fi
-fi
-
-uring=/sys/module/fuse/parameters/enable_uring
-if grep -q '^#define PGDAX_HAVE_FUSE_REQ_UNIQUE 1' "${PGDAX_BUILD_DIR:-build}/config.h" 2>/dev/null &&
-   [ -w "$uring" ] && [ "$(cat "$uring")" != Y ]; then
-	say "enabling FUSE-over-io_uring: echo 1 > $uring"
-	echo "(a system-wide switch of the fuse module, off by default: FUSE daemons that ask"
-	echo " for io_uring get it; pgdaxfs does by default, and serves over /dev/fuse without it)"
-	echo 1 >"$uring"
 fi
 
 say "mounting $dev on $MNT (mount -t pgdaxfs)"
