@@ -835,8 +835,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
-static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
+/* CREATE, and TMPFILE when @name is NULL: a new regular file opened in one
+ * request, with the parent's write and search permission checked as for
+ * any new name (an O_TMPFILE has no name, so its entry guards no walk). */
+static void create_open(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct pgdax_vol_file *vf = NULL;
@@ -852,7 +855,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, err_of(r));
 		return;
 	}
-	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "create");
+	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, name ? "create" : "tmpfile");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -862,7 +865,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	r = pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf);
+	r = name ? pgdax_vol_create(fs->vol, parent, name, mode, fi->flags, &cred, &st, &vf) :
+		   pgdax_vol_tmpfile(fs->vol, parent, mode, fi->flags, &cred, &st, &vf);
 	if (r < 0) {
 		fs_icount_unreserve(fs, 1);
 		fs_handle_unreserve(fs);
@@ -880,7 +884,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fs_file_link(fs, f);
 	fs_icount_add(fs, st.st_ino);
-	fill_entry(&e, &st, entry_timeout(fs, &dst));
+	fill_entry(&e, &st, name ? entry_timeout(fs, &dst) : FS_ENTRY_TIMEOUT);
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		fs_file_unlink(fs, f);
 		pgdax_vol_release(fs->vol, &f->vf);
@@ -888,6 +892,12 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fs_icount_sub(fs, st.st_ino, 1);
 		pgdax_vol_iput(fs->vol, st.st_ino, 1);
 	}
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	create_open(req, parent, name, mode, fi);
 }
 
 #ifdef PGDAX_HAVE_FUSE_TMPFILE
@@ -898,58 +908,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void fs_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	struct pgdax_vol_file *vf = NULL;
-	struct fuse_entry_param e;
-	struct pgdax_cred cred;
-	struct fs_file *f;
-	struct stat st, dst;
-	int r;
-
-	/* the parent's write and search permission, as for a create */
-	fs_cred(req, &cred);
-	r = check(fs, parent, &cred, pgdax_perm_create, &dst);
-	if (r < 0) {
-		fuse_reply_err(req, err_of(r));
-		return;
-	}
-	r = fs_handle_reserve(fs, fuse_req_ctx(req)->pid, "tmpfile");
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if (fs_icount_reserve(fs, 1) < 0) {
-		fs_handle_unreserve(fs);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fs_cred(req, &cred);
-	r = pgdax_vol_tmpfile(fs->vol, parent, mode, fi->flags, &cred, &st, &vf);
-	if (r < 0) {
-		fs_icount_unreserve(fs, 1);
-		fs_handle_unreserve(fs);
-		fuse_reply_err(req, err_of(r));
-		return;
-	}
-	f = file_new(fs, vf, st.st_ino, req, fi);
-	if (!f) {
-		pgdax_vol_release(fs->vol, &vf);
-		pgdax_vol_iput(fs->vol, st.st_ino, 1);
-		fs_icount_unreserve(fs, 1);
-		fs_handle_unreserve(fs);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fs_file_link(fs, f);
-	fs_icount_add(fs, st.st_ino);
-	fill_entry(&e, &st, FS_ENTRY_TIMEOUT);	/* unnamed: no walk to guard */
-	if (fuse_reply_create(req, &e, fi) < 0) {
-		fs_file_unlink(fs, f);
-		pgdax_vol_release(fs->vol, &f->vf);
-		free(f);
-		fs_icount_sub(fs, st.st_ino, 1);
-		pgdax_vol_iput(fs->vol, st.st_ino, 1);
-	}
+	create_open(req, parent, NULL, mode, fi);
 }
 #endif
 
