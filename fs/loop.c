@@ -67,8 +67,8 @@
  * max_idle_threads idle workers. Splice is off (fs_init): a spliced request
  * lives in the receiving thread's pipe and could not be handed over.
  *
- * With FUSE-over-io_uring (libfuse >= 3.18, wherever the kernel offers it
- * unless -o no_io_uring: fs_want_uring) requests arrive on libfuse's
+ * With FUSE-over-io_uring (libfuse >= 3.18, -o io_uring where the kernel
+ * offers it: fs_want_uring) requests arrive on libfuse's
  * per-CPU ring threads instead of the receivers; the same guarantee holds
  * there, the requests that may wait handing themselves to the same lanes
  * ("io_uring" below).
@@ -352,8 +352,8 @@ int fs_loop_defer(struct fs *fs, void (*fn)(void *arg), void *arg)
 }
 
 /*
- * io_uring (by default where the kernel offers it, unless -o no_io_uring:
- * fs_want_uring, fs_init).
+ * io_uring (-o io_uring where the kernel offers it: fs_want_uring, fs_init;
+ * not the default, README Limits says why).
  *
  * After INIT, the kernel sends requests over per-CPU rings, each served by
  * a libfuse thread (fuse-ring-N) that calls the handler inline; only
